@@ -1,0 +1,208 @@
+#pragma once
+// MySQL access for every service. This header exposes no Connector/C++ type: the pool,
+// sessions and rows below are the whole storage API, and pool.cc is the only file that
+// includes <cppconn/...>.
+//
+// - Pool: bounded; connections open lazily (a service starts while its database is
+//   down), idle ones are pinged before reuse, broken ones are dropped, so the pool
+//   recovers by itself after the server restarts.
+// - Session: a borrowed connection, returned on destruction. Statements are prepared
+//   once per connection and cached, always with '?' placeholders.
+// - InTransaction: BEGIN..COMMIT around a callback; rolled back on any error; retried
+//   on deadlock or lock-wait timeout.
+// Errors are absl::Status: 1062 ALREADY_EXISTS, 1213/1205 ABORTED (DATABASE_CONFLICT),
+// 2002/2003/2006/2013 and friends UNAVAILABLE, anything else INTERNAL.
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace kefu::db {
+
+struct Config {
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string user;
+  std::string password;
+  std::string schema;
+  int pool_size = 8;
+  absl::Duration connect_timeout = absl::Seconds(3);
+  // How long a caller waits for a free connection before UNAVAILABLE.
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  // InnoDB lock wait per statement; bounds how long a blocked write can hang.
+  absl::Duration lock_wait_timeout = absl::Seconds(5);
+  // Socket read/write timeout; bounds a call to a server that stopped answering.
+  absl::Duration io_timeout = absl::Seconds(30);
+};
+
+// A value bound to one '?' placeholder.
+class Param {
+ public:
+  Param(std::nullptr_t) : kind_(kNull) {}
+  Param(int v) : kind_(kInt), i_(v) {}
+  Param(int64_t v) : kind_(kInt), i_(v) {}
+  Param(uint64_t v) : kind_(kUint), u_(v) {}
+  Param(bool v) : kind_(kInt), i_(v ? 1 : 0) {}
+  Param(double v) : kind_(kDouble), d_(v) {}
+  Param(std::string v) : kind_(kString), s_(std::move(v)) {}
+  Param(absl::string_view v) : kind_(kString), s_(v) {}
+  Param(const char* v) : kind_(kString), s_(v) {}
+  // NULL when empty, for optional references.
+  static Param OrNull(absl::string_view v) { return v.empty() ? Param(nullptr) : Param(v); }
+  static Param OrNull(int64_t v) { return v == 0 ? Param(nullptr) : Param(v); }
+
+  enum Kind { kNull, kInt, kUint, kDouble, kString };
+  Kind kind() const { return kind_; }
+  int64_t i() const { return i_; }
+  uint64_t u() const { return u_; }
+  double d() const { return d_; }
+  const std::string& s() const { return s_; }
+
+ private:
+  Kind kind_;
+  int64_t i_ = 0;
+  uint64_t u_ = 0;
+  double d_ = 0;
+  std::string s_;
+};
+
+class Row {
+ public:
+  Row() = default;
+  explicit Row(std::vector<std::optional<std::string>> cols) : cols_(std::move(cols)) {}
+  size_t size() const { return cols_.size(); }
+  bool IsNull(size_t i) const { return !cols_.at(i).has_value(); }
+  // NULL reads as 0 / "" / the epoch.
+  int64_t Int(size_t i) const;
+  uint64_t Uint(size_t i) const;
+  double Double(size_t i) const;
+  const std::string& Str(size_t i) const;
+  absl::Time Time(size_t i) const;
+
+ private:
+  std::vector<std::optional<std::string>> cols_;
+};
+
+struct ExecResult {
+  int64_t affected_rows = 0;
+  int64_t last_insert_id = 0;  // filled by ExecInsert only
+};
+
+// Observes pool and query activity (metrics); every method may be called concurrently.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void OnAcquire(absl::Duration wait, bool ok) = 0;
+  // operation: "select", "insert", "update", "delete", "other".
+  virtual void OnStatement(absl::string_view operation, absl::Duration latency, bool ok) = 0;
+  virtual void OnPoolState(int in_use, int idle, int max) = 0;
+  virtual void OnTransactionRetry() = 0;
+};
+
+class Pool;
+struct PooledConnection;
+
+class Session {
+ public:
+  Session(Session&& other) noexcept;
+  Session& operator=(Session&&) = delete;
+  ~Session();
+
+  absl::StatusOr<std::vector<Row>> Query(absl::string_view sql, const std::vector<Param>& params = {});
+  // First row, or nullopt when there is none.
+  absl::StatusOr<std::optional<Row>> QueryOne(absl::string_view sql,
+                                              const std::vector<Param>& params = {});
+  absl::StatusOr<ExecResult> Exec(absl::string_view sql, const std::vector<Param>& params = {});
+  // Exec plus LAST_INSERT_ID() on the same connection.
+  absl::StatusOr<ExecResult> ExecInsert(absl::string_view sql, const std::vector<Param>& params = {});
+  // Unprepared statement without parameters: DDL in migrations, session settings.
+  absl::Status ExecRaw(absl::string_view sql);
+
+ private:
+  friend class Pool;
+  Session(Pool* pool, std::unique_ptr<PooledConnection> conn);
+  Pool* pool_;
+  std::unique_ptr<PooledConnection> conn_;
+};
+
+class Pool {
+ public:
+  // Never connects: connections open on first use.
+  static std::unique_ptr<Pool> Create(Config config, Observer* observer = nullptr);
+  ~Pool();
+
+  absl::StatusOr<Session> Acquire();
+  // Round trip to the server on a pooled connection.
+  absl::Status Ping();
+
+  absl::Status InTransaction(const std::function<absl::Status(Session&)>& fn,
+                             int max_attempts = 3);
+  template <typename T>
+  absl::StatusOr<T> InTransaction(const std::function<absl::StatusOr<T>(Session&)>& fn,
+                                  int max_attempts = 3) {
+    std::optional<T> result;
+    absl::Status s = InTransaction(
+        [&](Session& session) -> absl::Status {
+          auto r = fn(session);
+          if (!r.ok()) return r.status();
+          result = std::move(r).value();
+          return absl::OkStatus();
+        },
+        max_attempts);
+    if (!s.ok()) return s;
+    return std::move(*result);
+  }
+
+  const Config& config() const { return config_; }
+  Observer* observer() const { return observer_; }
+
+ private:
+  friend class Session;
+  Pool(Config config, Observer* observer);
+  void Release(std::unique_ptr<PooledConnection> conn);
+  absl::StatusOr<std::unique_ptr<PooledConnection>> Connect();
+  void ReportState();
+
+  struct State;
+  Config config_;
+  Observer* observer_;
+  std::unique_ptr<State> state_;
+};
+
+// One versioned schema change, embedded in the service binary at build time.
+struct Migration {
+  int version;
+  std::string name;
+  std::string sql;
+};
+
+// Applies, in order and exactly once, every migration not yet recorded in the
+// schema_migrations table of the connected schema; also creates the shared framework
+// tables (idempotency keys). Serialised across replicas with a named lock. An applied
+// migration whose text changed since is FAILED_PRECONDITION.
+absl::Status ApplyMigrations(Pool& pool, const std::vector<Migration>& migrations);
+
+// Splits a migration script into statements at semicolons that end a line.
+std::vector<std::string> SplitSqlStatements(absl::string_view script);
+
+// Idempotent creates (AIP-155). Call first inside the create's transaction:
+// returns nullopt when the request id is new (claimed for this transaction), or the
+// resource id the first request created. The same id with a different request body is
+// FAILED_PRECONDITION (REQUEST_ID_REUSED).
+absl::StatusOr<std::optional<std::string>> ClaimRequestId(Session& session, absl::string_view scope,
+                                                          absl::string_view request_id,
+                                                          uint64_t request_fingerprint);
+// Records what the claimed request created, in the same transaction.
+absl::Status CompleteRequestId(Session& session, absl::string_view scope,
+                               absl::string_view request_id, absl::string_view resource_id);
+
+}  // namespace kefu::db

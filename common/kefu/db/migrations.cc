@@ -1,0 +1,124 @@
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "kefu/db/db.h"
+#include "kefu/errors.h"
+#include "kefu/log.h"
+#include "kefu/paging.h"
+#include "kefu/time_util.h"
+
+namespace kefu::db {
+
+std::vector<std::string> SplitSqlStatements(absl::string_view script) {
+  std::vector<std::string> out;
+  std::string current;
+  for (absl::string_view line : absl::StrSplit(script, '\n')) {
+    absl::string_view trimmed = absl::StripAsciiWhitespace(line);
+    if (trimmed.empty() || absl::StartsWith(trimmed, "--")) continue;
+    absl::StrAppend(&current, line, "\n");
+    if (absl::EndsWith(trimmed, ";")) {
+      std::string stmt(absl::StripAsciiWhitespace(current));
+      stmt.pop_back();  // the ';'
+      if (!absl::StripAsciiWhitespace(stmt).empty()) out.push_back(std::move(stmt));
+      current.clear();
+    }
+  }
+  if (!absl::StripAsciiWhitespace(current).empty())
+    out.push_back(std::string(absl::StripAsciiWhitespace(current)));
+  return out;
+}
+
+absl::Status ApplyMigrations(Pool& pool, const std::vector<Migration>& migrations) {
+  KEFU_ASSIGN_OR_RETURN(Session session, pool.Acquire());
+  KEFU_RETURN_IF_ERROR(session.ExecRaw(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INT NOT NULL PRIMARY KEY,"
+      " name VARCHAR(255) NOT NULL,"
+      " checksum BIGINT UNSIGNED NOT NULL,"
+      " applied_at DATETIME(6) NOT NULL"
+      ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"));
+  KEFU_RETURN_IF_ERROR(session.ExecRaw(
+      "CREATE TABLE IF NOT EXISTS idempotency_keys ("
+      " scope VARCHAR(64) NOT NULL,"
+      " request_id VARCHAR(64) NOT NULL,"
+      " fingerprint BIGINT UNSIGNED NOT NULL,"
+      " resource_id VARCHAR(64) NOT NULL DEFAULT '',"
+      " create_time DATETIME(6) NOT NULL,"
+      " PRIMARY KEY (scope, request_id),"
+      " KEY idx_idempotency_time (create_time)"
+      ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"));
+
+  // Replicas starting together take turns; the lock is per schema.
+  KEFU_ASSIGN_OR_RETURN(auto locked,
+                        session.QueryOne("SELECT GET_LOCK(CONCAT(DATABASE(), '.migrate'), 60)"));
+  if (!locked || locked->Int(0) != 1)
+    return absl::UnavailableError("could not take the migration lock within 60s");
+
+  absl::Status result = [&]() -> absl::Status {
+    KEFU_ASSIGN_OR_RETURN(auto rows, session.Query("SELECT version, checksum FROM schema_migrations"));
+    std::map<int, uint64_t> applied;
+    for (const auto& r : rows) applied[static_cast<int>(r.Int(0))] = r.Uint(1);
+    for (const auto& m : migrations) {
+      uint64_t checksum = Fingerprint(m.sql);
+      auto it = applied.find(m.version);
+      if (it != applied.end()) {
+        if (it->second != checksum)
+          return absl::FailedPreconditionError(
+              absl::StrCat("migration ", m.name, " changed after it was applied"));
+        continue;
+      }
+      for (const auto& stmt : SplitSqlStatements(m.sql)) {
+        absl::Status s = session.ExecRaw(stmt);
+        if (!s.ok()) {
+          log::Error("migration failed", {{"migration", m.name}, {"error", s.ToString()}});
+          return s;
+        }
+      }
+      KEFU_RETURN_IF_ERROR(
+          session
+              .Exec("INSERT INTO schema_migrations (version, name, checksum, applied_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    {m.version, m.name, checksum, ToSqlTime(absl::Now())})
+              .status());
+      log::Info("migration applied", {{"migration", m.name}, {"version", m.version}});
+    }
+    return absl::OkStatus();
+  }();
+  (void)session.Query("SELECT RELEASE_LOCK(CONCAT(DATABASE(), '.migrate'))");
+  return result;
+}
+
+absl::StatusOr<std::optional<std::string>> ClaimRequestId(Session& session, absl::string_view scope,
+                                                          absl::string_view request_id,
+                                                          uint64_t request_fingerprint) {
+  auto inserted = session.Exec(
+      "INSERT INTO idempotency_keys (scope, request_id, fingerprint, resource_id, create_time) "
+      "VALUES (?, ?, ?, '', ?)",
+      {scope, request_id, request_fingerprint, ToSqlTime(absl::Now())});
+  if (inserted.ok()) return std::optional<std::string>();
+  if (inserted.status().code() != absl::StatusCode::kAlreadyExists) return inserted.status();
+  // The insert waited for the first request's transaction; a locking read sees its commit.
+  KEFU_ASSIGN_OR_RETURN(
+      auto row, session.QueryOne("SELECT fingerprint, resource_id FROM idempotency_keys "
+                                 "WHERE scope = ? AND request_id = ? LOCK IN SHARE MODE",
+                                 {scope, request_id}));
+  if (!row) return absl::AbortedError("request id claim vanished; retry");
+  if (row->Uint(0) != request_fingerprint)
+    return MakeError(absl::StatusCode::kFailedPrecondition, reason::kRequestIdReused,
+                     "request_id: was already used for a different request",
+                     {{"request_id", "was already used for a different request"}});
+  return std::optional<std::string>(row->Str(1));
+}
+
+absl::Status CompleteRequestId(Session& session, absl::string_view scope,
+                               absl::string_view request_id, absl::string_view resource_id) {
+  return session
+      .Exec("UPDATE idempotency_keys SET resource_id = ? WHERE scope = ? AND request_id = ?",
+            {resource_id, scope, request_id})
+      .status();
+}
+
+}  // namespace kefu::db

@@ -1,0 +1,46 @@
+#pragma once
+// Structured logs: one JSON object per line on stderr, e.g.
+// {"ts":"2026-11-24T08:30:00.123Z","level":"info","service":"customers","msg":"rpc",
+//  "method":"/kefu.customers.v1.CustomerService/GetCustomer","code":"OK",...}
+// Personal data never goes into a log field unmasked (see validation.h Mask*).
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace kefu::log {
+
+enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+using Value = std::variant<absl::string_view, int64_t, double, bool>;
+struct Field {
+  absl::string_view key;
+  Value value;
+  Field(absl::string_view k, absl::string_view v) : key(k), value(v) {}
+  Field(absl::string_view k, const char* v) : key(k), value(absl::string_view(v)) {}
+  Field(absl::string_view k, const std::string& v) : key(k), value(absl::string_view(v)) {}
+  Field(absl::string_view k, int v) : key(k), value(static_cast<int64_t>(v)) {}
+  Field(absl::string_view k, int64_t v) : key(k), value(v) {}
+  Field(absl::string_view k, uint64_t v) : key(k), value(static_cast<int64_t>(v)) {}
+  Field(absl::string_view k, double v) : key(k), value(v) {}
+  Field(absl::string_view k, bool v) : key(k), value(v) {}
+};
+
+// Set once at startup.
+void Init(absl::string_view service, Level min_level);
+bool ParseLevel(absl::string_view text, Level* out);
+bool Enabled(Level level);
+void Write(Level level, absl::string_view msg, std::initializer_list<Field> fields = {});
+
+inline void Debug(absl::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kDebug, m, f); }
+inline void Info(absl::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kInfo, m, f); }
+inline void Warn(absl::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kWarn, m, f); }
+inline void Error(absl::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kError, m, f); }
+
+// JSON string escaping (exposed for tests and the CLI).
+void AppendJsonString(std::string* out, absl::string_view s);
+
+}  // namespace kefu::log

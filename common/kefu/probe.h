@@ -1,0 +1,27 @@
+#pragma once
+// Client side of the standard grpc.health.v1 and server-reflection protocols, for
+// kefuctl and the tests. No .proto for either is packaged here, and both messages are
+// tiny, so they are encoded by hand over a generic stub.
+
+#include <grpcpp/channel.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace kefu::probe {
+
+enum class HealthState { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
+const char* HealthStateName(HealthState s);
+
+absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
+                                        const std::string& service, absl::Duration timeout);
+
+// Names of the services the server lists through reflection.
+absl::StatusOr<std::vector<std::string>> ListServices(const std::shared_ptr<grpc::Channel>& channel,
+                                                      absl::Duration timeout);
+
+}  // namespace kefu::probe

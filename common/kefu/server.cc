@@ -1,0 +1,269 @@
+#include "kefu/server.h"
+
+#include <google/protobuf/descriptor.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "kefu/log.h"
+
+ABSL_FLAG(std::string, listen_host, "0.0.0.0", "Address the gRPC and metrics listeners bind to.");
+ABSL_FLAG(int, grpc_port, -1, "gRPC port (default: the service's documented port; 0 = any free port).");
+ABSL_FLAG(int, metrics_port, -2, "Prometheus /metrics port (default: the service's documented port; 0 = any, -1 = off).");
+ABSL_FLAG(std::string, db_host, "127.0.0.1", "MySQL host.");
+ABSL_FLAG(int, db_port, 3306, "MySQL port.");
+ABSL_FLAG(std::string, db_user, "", "MySQL user (default: kefu_<service>).");
+ABSL_FLAG(std::string, db_password, "", "MySQL password (prefer --db_password_file or KEFU_DB_PASSWORD).");
+ABSL_FLAG(std::string, db_password_file, "", "File holding the MySQL password (e.g. a mounted Secret).");
+ABSL_FLAG(std::string, db_name, "", "MySQL schema (default: kefu_<service>).");
+ABSL_FLAG(int, db_pool_size, 8, "Maximum database connections.");
+ABSL_FLAG(int, db_acquire_timeout_ms, 5000, "How long a call waits for a free database connection.");
+ABSL_FLAG(int, db_lock_wait_timeout_s, 5, "InnoDB lock wait timeout per statement, seconds.");
+ABSL_FLAG(bool, migrate, true, "Apply the service's schema migrations at startup.");
+ABSL_FLAG(int, max_threads, 64, "Cap on gRPC server threads.");
+ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest accepted request message.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
+ABSL_FLAG(int, drain_delay_ms, 0, "After SIGTERM, report NOT_SERVING this long before closing the listener.");
+ABSL_FLAG(int, shutdown_grace_ms, 10000, "After SIGTERM, how long in-flight calls may still take.");
+
+namespace kefu {
+
+namespace {
+
+// KEFU_<FLAG> environment variables become flag values before the command line is read.
+void ApplyEnvironment() {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    std::string env = absl::StrCat("KEFU_", absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(env.c_str());
+    if (!value) continue;
+    std::string err;
+    if (!flag->ParseFrom(value, &err)) {
+      std::fprintf(stderr, "invalid %s: %s\n", env.c_str(), err.c_str());
+      std::exit(2);
+    }
+  }
+}
+
+}  // namespace
+
+ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& defaults) {
+  ApplyEnvironment();
+  absl::ParseCommandLine(argc, argv);
+
+  log::Level level = log::Level::kInfo;
+  if (!log::ParseLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "invalid --log_level\n");
+    std::exit(2);
+  }
+  log::Init(defaults.name, level);
+
+  ServerOptions o;
+  o.service_name = defaults.name;
+  o.listen_host = absl::GetFlag(FLAGS_listen_host);
+  int gp = absl::GetFlag(FLAGS_grpc_port);
+  o.grpc_port = gp == -1 ? defaults.grpc_port : gp;
+  int mp = absl::GetFlag(FLAGS_metrics_port);
+  o.metrics_port = mp == -2 ? defaults.metrics_port : mp;
+  o.db.host = absl::GetFlag(FLAGS_db_host);
+  o.db.port = absl::GetFlag(FLAGS_db_port);
+  o.db.user = absl::GetFlag(FLAGS_db_user);
+  if (o.db.user.empty()) o.db.user = absl::StrCat("kefu_", defaults.name);
+  o.db.schema = absl::GetFlag(FLAGS_db_name);
+  if (o.db.schema.empty()) o.db.schema = absl::StrCat("kefu_", defaults.name);
+  o.db.password = absl::GetFlag(FLAGS_db_password);
+  std::string pw_file = absl::GetFlag(FLAGS_db_password_file);
+  if (!pw_file.empty()) {
+    std::ifstream in(pw_file);
+    if (!in) {
+      log::Error("cannot read --db_password_file", {{"path", pw_file}});
+      std::exit(2);
+    }
+    std::string pw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    o.db.password = std::string(absl::StripTrailingAsciiWhitespace(pw));
+  }
+  o.db.pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  o.db.acquire_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_db_acquire_timeout_ms));
+  o.db.lock_wait_timeout = absl::Seconds(absl::GetFlag(FLAGS_db_lock_wait_timeout_s));
+  o.migrate = absl::GetFlag(FLAGS_migrate);
+  o.max_threads = absl::GetFlag(FLAGS_max_threads);
+  o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  o.drain_delay = absl::Milliseconds(absl::GetFlag(FLAGS_drain_delay_ms));
+  o.shutdown_grace = absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
+
+  // Every thread created from here on inherits the blocked set; Run() takes the signals.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return o;
+}
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {
+  pool_ = db::Pool::Create(options_.db, &metrics_);
+}
+
+Server::~Server() { Shutdown(); }
+
+void Server::AddService(grpc::Service* service, const char* full_name) {
+  const auto* descriptor =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(full_name);
+  if (!descriptor) {
+    log::Error("unknown service", {{"service", full_name}});
+    std::abort();
+  }
+  services_.emplace_back(service, descriptor);
+  metrics_.RegisterService(descriptor);
+}
+
+void Server::AddBackgroundTask(std::string name, absl::Duration period, std::function<void()> fn) {
+  tasks_.push_back({std::move(name), period, std::move(fn)});
+}
+
+void Server::SetReady(bool ready) {
+  ready_ = ready;
+  if (!server_) return;
+  auto* health = server_->GetHealthCheckService();
+  if (!health) return;
+  health->SetServingStatus("", ready);
+  health->SetServingStatus("readiness", ready);
+  for (const auto& [svc, desc] : services_) health->SetServingStatus(desc->full_name(), ready);
+}
+
+absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
+  migrations_ = migrations;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  std::string address = absl::StrCat(options_.listen_host, ":", options_.grpc_port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &grpc_port_);
+  for (const auto& [svc, desc] : services_) builder.RegisterService(svc);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  grpc::ResourceQuota quota(absl::StrCat("kefu-", options_.service_name));
+  quota.SetMaxThreads(options_.max_threads);
+  builder.SetResourceQuota(quota);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(metrics_.InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+
+  server_ = builder.BuildAndStart();
+  if (!server_ || grpc_port_ == 0)
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+
+  if (options_.metrics_port >= 0) {
+    auto s = metrics_.Serve(absl::StrCat(options_.listen_host, ":", options_.metrics_port));
+    if (!s.ok()) {
+      server_->Shutdown();
+      server_.reset();
+      return s;
+    }
+  }
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus("liveness", true);
+  SetReady(false);
+
+  threads_.emplace_back([this] { HealthLoop(); });
+  for (auto& task : tasks_) {
+    threads_.emplace_back([this, &task] {
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      while (!stopping_) {
+        if (stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(task.period),
+                              [this] { return stopping_.load(); }))
+          break;
+        if (!ready_) continue;
+        lock.unlock();
+        try {
+          task.fn();
+        } catch (const std::exception& e) {
+          log::Error("background task failed", {{"task", task.name}, {"error", e.what()}});
+        }
+        lock.lock();
+      }
+    });
+  }
+  log::Info("listening", {{"grpc_port", grpc_port_}, {"metrics_port", metrics_.port()},
+                          {"db_host", options_.db.host}, {"db_port", options_.db.port},
+                          {"db_name", options_.db.schema}});
+  return absl::OkStatus();
+}
+
+void Server::HealthLoop() {
+  bool last_ready = false;
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  while (!stopping_) {
+    lock.unlock();
+    absl::Status db = pool_->Ping();
+    if (db.ok() && !migrated_) {
+      if (!options_.migrate) {
+        migrated_ = true;
+      } else {
+        absl::Status m = db::ApplyMigrations(*pool_, migrations_);
+        if (m.ok()) {
+          migrated_ = true;
+        } else {
+          log::Error("migrations not applied", {{"error", m.ToString()}});
+          db = m;
+        }
+      }
+    }
+    metrics_.SetDatabaseUp(db.ok());
+    bool ready = db.ok() && migrated_ && !stopping_;
+    lock.lock();
+    if (stopping_) break;
+    if (ready != last_ready) {
+      SetReady(ready);
+      if (ready) log::Info("serving");
+      else log::Warn("not serving", {{"reason", db.ToString()}});
+      last_ready = ready;
+    }
+    stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.health_interval),
+                      [this] { return stopping_.load(); });
+  }
+}
+
+void Server::Run() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::Info("shutting down", {{"signal", sig}});
+  Shutdown();
+  log::Info("stopped");
+}
+
+void Server::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (server_) {
+    // Readiness first, so load balancers stop sending before the listener closes.
+    SetReady(false);
+    if (options_.drain_delay > absl::ZeroDuration()) absl::SleepFor(options_.drain_delay);
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  }
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  if (server_) server_->Wait();
+}
+
+}  // namespace kefu

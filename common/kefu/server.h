@@ -1,0 +1,114 @@
+#pragma once
+// The one server bootstrap every service uses:
+//   - configuration: flags, each also settable as KEFU_<FLAG_NAME> in the environment
+//     (command line wins), with per-service defaults for ports and database names;
+//   - the database pool, migrations applied at startup (retried until the database
+//     answers), and a health loop that keeps grpc.health.v1 NOT_SERVING while the
+//     database is unreachable;
+//   - server reflection, the metrics interceptor and /metrics;
+//   - background tasks (schedulers, metric refreshers) that run while serving;
+//   - graceful shutdown on SIGTERM/SIGINT: readiness goes NOT_SERVING, in-flight calls
+//     drain until a deadline, then the process exits 0.
+// Health service names: "" and each registered service (ready = database up and
+// migrated), "readiness" (same), "liveness" (SERVING while the process runs).
+
+#include <grpcpp/server.h>
+#include <grpcpp/impl/codegen/service_type.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "kefu/db/db.h"
+#include "kefu/metrics.h"
+
+namespace google::protobuf {
+class ServiceDescriptor;
+}
+
+namespace kefu {
+
+struct ServiceDefaults {
+  std::string name;  // "customers"
+  int grpc_port = 0;
+  int metrics_port = 0;
+};
+
+struct ServerOptions {
+  std::string service_name;
+  std::string listen_host = "0.0.0.0";
+  int grpc_port = 0;     // 0 picks a free port
+  int metrics_port = 0;  // 0 picks a free port, -1 disables /metrics
+  db::Config db;
+  bool migrate = true;
+  int max_threads = 64;
+  int max_message_bytes = 4 << 20;
+  absl::Duration health_interval = absl::Seconds(1);
+  // After SIGTERM: how long readiness reports NOT_SERVING before the listener closes
+  // (lets load balancers stop routing), then how long in-flight calls may take.
+  absl::Duration drain_delay = absl::ZeroDuration();
+  absl::Duration shutdown_grace = absl::Seconds(10);
+};
+
+// Parses flags and the environment for a service binary, initialises logging and blocks
+// SIGTERM/SIGINT so Server::Run() can wait for them. Call first thing in main().
+ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& defaults);
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+
+  db::Pool& pool() { return *pool_; }
+  Metrics& metrics() { return metrics_; }
+  const ServerOptions& options() const { return options_; }
+
+  // Registers a gRPC service before Start(); full_name is the generated
+  // Service::service_full_name(), e.g. "kefu.customers.v1.CustomerService".
+  void AddService(grpc::Service* service, const char* full_name);
+  // Runs fn every period on its own thread while the server is ready (database up).
+  void AddBackgroundTask(std::string name, absl::Duration period, std::function<void()> fn);
+
+  absl::Status Start(const std::vector<db::Migration>& migrations);
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return metrics_.port(); }
+  bool ready() const { return ready_.load(); }
+
+  // Blocks until SIGTERM or SIGINT, then shuts down gracefully.
+  void Run();
+  void Shutdown();
+
+ private:
+  void HealthLoop();
+  void SetReady(bool ready);
+
+  ServerOptions options_;
+  Metrics metrics_;
+  std::unique_ptr<db::Pool> pool_;
+  std::vector<std::pair<grpc::Service*, const google::protobuf::ServiceDescriptor*>> services_;
+  struct Task {
+    std::string name;
+    absl::Duration period;
+    std::function<void()> fn;
+  };
+  std::vector<Task> tasks_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<grpc::Server> server_;
+  int grpc_port_ = 0;
+  std::vector<db::Migration> migrations_;
+  bool migrated_ = false;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool shut_down_ = false;
+};
+
+}  // namespace kefu

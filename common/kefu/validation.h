@@ -1,0 +1,41 @@
+#pragma once
+// Field checks shared by every service's request validation. Each returns OK or an
+// INVALID_ARGUMENT status naming the field.
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace kefu {
+
+// True when text is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool IsValidUtf8(absl::string_view text);
+// Number of code points; assumes valid UTF-8.
+size_t Utf8Length(absl::string_view text);
+
+// Valid UTF-8, no control characters other than tab/newline, at most max_chars code points.
+absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_chars,
+                       bool required);
+// Identifier-like values (staff ids, department ids, request ids): [A-Za-z0-9._:-].
+absl::Status CheckId(absl::string_view field, absl::string_view value, size_t max_len,
+                     bool required);
+// Digits with optional leading '+', spaces, dashes and parentheses; 5 to 20 digits.
+absl::Status CheckPhone(absl::string_view field, absl::string_view value);
+absl::Status CheckEmail(absl::string_view field, absl::string_view value);
+absl::Status CheckPageSize(absl::string_view field, int32_t value, int32_t max);
+// Enum value known to the proto (and not the zero value when required).
+absl::Status CheckEnum(absl::string_view field, int value, bool (*is_valid)(int), bool required);
+
+// Normalised keys used for duplicate detection.
+std::string NormalizePhone(absl::string_view phone);  // digits only (a leading '+' kept)
+std::string NormalizeEmail(absl::string_view email);  // trimmed, lower-cased
+std::string NormalizeName(absl::string_view name);    // trimmed, inner spaces collapsed, ASCII lower
+
+// Masks personal data for logs: "138****5678", "z***@example.com".
+std::string MaskPhone(absl::string_view phone);
+std::string MaskEmail(absl::string_view email);
+
+}  // namespace kefu

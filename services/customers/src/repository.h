@@ -1,0 +1,138 @@
+#pragma once
+// All SQL of the customers service. Every method is one transaction (or one read) and
+// returns absl::Status; nothing here decides business rules: decisions arrive as
+// Change values made by the domain layer.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "domain.h"
+#include "kefu/db/db.h"
+#include "kefu/time_util.h"
+
+namespace kefu::customers {
+
+// One decided change to a customer, persisted atomically by Repository::Mutate.
+struct Change {
+  pb::Customer updated;
+  bool contacts_changed = false;
+  bool tags_changed = false;
+  std::vector<pb::LogEntry> log;
+  std::optional<pb::TierChange> tier_change;
+  struct StageChange {
+    pb::LifecycleStage from, to;
+    std::string reason, actor;
+  };
+  std::optional<StageChange> stage_change;
+};
+
+struct ListCustomersFilter {
+  std::string owner_id, department_id, region, name_prefix, tag;
+  pb::Tier tier = pb::TIER_UNSPECIFIED;
+  pb::LifecycleStage stage = pb::LIFECYCLE_STAGE_UNSPECIFIED;
+};
+
+// Keyset position after the last row of a page.
+struct CustomerCursor {
+  std::string name;  // used when sorting by name (name_prefix searches)
+  int64_t id = 0;
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  bool more = false;
+};
+
+struct IdempotencyKey {
+  std::string request_id;  // empty: not idempotent
+  uint64_t fingerprint = 0;
+};
+
+class Repository {
+ public:
+  Repository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
+
+  absl::StatusOr<pb::Customer> Get(int64_t id);
+  // Fails with ALREADY_EXISTS (DUPLICATE_CUSTOMER) when duplicates exist and are not allowed.
+  absl::StatusOr<pb::Customer> Create(const pb::Customer& customer, const IdempotencyKey& key,
+                                      bool allow_duplicates, const std::string& actor);
+  using Decide = std::function<absl::StatusOr<Change>(const pb::Customer& current)>;
+  // Locks the customer, checks expected_version (0 skips the check), asks `decide`
+  // for the change and writes it with version + 1.
+  absl::StatusOr<pb::Customer> Mutate(int64_t id, int64_t expected_version, const Decide& decide);
+  absl::StatusOr<Page<pb::Customer>> List(const ListCustomersFilter& filter, int page_size,
+                                          const std::optional<CustomerCursor>& after);
+  absl::StatusOr<std::vector<pb::DuplicateMatch>> FindDuplicates(const std::string& name,
+                                                                 const std::vector<std::string>& phones,
+                                                                 const std::vector<std::string>& emails,
+                                                                 int64_t exclude_id);
+  absl::StatusOr<pb::Customer> Merge(int64_t survivor_id, int64_t duplicate_id,
+                                     const std::string& reason, const std::string& actor);
+  absl::StatusOr<std::vector<int64_t>> TransferPortfolio(const std::string& from, const std::string& to,
+                                                         const std::string& department,
+                                                         const std::string& reason,
+                                                         const std::string& actor);
+  absl::StatusOr<Page<pb::TierChange>> ListTierChanges(int64_t customer_id, int page_size,
+                                                       int64_t before_id);
+
+  // Appends to the log of the customer (or of the customer it was merged into).
+  absl::StatusOr<pb::LogEntry> AppendLog(pb::LogEntry entry, const IdempotencyKey& key);
+  struct LogCursor {
+    std::string event_time;
+    int64_t id = 0;
+  };
+  absl::StatusOr<Page<pb::LogEntry>> ListLog(int64_t customer_id, pb::LogCategory category,
+                                             std::optional<absl::Time> start,
+                                             std::optional<absl::Time> end, int page_size,
+                                             const std::optional<LogCursor>& after);
+
+  absl::StatusOr<pb::BusinessVolume> UpsertVolume(const pb::BusinessVolume& volume);
+  absl::StatusOr<std::vector<pb::BusinessVolume>> ListVolumes(int64_t customer_id);
+  // Months of `period` that moved beyond threshold_bp against the month before.
+  absl::StatusOr<Page<pb::VolumeChange>> ListFluctuations(const std::string& period,
+                                                          int64_t threshold_bp, int page_size,
+                                                          int64_t after_customer_id);
+
+  absl::StatusOr<pb::RetentionCase> CreateRetentionCase(const pb::RetentionCase& rc,
+                                                        const IdempotencyKey& key,
+                                                        const std::string& actor);
+  absl::StatusOr<pb::RetentionCase> GetRetentionCase(int64_t id);
+  absl::StatusOr<pb::RetentionCase> AddRetentionAction(int64_t case_id, const pb::RetentionAction& action,
+                                                       const IdempotencyKey& key);
+  absl::StatusOr<pb::RetentionCase> CloseRetentionCase(int64_t case_id, pb::RetentionOutcome outcome,
+                                                       const std::string& note, const std::string& actor);
+  absl::StatusOr<Page<pb::RetentionCase>> ListRetentionCases(int64_t customer_id, pb::RetentionStatus status,
+                                                             const std::string& owner_id, int page_size,
+                                                             int64_t before_id);
+
+  struct SampleResult {
+    std::vector<pb::Survey> surveys;
+    int32_t population = 0;
+  };
+  absl::StatusOr<SampleResult> SampleSurveys(const std::string& campaign, absl::Time from, absl::Time to,
+                                             int32_t sample_size, int64_t seed,
+                                             const IdempotencyKey& key);
+  absl::StatusOr<pb::Survey> RecordSurveyResult(int64_t survey_id, pb::Satisfaction satisfaction,
+                                                const std::string& comment, const std::string& actor,
+                                                bool* newly_recorded);
+  absl::StatusOr<Page<pb::Survey>> ListSurveys(const std::string& campaign, pb::SurveyStatus status,
+                                               int64_t customer_id, int page_size, int64_t after_id);
+  absl::StatusOr<pb::SurveyStats> SurveyStats(const std::string& campaign);
+
+  // (tier, stage, count) of unmerged customers, for the business metrics.
+  struct SegmentCount {
+    int tier, stage;
+    int64_t count;
+  };
+  absl::StatusOr<std::vector<SegmentCount>> CountSegments();
+
+ private:
+  db::Pool* pool_;
+  const Clock* clock_;
+};
+
+}  // namespace kefu::customers
