@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "kefu/errors.h"
 #include "kefu/log.h"
 #include "kefu/request_context.h"
 
@@ -230,8 +231,19 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
       auto it = md->find(kRequestIdHeader);
       if (it != md->end()) request_id_.assign(it->second.data(), it->second.size());
     }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
+      if (methods->GetRecvMessage() != nullptr) received_message_ = true;
+    }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
+      // gRPC answers a request it cannot parse (e.g. invalid UTF-8 in a string field)
+      // with a bare INTERNAL before any handler runs; that is the client's fault.
+      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty() &&
+          !received_message_ && info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY) {
+        status = ToGrpcStatus(MakeError(absl::StatusCode::kInvalidArgument, reason::kFieldInvalid,
+                                        "request: could not be parsed; string fields must be valid UTF-8"));
+        methods->ModifySendStatus(status);
+      }
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       int code = static_cast<int>(status.error_code());
@@ -258,6 +270,7 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
   Metrics::MethodSeries* series_;
   std::chrono::steady_clock::time_point start_;
   std::string request_id_;
+  bool received_message_ = false;
 };
 
 class CallInterceptorFactory final

@@ -122,13 +122,20 @@ absl::Status CheckEnum(absl::string_view field, int value, bool (*is_valid)(int)
 }
 
 std::string NormalizePhone(absl::string_view phone) {
-  std::string out;
-  for (size_t i = 0; i < phone.size(); ++i) {
-    char c = phone[i];
-    if (absl::ascii_isdigit(static_cast<unsigned char>(c)) || (c == '+' && out.empty()))
-      out.push_back(c);
+  phone = absl::StripAsciiWhitespace(phone);
+  bool international = !phone.empty() && phone[0] == '+';
+  std::string digits;
+  for (char c : phone)
+    if (absl::ascii_isdigit(static_cast<unsigned char>(c))) digits.push_back(c);
+  if (!international && digits.rfind("00", 0) == 0) {
+    international = true;
+    digits.erase(0, 2);
   }
-  return out;
+  if (!international) return digits;
+  // The home country is China: +86 numbers are keyed by their national form so
+  // "+86 138..." and "138..." match; other countries keep their "+code".
+  if (digits.rfind("86", 0) == 0) return digits.substr(2);
+  return "+" + digits;
 }
 
 std::string NormalizeEmail(absl::string_view email) {

@@ -30,7 +30,8 @@ absl::Status CheckPageSize(absl::string_view field, int32_t value, int32_t max);
 absl::Status CheckEnum(absl::string_view field, int value, bool (*is_valid)(int), bool required);
 
 // Normalised keys used for duplicate detection.
-std::string NormalizePhone(absl::string_view phone);  // digits only (a leading '+' kept)
+// Digits only; +86/0086 dropped (home country), other international numbers keep "+".
+std::string NormalizePhone(absl::string_view phone);
 std::string NormalizeEmail(absl::string_view email);  // trimmed, lower-cased
 std::string NormalizeName(absl::string_view name);    // trimmed, inner spaces collapsed, ASCII lower
 

@@ -543,14 +543,17 @@ absl::StatusOr<pb::Customer> Repository::Merge(int64_t survivor_id, int64_t dupl
                                 {survivor_id, duplicate_id})
                              .status());
     // Business volume of the same month adds up.
-    KEFU_RETURN_IF_ERROR(
-        s.Exec("INSERT INTO business_volumes (customer_id, period, volume, revenue_minor, currency, update_time) "
-               "SELECT ?, period, volume, revenue_minor, currency, ? FROM business_volumes WHERE customer_id = ? "
-               "ON DUPLICATE KEY UPDATE volume = business_volumes.volume + VALUES(volume), "
-               "revenue_minor = business_volumes.revenue_minor + VALUES(revenue_minor), "
-               "update_time = VALUES(update_time)",
-               {survivor_id, t, duplicate_id})
-            .status());
+    KEFU_ASSIGN_OR_RETURN(auto volumes, s.Query("SELECT period, volume, revenue_minor, currency FROM business_volumes "
+                                                "WHERE customer_id = ?",
+                                                {duplicate_id}));
+    for (const auto& v : volumes) {
+      KEFU_RETURN_IF_ERROR(
+          s.Exec("INSERT INTO business_volumes (customer_id, period, volume, revenue_minor, currency, update_time) "
+                 "VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE volume = volume + VALUES(volume), "
+                 "revenue_minor = revenue_minor + VALUES(revenue_minor), update_time = VALUES(update_time)",
+                 {survivor_id, v.Str(0), v.Int(1), v.Int(2), v.Str(3), t})
+              .status());
+    }
     KEFU_RETURN_IF_ERROR(s.Exec("DELETE FROM business_volumes WHERE customer_id = ?", {duplicate_id}).status());
 
     KEFU_RETURN_IF_ERROR(s.Exec("UPDATE customers SET merged_into_id = ?, version = version + 1, update_time = ? "

@@ -1,0 +1,180 @@
+// Pure logic of common/: validation, paging tokens, error mapping, SQL splitting,
+// metric code names, time conversions.
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "kefu/common/v1/common.pb.h"
+#include "kefu/db/db.h"
+#include "kefu/errors.h"
+#include "kefu/metrics.h"
+#include "kefu/paging.h"
+#include "kefu/time_util.h"
+#include "kefu/validation.h"
+
+namespace kefu {
+namespace {
+
+TEST(Utf8, AcceptsChineseAndEmojiRejectsMalformed) {
+  EXPECT_TRUE(IsValidUtf8("上海浦东新区客户"));
+  EXPECT_TRUE(IsValidUtf8("ok 😀"));
+  EXPECT_FALSE(IsValidUtf8("\xC3\x28"));          // bad continuation
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xE4\xB8"));          // truncated
+  EXPECT_EQ(Utf8Length("上海abc"), 5u);
+}
+
+TEST(CheckText, NamesTheFieldAndCountsCharactersNotBytes) {
+  EXPECT_TRUE(CheckText("customer.name", std::string(200, 'a'), 200, true).ok());
+  std::string chinese;
+  for (int i = 0; i < 200; ++i) chinese += "客";
+  EXPECT_TRUE(CheckText("customer.name", chinese, 200, true).ok());
+  absl::Status too_long = CheckText("customer.name", chinese + "户", 200, true);
+  EXPECT_EQ(too_long.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(too_long.message().find("customer.name"), absl::string_view::npos);
+  EXPECT_EQ(CheckText("customer.name", "", 10, true).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckText("customer.name", "   ", 10, true).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckText("customer.name", "", 10, false).ok());
+  EXPECT_FALSE(CheckText("note", "a\x01" "b", 10, false).ok());
+  EXPECT_FALSE(CheckText("note", "\xFF", 10, false).ok());
+}
+
+TEST(CheckPhoneAndEmail, AcceptCommonFormsRejectGarbage) {
+  EXPECT_TRUE(CheckPhone("p", "13812345678").ok());
+  EXPECT_TRUE(CheckPhone("p", "+86 138-1234-5678").ok());
+  EXPECT_TRUE(CheckPhone("p", "(021) 6234 5678").ok());
+  EXPECT_FALSE(CheckPhone("p", "1234").ok());
+  EXPECT_FALSE(CheckPhone("p", "138abc45678").ok());
+  EXPECT_FALSE(CheckPhone("p", "13+812345678").ok());
+  EXPECT_TRUE(CheckEmail("e", "wang.li@example.com.cn").ok());
+  EXPECT_FALSE(CheckEmail("e", "wang.li@").ok());
+  EXPECT_FALSE(CheckEmail("e", "@example.com").ok());
+  EXPECT_FALSE(CheckEmail("e", "a@b@c.com").ok());
+  EXPECT_FALSE(CheckEmail("e", "a b@c.com").ok());
+  EXPECT_FALSE(CheckEmail("e", "a@nodot").ok());
+}
+
+TEST(Normalize, KeysMatchAcrossFormatting) {
+  EXPECT_EQ(NormalizePhone("+86 138-1234-5678"), "13812345678");
+  EXPECT_EQ(NormalizePhone("0086 13812345678"), "13812345678");
+  EXPECT_EQ(NormalizePhone("+1 (415) 555-0100"), "+14155550100");
+  EXPECT_EQ(NormalizePhone("138 1234 5678"), NormalizePhone("13812345678"));
+  EXPECT_EQ(NormalizeEmail("  Wang.Li@Example.COM "), "wang.li@example.com");
+  EXPECT_EQ(NormalizeName("  Acme   Trading  Co "), "acme trading co");
+  EXPECT_EQ(NormalizeName("上海 华信"), "上海 华信");
+}
+
+TEST(Mask, HidesPersonalData) {
+  EXPECT_EQ(MaskPhone("13812345678"), "138****5678");
+  EXPECT_EQ(MaskEmail("wangli@example.com"), "w***@example.com");
+  EXPECT_EQ(MaskPhone("123"), "****");
+}
+
+TEST(CheckId, OnlyIdentifierCharacters) {
+  EXPECT_TRUE(CheckId("owner_id", "E1001", 64, true).ok());
+  EXPECT_TRUE(CheckId("request_id", "demo-cust-1:retry.2", 64, true).ok());
+  EXPECT_FALSE(CheckId("owner_id", "E1001'; DROP TABLE customers;--", 64, true).ok());
+  EXPECT_FALSE(CheckId("owner_id", "王", 64, true).ok());
+  EXPECT_FALSE(CheckId("owner_id", std::string(65, 'a'), 64, true).ok());
+}
+
+TEST(PageToken, RoundTripsAndRejectsTamperingAndFilterChanges) {
+  uint64_t fp = Fingerprint("owner=E1001");
+  std::string token = EncodePageToken(fp, {"上海", "42"});
+  auto keys = DecodePageToken(token, fp, 2);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_EQ((*keys)[0], "上海");
+  EXPECT_EQ((*keys)[1], "42");
+
+  auto other_filters = DecodePageToken(token, Fingerprint("owner=E1002"), 2);
+  EXPECT_EQ(other_filters.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(other_filters.status().message().find("page_token"), absl::string_view::npos);
+
+  std::string tampered = token;
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(DecodePageToken(tampered, fp, 2).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodePageToken("not a token!!", fp, 2).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodePageToken(token, fp, 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodePageToken(std::string(5000, 'A'), fp, 1).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PageSize, DefaultAndCap) {
+  EXPECT_EQ(EffectivePageSize(0), kDefaultPageSize);
+  EXPECT_EQ(EffectivePageSize(7), 7);
+  EXPECT_EQ(EffectivePageSize(100000), kMaxPageSize);
+  EXPECT_FALSE(CheckPageSize("page_size", -1, kMaxPageSize).ok());
+  EXPECT_FALSE(CheckPageSize("page_size", kMaxPageSize + 1, kMaxPageSize).ok());
+}
+
+TEST(Errors, RichStatusCarriesReasonViolationsAndMetadataOverTheWire) {
+  Validator v;
+  v.Add("customer.name", "is required");
+  v.Add("customer.contacts[0].phone", "must have 5 to 20 digits");
+  absl::Status s = v.Finish();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("customer.contacts[0].phone"), absl::string_view::npos);
+
+  grpc::Status wire = ToGrpcStatus(s);
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  common::v1::StatusDetails rich;
+  ASSERT_TRUE(rich.ParseFromString(wire.error_details()));
+  common::v1::ErrorDetail detail;
+  ASSERT_TRUE(rich.details(0).UnpackTo(&detail));
+  EXPECT_EQ(detail.reason(), "FIELD_INVALID");
+  ASSERT_EQ(detail.field_violations_size(), 2);
+  EXPECT_EQ(detail.field_violations(1).field(), "customer.contacts[0].phone");
+
+  absl::Status back = FromGrpcStatus(ToGrpcStatus(StaleVersion(3, 5)));
+  EXPECT_EQ(back.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(ReasonOf(back), "STALE_VERSION");
+  EXPECT_EQ(MetadataOf(back, "current_version"), "5");
+}
+
+TEST(Errors, InternalDetailsNeverReachTheClient) {
+  grpc::Status wire = ToGrpcStatus(absl::InternalError("SELECT * FROM secret_table failed at 10.0.0.3"));
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(wire.error_message(), "internal error");
+  EXPECT_EQ(wire.error_details().find("secret_table"), std::string::npos);
+}
+
+TEST(SqlSplit, SplitsAtLineEndingSemicolonsAndSkipsComments) {
+  auto stmts = db::SplitSqlStatements(
+      "-- a comment; not a statement\nCREATE TABLE a (\n  x INT -- trailing\n);\n\nINSERT INTO a VALUES (1);\n"
+      "SELECT 'a;b' FROM a;\n");
+  ASSERT_EQ(stmts.size(), 3u);
+  EXPECT_EQ(stmts[0].rfind("CREATE TABLE a", 0), 0u);
+  EXPECT_EQ(stmts[2], "SELECT 'a;b' FROM a");
+}
+
+TEST(Metrics, CodeNamesUseTheGoSpelling) {
+  EXPECT_EQ(GrpcCodeName(0), "OK");
+  EXPECT_EQ(GrpcCodeName(1), "Canceled");
+  EXPECT_EQ(GrpcCodeName(3), "InvalidArgument");
+  EXPECT_EQ(GrpcCodeName(14), "Unavailable");
+  EXPECT_EQ(GrpcCodeName(16), "Unauthenticated");
+  EXPECT_EQ(GrpcCodeName(99), "Unknown");
+}
+
+TEST(Time, SqlAndProtoRoundTripKeepMicroseconds) {
+  absl::Time t = absl::FromUnixMicros(1764000000123456);
+  EXPECT_EQ(ToSqlTime(t), "2025-11-24 16:00:00.123456");
+  auto back = FromSqlTime(ToSqlTime(t));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, t);
+  EXPECT_EQ(FromProtoTime(ToProtoTime(t)), t);
+  absl::Time before_epoch = absl::FromUnixMicros(-1500000);
+  EXPECT_EQ(FromProtoTime(ToProtoTime(before_epoch)), before_epoch);
+  EXPECT_GE(ToProtoTime(before_epoch).nanos(), 0);
+  EXPECT_FALSE(FromSqlTime("yesterday").ok());
+}
+
+TEST(FakeClock, MovesOnlyWhenTold) {
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(1000));
+  clock.Advance(absl::Minutes(90));
+  EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(1000 + 5400));
+}
+
+}  // namespace
+}  // namespace kefu

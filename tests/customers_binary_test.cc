@@ -1,0 +1,142 @@
+// The real kefu-customers binary as a separate process: health, reflection, /metrics,
+// structured logs, graceful SIGTERM, NOT_SERVING while the database is down, and
+// recovery without a restart once it is back.
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/probe.h"
+#include "support/test_env.h"
+
+namespace kefu {
+namespace {
+
+namespace pb = customers::v1;
+using probe::HealthState;
+
+class ServiceProcess {
+ public:
+  ServiceProcess(const db::Config& db, int db_port)
+      : grpc_port_(testing::FreePort()), metrics_port_(testing::FreePort()) {
+    process_ = std::make_unique<testing::Process>(
+        testing::BuildPath("services/customers/kefu-customers"),
+        std::vector<std::string>{"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", grpc_port_),
+                                 absl::StrCat("--metrics_port=", metrics_port_), absl::StrCat("--db_port=", db_port),
+                                 absl::StrCat("--db_user=", db.user), absl::StrCat("--db_name=", db.schema),
+                                 "--db_acquire_timeout_ms=1000", "--shutdown_grace_ms=5000"},
+        std::vector<std::string>{absl::StrCat("KEFU_DB_PASSWORD=", db.password)});
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials());
+  }
+  HealthState Health(const std::string& service = "") {
+    auto s = probe::CheckHealth(channel_, service, absl::Seconds(2));
+    return s.ok() ? *s : HealthState::kUnknown;
+  }
+  bool WaitHealth(HealthState want, absl::Duration timeout, const std::string& service = "") {
+    absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (Health(service) == want) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+  testing::Process& process() { return *process_; }
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  int metrics_port() const { return metrics_port_; }
+
+ private:
+  int grpc_port_, metrics_port_;
+  std::unique_ptr<testing::Process> process_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+grpc::Status GetCustomer(const std::shared_ptr<grpc::Channel>& ch, int64_t id, const std::string& request_id = "") {
+  auto stub = pb::CustomerService::NewStub(ch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (!request_id.empty()) ctx.AddMetadata("x-request-id", request_id);
+  pb::GetCustomerRequest req;
+  req.set_customer_id(id);
+  pb::Customer out;
+  return stub->GetCustomer(&ctx, req, &out);
+}
+
+TEST(CustomersBinary, ServesHealthReflectionMetricsLogsAndStopsOnSigterm) {
+  db::Config db = testing::CreateSchema("cust_bin");
+  ServiceProcess svc(db, testing::SharedDbPort());
+  ASSERT_TRUE(svc.WaitHealth(HealthState::kServing, absl::Seconds(20))) << svc.process().Output();
+  EXPECT_EQ(svc.Health("liveness"), HealthState::kServing);
+  EXPECT_EQ(svc.Health("readiness"), HealthState::kServing);
+  EXPECT_EQ(svc.Health("kefu.customers.v1.CustomerService"), HealthState::kServing);
+
+  auto services = probe::ListServices(svc.channel(), absl::Seconds(5));
+  ASSERT_TRUE(services.ok()) << services.status();
+  for (const char* want : {"kefu.customers.v1.CustomerService", "grpc.health.v1.Health"})
+    EXPECT_NE(std::find(services->begin(), services->end(), want), services->end()) << want;
+
+  EXPECT_EQ(GetCustomer(svc.channel(), 424242, "req-abc-123").error_code(), grpc::StatusCode::NOT_FOUND);
+
+  auto metrics = testing::HttpGet(svc.metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_NE(metrics->find("grpc_server_handled_total{grpc_code=\"NotFound\",grpc_method=\"GetCustomer\","
+                          "grpc_service=\"kefu.customers.v1.CustomerService\",grpc_type=\"unary\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics->find("grpc_server_started_total{grpc_method=\"GetCustomer\""), std::string::npos);
+  EXPECT_NE(metrics->find("grpc_server_handling_seconds_bucket{grpc_method=\"GetCustomer\""), std::string::npos);
+  // Series for methods not yet called exist at zero.
+  EXPECT_NE(metrics->find("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"MergeCustomers\""),
+            std::string::npos);
+  EXPECT_NE(metrics->find("kefu_db_up 1"), std::string::npos);
+  EXPECT_NE(metrics->find("kefu_db_query_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(metrics->find("kefu_customers_customers{"), std::string::npos);
+
+  svc.process().Signal(SIGTERM);
+  EXPECT_EQ(svc.process().WaitExit(15000), 0);
+  std::string out = svc.process().Output();
+  // One JSON object per line, with method, code, latency and the caller's request id.
+  EXPECT_NE(out.find("\"msg\":\"rpc\",\"method\":\"/kefu.customers.v1.CustomerService/GetCustomer\","
+                     "\"code\":\"NotFound\""),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"request_id\":\"req-abc-123\""), std::string::npos);
+  EXPECT_NE(out.find("\"msg\":\"stopped\""), std::string::npos);
+  testing::DropSchema(db);
+}
+
+TEST(CustomersBinary, NotServingWhileTheDatabaseIsDownThenRecoversOnItsOwn) {
+  testing::PrivateMariaDb mariadb;
+  db::Config db = mariadb.CreateSchema("cust_down");
+  ServiceProcess svc(db, mariadb.port());
+  ASSERT_TRUE(svc.WaitHealth(HealthState::kServing, absl::Seconds(20))) << svc.process().Output();
+
+  mariadb.Kill();
+  EXPECT_TRUE(svc.WaitHealth(HealthState::kNotServing, absl::Seconds(10)));
+  EXPECT_EQ(svc.Health("liveness"), HealthState::kServing);  // alive, just not ready
+  absl::Time start = absl::Now();
+  EXPECT_EQ(GetCustomer(svc.channel(), 1).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  auto metrics = testing::HttpGet(svc.metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->find("kefu_db_up 0"), std::string::npos);
+
+  mariadb.Start();
+  EXPECT_TRUE(svc.WaitHealth(HealthState::kServing, absl::Seconds(20))) << svc.process().Output();
+  EXPECT_EQ(GetCustomer(svc.channel(), 1).error_code(), grpc::StatusCode::NOT_FOUND);  // answered by the DB
+}
+
+TEST(CustomersBinary, StartsWithoutItsDatabaseAndReportsNotServing) {
+  db::Config db;
+  db.user = "nobody";
+  db.schema = "kefu_missing";
+  ServiceProcess svc(db, testing::FreePort());  // nothing listens there
+  ASSERT_TRUE(svc.WaitHealth(HealthState::kNotServing, absl::Seconds(20))) << svc.process().Output();
+  EXPECT_EQ(svc.Health("liveness"), HealthState::kServing);
+  svc.process().Signal(SIGTERM);
+  EXPECT_EQ(svc.process().WaitExit(15000), 0);
+}
+
+}  // namespace
+}  // namespace kefu

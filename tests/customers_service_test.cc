@@ -1,0 +1,830 @@
+// Every customers RPC through a real gRPC server (the common bootstrap, in-process)
+// against a real MariaDB schema created for this suite.
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/errors.h"
+#include "kefu/log.h"
+#include "kefu/server.h"
+#include "repository.h"
+#include "service.h"
+#include "support/test_env.h"
+
+const std::vector<kefu::db::Migration>& CustomersMigrations();
+
+namespace kefu::customers {
+namespace {
+
+using ::grpc::StatusCode;
+
+class CustomersServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    config_ = new db::Config(testing::CreateSchema("cust_svc"));
+    log::Init("customers", log::Level::kWarn);
+    clock_ = new FakeClock(absl::FromUnixSeconds(1790000000));  // 2026-09-21
+    ServerOptions o;
+    o.service_name = "customers";
+    o.listen_host = "127.0.0.1";
+    o.metrics_port = -1;
+    o.db = *config_;
+    o.health_interval = absl::Milliseconds(100);
+    server_ = new Server(o);
+    repo_ = new Repository(&server_->pool(), clock_);
+    metrics_ = new BusinessMetrics(server_->metrics().registry());
+    service_ = new CustomerServiceImpl(repo_, metrics_, clock_);
+    server_->AddService(service_, pb::CustomerService::service_full_name());
+    ASSERT_TRUE(server_->Start(CustomersMigrations()).ok());
+    for (int i = 0; i < 100 && !server_->ready(); ++i) absl::SleepFor(absl::Milliseconds(100));
+    ASSERT_TRUE(server_->ready());
+    channel_ = new std::shared_ptr<grpc::Channel>(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()), grpc::InsecureChannelCredentials()));
+  }
+  static void TearDownTestSuite() {
+    server_->Shutdown();
+    delete server_;
+    testing::DropSchema(*config_);
+  }
+
+  std::unique_ptr<pb::CustomerService::Stub> Stub() { return pb::CustomerService::NewStub(*channel_); }
+
+  static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor = "E1001") {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx->AddMetadata("x-kefu-actor", actor);
+    return ctx;
+  }
+
+  // A customer with unique phone/email/name derived from n.
+  static pb::Customer NewCustomer(const std::string& name, int n) {
+    pb::Customer c;
+    c.set_kind(pb::CUSTOMER_KIND_ORGANIZATION);
+    c.set_name(name);
+    c.set_region("华东");
+    c.set_industry("制造业");
+    c.set_owner_id("E1001");
+    c.set_department_id("D-EAST");
+    auto* ct = c.add_contacts();
+    ct->set_name("联系人" + std::to_string(n));
+    ct->set_phone(absl::StrCat("139", 10000000 + n));
+    ct->set_email(absl::StrCat("contact", n, "@example.cn"));
+    return c;
+  }
+
+  pb::Customer Create(const pb::Customer& c, const std::string& request_id = "") {
+    pb::CreateCustomerRequest req;
+    *req.mutable_customer() = c;
+    req.set_request_id(request_id);
+    pb::Customer out;
+    grpc::Status s = Stub()->CreateCustomer(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  int64_t CountRows(const std::string& sql, std::vector<db::Param> params = {}) {
+    auto s = server_->pool().Acquire();
+    EXPECT_TRUE(s.ok());
+    auto row = s->QueryOne(sql, params);
+    EXPECT_TRUE(row.ok()) << row.status();
+    return (*row)->Int(0);
+  }
+
+  static db::Config* config_;
+  static FakeClock* clock_;
+  static Server* server_;
+  static Repository* repo_;
+  static BusinessMetrics* metrics_;
+  static CustomerServiceImpl* service_;
+  static std::shared_ptr<grpc::Channel>* channel_;
+};
+
+db::Config* CustomersServiceTest::config_;
+FakeClock* CustomersServiceTest::clock_;
+Server* CustomersServiceTest::server_;
+Repository* CustomersServiceTest::repo_;
+BusinessMetrics* CustomersServiceTest::metrics_;
+CustomerServiceImpl* CustomersServiceTest::service_;
+std::shared_ptr<grpc::Channel>* CustomersServiceTest::channel_;
+
+TEST_F(CustomersServiceTest, CreateAndGetRoundTripChineseAndFourByteText) {
+  pb::Customer c = NewCustomer("北京朝阳😀贸易有限公司", 1);
+  c.add_tags("重点客户");
+  c.add_tags("制造");
+  c.mutable_contacts(0)->set_address("北京市朝阳区建国路88号");
+  pb::Customer created = Create(c);
+  EXPECT_GT(created.id(), 0);
+  EXPECT_EQ(created.number(), CustomerNumber(created.id()));
+  EXPECT_EQ(created.version(), 1);
+  EXPECT_EQ(created.tier(), pb::TIER_STANDARD);
+  EXPECT_EQ(created.lifecycle_stage(), pb::LIFECYCLE_STAGE_PROSPECT);
+
+  pb::GetCustomerRequest get;
+  get.set_customer_id(created.id());
+  pb::Customer got;
+  ASSERT_TRUE(Stub()->GetCustomer(Ctx().get(), get, &got).ok());
+  EXPECT_EQ(got.name(), "北京朝阳😀贸易有限公司");
+  EXPECT_EQ(got.contacts(0).address(), "北京市朝阳区建国路88号");
+  EXPECT_TRUE(got.contacts(0).primary());
+  EXPECT_EQ(std::set<std::string>(got.tags().begin(), got.tags().end()),
+            (std::set<std::string>{"重点客户", "制造"}));
+  EXPECT_EQ(got.create_time().seconds(), absl::ToUnixSeconds(clock_->Now()));
+
+  // The creation itself is in the log.
+  pb::ListLogEntriesRequest log;
+  log.set_customer_id(created.id());
+  pb::ListLogEntriesResponse entries;
+  ASSERT_TRUE(Stub()->ListLogEntries(Ctx().get(), log, &entries).ok());
+  ASSERT_EQ(entries.entries_size(), 1);
+  EXPECT_EQ(entries.entries(0).category(), pb::LOG_CATEGORY_ACCOUNT);
+  EXPECT_EQ(entries.entries(0).staff_id(), "E1001");
+}
+
+TEST_F(CustomersServiceTest, GetUnknownIsNotFoundAndBadIdIsInvalid) {
+  pb::GetCustomerRequest get;
+  get.set_customer_id(999999999);
+  pb::Customer got;
+  EXPECT_EQ(Stub()->GetCustomer(Ctx().get(), get, &got).error_code(), StatusCode::NOT_FOUND);
+  get.set_customer_id(-4);
+  grpc::Status s = Stub()->GetCustomer(Ctx().get(), get, &got);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("customer_id"), std::string::npos);
+}
+
+TEST_F(CustomersServiceTest, InvalidCreateNamesFieldsAndWritesNothing) {
+  int64_t before = CountRows("SELECT COUNT(*) FROM customers");
+  pb::Customer c = NewCustomer("", 2);
+  c.mutable_contacts(0)->set_phone("12");
+  c.mutable_contacts(0)->set_email("not-an-email");
+  c.set_kind(static_cast<pb::CustomerKind>(9));
+  pb::CreateCustomerRequest req;
+  *req.mutable_customer() = c;
+  pb::Customer out;
+  grpc::Status s = Stub()->CreateCustomer(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  absl::Status detail = FromGrpcStatus(s);
+  EXPECT_EQ(ReasonOf(detail), "FIELD_INVALID");
+  EXPECT_NE(s.error_message().find("customer.name"), std::string::npos);
+  EXPECT_NE(s.error_message().find("customer.contacts[0].phone"), std::string::npos);
+  EXPECT_NE(s.error_message().find("customer.contacts[0].email"), std::string::npos);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM customers"), before);
+
+  EXPECT_NE(s.error_message().find("customer.kind"), std::string::npos);
+
+  pb::CreateCustomerRequest empty;
+  EXPECT_EQ(Stub()->CreateCustomer(Ctx().get(), empty, &out).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(CustomersServiceTest, InvalidUtf8IsInvalidArgumentNotInternal) {
+  // A C++ client can put any bytes into a string field; the server cannot parse them.
+  pb::CreateCustomerRequest req;
+  *req.mutable_customer() = NewCustomer(std::string("bad\xC3\x28name", 9), 22);
+  pb::Customer out;
+  grpc::Status s = Stub()->CreateCustomer(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_NE(s.error_message().find("UTF-8"), std::string::npos);
+}
+
+TEST_F(CustomersServiceTest, RetriedCreateWithSameRequestIdReturnsTheFirstResult) {
+  pb::Customer c = NewCustomer("杭州西湖软件有限公司", 3);
+  pb::Customer first = Create(c, "req-create-3");
+  pb::Customer again = Create(c, "req-create-3");
+  EXPECT_EQ(first.id(), again.id());
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM customers WHERE name = ?", {"杭州西湖软件有限公司"}), 1);
+
+  // Same id, different body: refused rather than silently returning the other record.
+  pb::CreateCustomerRequest req;
+  *req.mutable_customer() = NewCustomer("另一个公司", 33);
+  req.set_request_id("req-create-3");
+  pb::Customer out;
+  grpc::Status s = Stub()->CreateCustomer(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "REQUEST_ID_REUSED");
+}
+
+TEST_F(CustomersServiceTest, ConcurrentRetriesOfOneCreateMakeOneCustomer) {
+  pb::Customer c = NewCustomer("并发测试有限公司", 4);
+  std::vector<std::thread> threads;
+  std::vector<int64_t> ids(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      pb::CreateCustomerRequest req;
+      *req.mutable_customer() = c;
+      req.set_request_id("req-concurrent-4");
+      pb::Customer out;
+      grpc::Status s = Stub()->CreateCustomer(Ctx().get(), req, &out);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      ids[i] = out.id();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int64_t id : ids) EXPECT_EQ(id, ids[0]);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM customers WHERE name = ?", {"并发测试有限公司"}), 1);
+}
+
+TEST_F(CustomersServiceTest, DuplicatesAreDetectedByPhoneEmailOrNameUnlessAllowed) {
+  pb::Customer original = Create(NewCustomer("深圳南山电子有限公司", 5));
+  pb::Customer same_phone = NewCustomer("完全不同的名字", 6);
+  same_phone.mutable_contacts(0)->set_phone("+86 139-1000-0005");  // same number, other format
+  pb::CreateCustomerRequest req;
+  *req.mutable_customer() = same_phone;
+  pb::Customer out;
+  grpc::Status s = Stub()->CreateCustomer(Ctx().get(), req, &out);
+  ASSERT_EQ(s.error_code(), StatusCode::ALREADY_EXISTS);
+  absl::Status detail = FromGrpcStatus(s);
+  EXPECT_EQ(ReasonOf(detail), "DUPLICATE_CUSTOMER");
+  EXPECT_EQ(MetadataOf(detail, "duplicate_ids"), absl::StrCat(original.id()));
+  same_phone.mutable_contacts(0)->set_phone("+8613910000005");
+
+  pb::Customer same_name = NewCustomer("  深圳南山电子有限公司 ", 7);
+  *req.mutable_customer() = same_name;
+  EXPECT_EQ(Stub()->CreateCustomer(Ctx().get(), req, &out).error_code(), StatusCode::ALREADY_EXISTS);
+
+  pb::FindDuplicatesRequest find;
+  find.set_email("CONTACT5@example.cn");
+  pb::FindDuplicatesResponse found;
+  ASSERT_TRUE(Stub()->FindDuplicates(Ctx().get(), find, &found).ok());
+  ASSERT_EQ(found.matches_size(), 1);
+  EXPECT_EQ(found.matches(0).customer_id(), original.id());
+  EXPECT_EQ(found.matches(0).matched_on(0), "email");
+
+  req.set_allow_duplicates(true);
+  ASSERT_TRUE(Stub()->CreateCustomer(Ctx().get(), req, &out).ok());
+  EXPECT_NE(out.id(), original.id());
+}
+
+TEST_F(CustomersServiceTest, MergeMovesHistoryContactsAndTagsAndRedirectsNewEvents) {
+  pb::Customer a = NewCustomer("合并甲公司", 8);
+  a.add_tags("甲");
+  pb::Customer survivor = Create(a);
+  pb::Customer b = NewCustomer("合并乙公司", 9);
+  b.add_tags("乙");
+  pb::Customer dup = Create(b);
+  pb::AppendLogEntryRequest log;
+  log.mutable_entry()->set_customer_id(dup.id());
+  log.mutable_entry()->set_channel(pb::CHANNEL_PHONE);
+  log.mutable_entry()->set_category(pb::LOG_CATEGORY_CONSULTATION);
+  log.mutable_entry()->set_description("咨询产品价格");
+  pb::LogEntry entry;
+  ASSERT_TRUE(Stub()->AppendLogEntry(Ctx().get(), log, &entry).ok());
+
+  pb::MergeCustomersRequest merge;
+  merge.set_survivor_id(survivor.id());
+  merge.set_duplicate_id(dup.id());
+  merge.set_reason("同一客户重复建档");
+  pb::Customer merged;
+  ASSERT_TRUE(Stub()->MergeCustomers(Ctx().get(), merge, &merged).ok());
+  EXPECT_EQ(merged.contacts_size(), 2);
+  EXPECT_EQ(merged.tags_size(), 2);
+  EXPECT_EQ(merged.version(), survivor.version() + 1);
+  // Repeating the merge is harmless.
+  ASSERT_TRUE(Stub()->MergeCustomers(Ctx().get(), merge, &merged).ok());
+
+  pb::GetCustomerRequest get;
+  get.set_customer_id(dup.id());
+  pb::Customer dup_now;
+  ASSERT_TRUE(Stub()->GetCustomer(Ctx().get(), get, &dup_now).ok());
+  EXPECT_EQ(dup_now.merged_into_id(), survivor.id());
+
+  // Old log and new events of the duplicate end up on the survivor.
+  ASSERT_TRUE(Stub()->AppendLogEntry(Ctx().get(), log, &entry).ok());
+  EXPECT_EQ(entry.customer_id(), survivor.id());
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND category = ?",
+                      {survivor.id(), static_cast<int>(pb::LOG_CATEGORY_CONSULTATION)}),
+            2);
+  // The merged record is read-only.
+  pb::ChangeTierRequest tier;
+  tier.set_customer_id(dup.id());
+  tier.set_tier(pb::TIER_GOLD);
+  tier.set_reason("x");
+  pb::Customer out;
+  EXPECT_EQ(Stub()->ChangeTier(Ctx().get(), tier, &out).error_code(), StatusCode::FAILED_PRECONDITION);
+  // Merging with itself is refused up front.
+  merge.set_duplicate_id(survivor.id());
+  EXPECT_EQ(Stub()->MergeCustomers(Ctx().get(), merge, &out).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(CustomersServiceTest, UpdateChangesMaskedFieldsAndRefusesAStaleVersion) {
+  pb::Customer c = Create(NewCustomer("更新测试公司", 10));
+  pb::UpdateCustomerRequest req;
+  req.mutable_customer()->set_id(c.id());
+  req.mutable_customer()->set_version(c.version());
+  req.mutable_customer()->set_region("西南");
+  req.mutable_customer()->set_name("this is not in the mask");
+  req.mutable_update_mask()->add_paths("region");
+  pb::Customer updated;
+  ASSERT_TRUE(Stub()->UpdateCustomer(Ctx().get(), req, &updated).ok());
+  EXPECT_EQ(updated.region(), "西南");
+  EXPECT_EQ(updated.name(), "更新测试公司");
+  EXPECT_EQ(updated.version(), c.version() + 1);
+  EXPECT_EQ(updated.contacts_size(), 1);
+
+  // The same (now stale) version again: ABORTED, nothing changes.
+  req.mutable_customer()->set_region("华北");
+  grpc::Status s = Stub()->UpdateCustomer(Ctx().get(), req, &updated);
+  EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
+  EXPECT_EQ(MetadataOf(FromGrpcStatus(s), "current_version"), absl::StrCat(c.version() + 1));
+  pb::GetCustomerRequest get;
+  get.set_customer_id(c.id());
+  pb::Customer now;
+  ASSERT_TRUE(Stub()->GetCustomer(Ctx().get(), get, &now).ok());
+  EXPECT_EQ(now.region(), "西南");
+
+  req.mutable_update_mask()->clear_paths();
+  req.mutable_update_mask()->add_paths("owner_id");
+  req.mutable_customer()->set_version(now.version());
+  s = Stub()->UpdateCustomer(Ctx().get(), req, &updated);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("update_mask"), std::string::npos);
+}
+
+TEST_F(CustomersServiceTest, TwoWritersOnOneVersionOneWinsOneIsAborted) {
+  pb::Customer c = Create(NewCustomer("并发更新公司", 11));
+  std::atomic<int> ok{0}, aborted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      pb::UpdateCustomerRequest req;
+      req.mutable_customer()->set_id(c.id());
+      req.mutable_customer()->set_version(c.version());
+      req.mutable_customer()->set_industry(i == 0 ? "金融" : "教育");
+      req.mutable_update_mask()->add_paths("industry");
+      pb::Customer out;
+      grpc::Status s = Stub()->UpdateCustomer(Ctx().get(), req, &out);
+      if (s.ok()) ++ok;
+      else if (s.error_code() == StatusCode::ABORTED) ++aborted;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(aborted.load(), 1);
+}
+
+TEST_F(CustomersServiceTest, ListPagesThroughEveryMatchOnceWithFilters) {
+  std::set<int64_t> expected;
+  for (int i = 0; i < 23; ++i) {
+    pb::Customer c = NewCustomer(absl::StrCat("分页测试", i, "号公司"), 100 + i);
+    c.set_owner_id("E-PAGE");
+    c.add_tags(i % 2 ? "奇数" : "偶数");
+    expected.insert(Create(c).id());
+  }
+  pb::ListCustomersRequest req;
+  req.set_owner_id("E-PAGE");
+  req.set_page_size(5);
+  std::set<int64_t> seen;
+  int pages = 0;
+  while (true) {
+    pb::ListCustomersResponse resp;
+    ASSERT_TRUE(Stub()->ListCustomers(Ctx().get(), req, &resp).ok());
+    ++pages;
+    for (const auto& c : resp.customers()) {
+      EXPECT_TRUE(seen.insert(c.id()).second) << "customer listed twice: " << c.id();
+      EXPECT_EQ(c.owner_id(), "E-PAGE");
+      EXPECT_EQ(c.contacts_size(), 1);
+      EXPECT_EQ(c.tags_size(), 1);
+    }
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(pages, 5);
+
+  pb::ListCustomersRequest by_tag;
+  by_tag.set_tag("奇数");
+  by_tag.set_owner_id("E-PAGE");
+  by_tag.set_page_size(100);
+  pb::ListCustomersResponse odd;
+  ASSERT_TRUE(Stub()->ListCustomers(Ctx().get(), by_tag, &odd).ok());
+  EXPECT_EQ(odd.customers_size(), 11);
+
+  pb::ListCustomersRequest by_prefix;
+  by_prefix.set_name_prefix("分页测试1");
+  by_prefix.set_page_size(3);
+  std::vector<std::string> names;
+  while (true) {
+    pb::ListCustomersResponse resp;
+    ASSERT_TRUE(Stub()->ListCustomers(Ctx().get(), by_prefix, &resp).ok());
+    for (const auto& c : resp.customers()) names.push_back(c.name());
+    if (resp.next_page_token().empty()) break;
+    by_prefix.set_page_token(resp.next_page_token());
+  }
+  EXPECT_EQ(names.size(), 11u);  // 1, 10..19
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+
+  // A '%' in the prefix is a literal, not a wildcard.
+  pb::ListCustomersRequest wildcard;
+  wildcard.set_name_prefix("%");
+  pb::ListCustomersResponse none;
+  ASSERT_TRUE(Stub()->ListCustomers(Ctx().get(), wildcard, &none).ok());
+  EXPECT_EQ(none.customers_size(), 0);
+}
+
+TEST_F(CustomersServiceTest, BogusOrMismatchedPageTokensAreRefused) {
+  pb::ListCustomersRequest req;
+  req.set_page_token("garbage");
+  pb::ListCustomersResponse resp;
+  grpc::Status s = Stub()->ListCustomers(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("page_token"), std::string::npos);
+
+  for (int i = 0; i < 3; ++i) {
+    pb::Customer c = NewCustomer(absl::StrCat("令牌测试", i), 200 + i);
+    c.set_owner_id("E-TOKEN");
+    Create(c);
+  }
+  pb::ListCustomersRequest first;
+  first.set_owner_id("E-TOKEN");
+  first.set_page_size(1);
+  ASSERT_TRUE(Stub()->ListCustomers(Ctx().get(), first, &resp).ok());
+  ASSERT_FALSE(resp.next_page_token().empty());
+  pb::ListCustomersRequest other = first;
+  other.set_owner_id("E-OTHER");
+  other.set_page_token(resp.next_page_token());
+  EXPECT_EQ(Stub()->ListCustomers(Ctx().get(), other, &resp).error_code(), StatusCode::INVALID_ARGUMENT);
+  pb::ListCustomersRequest too_big;
+  too_big.set_page_size(100000);
+  EXPECT_EQ(Stub()->ListCustomers(Ctx().get(), too_big, &resp).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(CustomersServiceTest, ReassignAndTransferAreLoggedSoTheNewOwnerSeesWhy) {
+  pb::Customer c = Create(NewCustomer("交接测试公司", 12));
+  pb::ReassignOwnerRequest req;
+  req.set_customer_id(c.id());
+  req.set_new_owner_id("E1005");
+  req.set_reason("区域调整");
+  req.set_version(c.version());
+  pb::Customer out;
+  ASSERT_TRUE(Stub()->ReassignOwner(Ctx("M2001").get(), req, &out).ok());
+  EXPECT_EQ(out.owner_id(), "E1005");
+  EXPECT_EQ(Stub()->ReassignOwner(Ctx().get(), req, &out).error_code(), StatusCode::ABORTED);
+  req.set_version(0);
+  EXPECT_EQ(Stub()->ReassignOwner(Ctx().get(), req, &out).error_code(), StatusCode::FAILED_PRECONDITION);
+
+  for (int i = 0; i < 3; ++i) {
+    pb::Customer p = NewCustomer(absl::StrCat("离职交接", i), 300 + i);
+    p.set_owner_id("E-LEAVER");
+    Create(p);
+  }
+  pb::TransferPortfolioRequest transfer;
+  transfer.set_from_owner_id("E-LEAVER");
+  transfer.set_to_owner_id("E-NEW");
+  transfer.set_reason("客户经理离职");
+  pb::TransferPortfolioResponse moved;
+  ASSERT_TRUE(Stub()->TransferPortfolio(Ctx("M2001").get(), transfer, &moved).ok());
+  EXPECT_EQ(moved.transferred_count(), 3);
+  ASSERT_TRUE(Stub()->TransferPortfolio(Ctx("M2001").get(), transfer, &moved).ok());
+  EXPECT_EQ(moved.transferred_count(), 0);  // a repeat moves nothing more
+
+  pb::ListCustomersRequest list;
+  list.set_owner_id("E-NEW");
+  pb::ListCustomersResponse resp;
+  ASSERT_TRUE(Stub()->ListCustomers(Ctx().get(), list, &resp).ok());
+  ASSERT_EQ(resp.customers_size(), 3);
+  pb::ListLogEntriesRequest log;
+  log.set_customer_id(resp.customers(0).id());
+  log.set_category(pb::LOG_CATEGORY_ACCOUNT);
+  pb::ListLogEntriesResponse entries;
+  ASSERT_TRUE(Stub()->ListLogEntries(Ctx().get(), log, &entries).ok());
+  ASSERT_GE(entries.entries_size(), 2);
+  EXPECT_NE(entries.entries(0).description().find("E-LEAVER -> E-NEW"), std::string::npos);
+  EXPECT_EQ(entries.entries(0).summary(), "客户经理离职");
+  EXPECT_EQ(entries.entries(0).staff_id(), "M2001");
+}
+
+TEST_F(CustomersServiceTest, TierChangesKeepAHistory) {
+  pb::Customer c = Create(NewCustomer("升级测试公司", 13));
+  pb::ChangeTierRequest up;
+  up.set_customer_id(c.id());
+  up.set_tier(pb::TIER_GOLD);
+  up.set_reason("年采购额超过500万");
+  pb::Customer out;
+  ASSERT_TRUE(Stub()->ChangeTier(Ctx("M2001").get(), up, &out).ok());
+  EXPECT_EQ(out.tier(), pb::TIER_GOLD);
+  pb::ChangeTierRequest down = up;
+  down.set_tier(pb::TIER_SILVER);
+  down.set_reason("业务量下降");
+  ASSERT_TRUE(Stub()->ChangeTier(Ctx("M2001").get(), down, &out).ok());
+  EXPECT_EQ(Stub()->ChangeTier(Ctx().get(), down, &out).error_code(), StatusCode::FAILED_PRECONDITION);
+  up.clear_reason();
+  EXPECT_EQ(Stub()->ChangeTier(Ctx().get(), up, &out).error_code(), StatusCode::INVALID_ARGUMENT);
+
+  pb::ListTierChangesRequest hist;
+  hist.set_customer_id(c.id());
+  hist.set_page_size(1);
+  pb::ListTierChangesResponse page1, page2;
+  ASSERT_TRUE(Stub()->ListTierChanges(Ctx().get(), hist, &page1).ok());
+  ASSERT_EQ(page1.changes_size(), 1);
+  EXPECT_EQ(page1.changes(0).from_tier(), pb::TIER_GOLD);
+  EXPECT_EQ(page1.changes(0).to_tier(), pb::TIER_SILVER);
+  EXPECT_EQ(page1.changes(0).changed_by(), "M2001");
+  hist.set_page_token(page1.next_page_token());
+  ASSERT_TRUE(Stub()->ListTierChanges(Ctx().get(), hist, &page2).ok());
+  ASSERT_EQ(page2.changes_size(), 1);
+  EXPECT_EQ(page2.changes(0).from_tier(), pb::TIER_STANDARD);
+  EXPECT_EQ(page2.changes(0).reason(), "年采购额超过500万");
+  EXPECT_TRUE(page2.next_page_token().empty());
+}
+
+TEST_F(CustomersServiceTest, LifecycleFollowsTheStateMachine) {
+  pb::Customer c = Create(NewCustomer("生命周期公司", 14));
+  pb::ChangeLifecycleStageRequest req;
+  req.set_customer_id(c.id());
+  req.set_stage(pb::LIFECYCLE_STAGE_STABLE);
+  pb::Customer out;
+  grpc::Status s = Stub()->ChangeLifecycleStage(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);  // prospect cannot jump to stable
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "ILLEGAL_TRANSITION");
+  for (auto stage : {pb::LIFECYCLE_STAGE_FORMATION, pb::LIFECYCLE_STAGE_STABLE, pb::LIFECYCLE_STAGE_DECLINE,
+                     pb::LIFECYCLE_STAGE_CHURNED}) {
+    req.set_stage(stage);
+    ASSERT_TRUE(Stub()->ChangeLifecycleStage(Ctx().get(), req, &out).ok()) << StageName(stage);
+    EXPECT_EQ(out.lifecycle_stage(), stage);
+  }
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM lifecycle_changes WHERE customer_id = ?", {c.id()}), 4);
+}
+
+TEST_F(CustomersServiceTest, LogIsFilteredByCategoryAndTimeAndPagedNewestFirst) {
+  pb::Customer c = Create(NewCustomer("日志测试公司", 15));
+  absl::Time base = clock_->Now();
+  for (int i = 0; i < 12; ++i) {
+    pb::AppendLogEntryRequest req;
+    auto* e = req.mutable_entry();
+    e->set_customer_id(c.id());
+    e->set_channel(pb::CHANNEL_PHONE);
+    e->set_category(i % 3 == 0 ? pb::LOG_CATEGORY_COMPLAINT : pb::LOG_CATEGORY_SERVICE);
+    e->set_description(absl::StrCat("第", i, "次来电：设备故障报修"));
+    e->set_resolution("已派工程师上门");
+    e->set_satisfaction(pb::SATISFACTION_SATISFIED);
+    *e->mutable_event_time() = ToProtoTime(base + absl::Hours(i));
+    pb::LogEntry out;
+    ASSERT_TRUE(Stub()->AppendLogEntry(Ctx().get(), req, &out).ok());
+    EXPECT_EQ(out.staff_id(), "E1001");  // taken from the caller when not given
+  }
+  pb::ListLogEntriesRequest req;
+  req.set_customer_id(c.id());
+  req.set_category(pb::LOG_CATEGORY_SERVICE);
+  req.set_page_size(3);
+  std::vector<std::string> descriptions;
+  while (true) {
+    pb::ListLogEntriesResponse resp;
+    ASSERT_TRUE(Stub()->ListLogEntries(Ctx().get(), req, &resp).ok());
+    for (const auto& e : resp.entries()) descriptions.push_back(e.description());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  ASSERT_EQ(descriptions.size(), 8u);
+  EXPECT_EQ(descriptions.front(), "第11次来电：设备故障报修");
+  EXPECT_EQ(descriptions.back(), "第1次来电：设备故障报修");
+
+  pb::ListLogEntriesRequest window;
+  window.set_customer_id(c.id());
+  *window.mutable_start_time() = ToProtoTime(base + absl::Hours(3));
+  *window.mutable_end_time() = ToProtoTime(base + absl::Hours(6));
+  pb::ListLogEntriesResponse resp;
+  ASSERT_TRUE(Stub()->ListLogEntries(Ctx().get(), window, &resp).ok());
+  EXPECT_EQ(resp.entries_size(), 3);  // hours 3, 4, 5
+
+  std::swap(*window.mutable_start_time(), *window.mutable_end_time());
+  EXPECT_EQ(Stub()->ListLogEntries(Ctx().get(), window, &resp).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(CustomersServiceTest, LogAppendIsIdempotentAndValidated) {
+  pb::Customer c = Create(NewCustomer("幂等日志公司", 16));
+  pb::AppendLogEntryRequest req;
+  req.set_request_id("complaints-event-77");
+  auto* e = req.mutable_entry();
+  e->set_customer_id(c.id());
+  e->set_channel(pb::CHANNEL_SYSTEM);
+  e->set_category(pb::LOG_CATEGORY_COMPLAINT);
+  e->set_description("工单WO-77已升级至部门经理");
+  pb::LogEntry first, second;
+  ASSERT_TRUE(Stub()->AppendLogEntry(Ctx().get(), req, &first).ok());
+  ASSERT_TRUE(Stub()->AppendLogEntry(Ctx().get(), req, &second).ok());
+  EXPECT_EQ(first.id(), second.id());
+  EXPECT_EQ(second.description(), "工单WO-77已升级至部门经理");
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND category = ?",
+                      {c.id(), static_cast<int>(pb::LOG_CATEGORY_COMPLAINT)}),
+            1);
+
+  pb::AppendLogEntryRequest bad = req;
+  bad.clear_request_id();
+  bad.mutable_entry()->set_category(static_cast<pb::LogCategory>(99));
+  bad.mutable_entry()->clear_description();
+  pb::LogEntry out;
+  grpc::Status s = Stub()->AppendLogEntry(Ctx().get(), bad, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("entry.category"), std::string::npos);
+  EXPECT_NE(s.error_message().find("entry.description"), std::string::npos);
+  bad = req;
+  bad.clear_request_id();
+  bad.mutable_entry()->set_customer_id(987654321);
+  EXPECT_EQ(Stub()->AppendLogEntry(Ctx().get(), bad, &out).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST_F(CustomersServiceTest, BusinessVolumeFlagsSwingsBeyondTheThreshold) {
+  pb::Customer steady = Create(NewCustomer("业务平稳公司", 17));
+  pb::Customer swing = Create(NewCustomer("业务波动公司", 18));
+  auto record = [&](int64_t id, const std::string& period, int64_t volume) {
+    pb::RecordBusinessVolumeRequest req;
+    req.mutable_volume()->set_customer_id(id);
+    req.mutable_volume()->set_period(period);
+    req.mutable_volume()->set_volume(volume);
+    req.mutable_volume()->mutable_revenue()->set_currency_code("CNY");
+    req.mutable_volume()->mutable_revenue()->set_amount_minor(volume * 1000);
+    pb::BusinessVolume out;
+    return Stub()->RecordBusinessVolume(Ctx().get(), req, &out);
+  };
+  ASSERT_TRUE(record(steady.id(), "2031-01", 100).ok());
+  ASSERT_TRUE(record(steady.id(), "2031-02", 110).ok());
+  ASSERT_TRUE(record(swing.id(), "2031-01", 100).ok());
+  ASSERT_TRUE(record(swing.id(), "2031-02", 40).ok());
+  ASSERT_TRUE(record(swing.id(), "2031-02", 45).ok());  // a correction replaces the month
+  EXPECT_EQ(record(swing.id(), "2031-13", 1).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(record(swing.id(), "2031-03", -1).error_code(), StatusCode::INVALID_ARGUMENT);
+
+  pb::ListBusinessVolumesRequest list;
+  list.set_customer_id(swing.id());
+  pb::ListBusinessVolumesResponse vols;
+  ASSERT_TRUE(Stub()->ListBusinessVolumes(Ctx().get(), list, &vols).ok());
+  ASSERT_EQ(vols.changes_size(), 2);
+  EXPECT_EQ(vols.changes(1).change_bp(), -5500);
+  EXPECT_TRUE(vols.changes(1).flagged());
+
+  pb::ListVolumeFluctuationsRequest fl;
+  fl.set_period("2031-02");
+  pb::ListVolumeFluctuationsResponse flagged;
+  ASSERT_TRUE(Stub()->ListVolumeFluctuations(Ctx().get(), fl, &flagged).ok());
+  ASSERT_EQ(flagged.changes_size(), 1);
+  EXPECT_EQ(flagged.changes(0).current().customer_id(), swing.id());
+  fl.set_threshold_bp(500);  // 5%: the steady customer's +10% now counts too
+  ASSERT_TRUE(Stub()->ListVolumeFluctuations(Ctx().get(), fl, &flagged).ok());
+  EXPECT_EQ(flagged.changes_size(), 2);
+}
+
+TEST_F(CustomersServiceTest, RetentionCaseFromOpenToClosedWithCosts) {
+  pb::Customer c = Create(NewCustomer("挽留测试公司", 19));
+  pb::CreateRetentionCaseRequest open;
+  open.set_customer_id(c.id());
+  open.set_reason("竞争对手报价低20%");
+  open.set_request_id("ret-19");
+  pb::RetentionCase rc, again;
+  ASSERT_TRUE(Stub()->CreateRetentionCase(Ctx().get(), open, &rc).ok());
+  ASSERT_TRUE(Stub()->CreateRetentionCase(Ctx().get(), open, &again).ok());
+  EXPECT_EQ(rc.id(), again.id());
+  EXPECT_EQ(rc.owner_id(), "E1001");  // defaults to the customer's owner
+  EXPECT_EQ(rc.status(), pb::RETENTION_STATUS_OPEN);
+
+  pb::AddRetentionActionRequest act;
+  act.set_case_id(rc.id());
+  act.mutable_action()->set_type(pb::RETENTION_ACTION_TYPE_PROMOTION);
+  act.mutable_action()->set_description("赠送一年延保");
+  act.mutable_action()->mutable_cost()->set_currency_code("CNY");
+  act.mutable_action()->mutable_cost()->set_amount_minor(500000);
+  ASSERT_TRUE(Stub()->AddRetentionAction(Ctx().get(), act, &rc).ok());
+  act.mutable_action()->set_type(pb::RETENTION_ACTION_TYPE_VISIT);
+  act.mutable_action()->set_description("总监上门拜访");
+  act.mutable_action()->mutable_cost()->set_amount_minor(80000);
+  ASSERT_TRUE(Stub()->AddRetentionAction(Ctx().get(), act, &rc).ok());
+  EXPECT_EQ(rc.actions_size(), 2);
+  EXPECT_EQ(rc.total_cost().amount_minor(), 580000);
+
+  pb::CloseRetentionCaseRequest close;
+  close.set_case_id(rc.id());
+  close.set_outcome(pb::RETENTION_OUTCOME_RETAINED);
+  close.set_note("续签两年");
+  ASSERT_TRUE(Stub()->CloseRetentionCase(Ctx().get(), close, &rc).ok());
+  EXPECT_EQ(rc.status(), pb::RETENTION_STATUS_CLOSED);
+  EXPECT_TRUE(rc.has_close_time());
+  EXPECT_EQ(Stub()->CloseRetentionCase(Ctx().get(), close, &rc).error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Stub()->AddRetentionAction(Ctx().get(), act, &rc).error_code(), StatusCode::FAILED_PRECONDITION);
+
+  pb::ListRetentionCasesRequest list;
+  list.set_customer_id(c.id());
+  pb::ListRetentionCasesResponse cases;
+  ASSERT_TRUE(Stub()->ListRetentionCases(Ctx().get(), list, &cases).ok());
+  ASSERT_EQ(cases.cases_size(), 1);
+  EXPECT_EQ(cases.cases(0).outcome(), pb::RETENTION_OUTCOME_RETAINED);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND category = ?",
+                      {c.id(), static_cast<int>(pb::LOG_CATEGORY_RETENTION)}),
+            4);
+}
+
+TEST_F(CustomersServiceTest, SurveysSampleServedCustomersOnceAndCountSatisfaction) {
+  absl::Time start = clock_->Now() + absl::Hours(24 * 400);  // a window no other test writes into
+  std::vector<int64_t> served;
+  for (int i = 0; i < 6; ++i) {
+    pb::Customer c = Create(NewCustomer(absl::StrCat("回访测试", i), 400 + i));
+    served.push_back(c.id());
+    pb::AppendLogEntryRequest req;
+    req.mutable_entry()->set_customer_id(c.id());
+    req.mutable_entry()->set_channel(pb::CHANNEL_VISIT);
+    req.mutable_entry()->set_category(i == 5 ? pb::LOG_CATEGORY_BILLING : pb::LOG_CATEGORY_SERVICE);
+    req.mutable_entry()->set_description("上门维修");
+    *req.mutable_entry()->mutable_event_time() = ToProtoTime(start + absl::Hours(i));
+    pb::LogEntry out;
+    ASSERT_TRUE(Stub()->AppendLogEntry(Ctx().get(), req, &out).ok());
+  }
+  pb::SampleSurveysRequest sample;
+  sample.set_campaign("2027-11 回访");
+  *sample.mutable_served_from() = ToProtoTime(start);
+  *sample.mutable_served_to() = ToProtoTime(start + absl::Hours(24));
+  sample.set_sample_size(3);
+  sample.set_seed(42);
+  sample.set_request_id("sample-1");
+  pb::SampleSurveysResponse first, replay;
+  ASSERT_TRUE(Stub()->SampleSurveys(Ctx().get(), sample, &first).ok());
+  EXPECT_EQ(first.population(), 5);  // billing is not "served"
+  ASSERT_EQ(first.surveys_size(), 3);
+  ASSERT_TRUE(Stub()->SampleSurveys(Ctx().get(), sample, &replay).ok());
+  ASSERT_EQ(replay.surveys_size(), 3);
+  EXPECT_EQ(replay.surveys(0).id(), first.surveys(0).id());
+
+  // A second sample of the same campaign only draws customers not yet surveyed.
+  sample.set_request_id("sample-2");
+  sample.set_sample_size(10);
+  pb::SampleSurveysResponse rest;
+  ASSERT_TRUE(Stub()->SampleSurveys(Ctx().get(), sample, &rest).ok());
+  EXPECT_EQ(rest.population(), 2);
+  EXPECT_EQ(rest.surveys_size(), 2);
+
+  pb::Satisfaction results[] = {pb::SATISFACTION_VERY_SATISFIED, pb::SATISFACTION_SATISFIED,
+                                pb::SATISFACTION_DISSATISFIED};
+  for (int i = 0; i < 3; ++i) {
+    pb::RecordSurveyResultRequest rec;
+    rec.set_survey_id(first.surveys(i).id());
+    rec.set_satisfaction(results[i]);
+    rec.set_comment("工程师很专业");
+    pb::Survey out;
+    ASSERT_TRUE(Stub()->RecordSurveyResult(Ctx().get(), rec, &out).ok());
+    EXPECT_EQ(out.status(), pb::SURVEY_STATUS_COMPLETED);
+  }
+  pb::RecordSurveyResultRequest change;
+  change.set_survey_id(first.surveys(0).id());
+  change.set_satisfaction(pb::SATISFACTION_NEUTRAL);
+  pb::Survey out;
+  EXPECT_EQ(Stub()->RecordSurveyResult(Ctx().get(), change, &out).error_code(), StatusCode::FAILED_PRECONDITION);
+
+  pb::GetSurveyStatsRequest stats_req;
+  stats_req.set_campaign("2027-11 回访");
+  pb::SurveyStats stats;
+  ASSERT_TRUE(Stub()->GetSurveyStats(Ctx().get(), stats_req, &stats).ok());
+  EXPECT_EQ(stats.sampled(), 5);
+  EXPECT_EQ(stats.completed(), 3);
+  EXPECT_EQ(stats.satisfaction_rate_bp(), 6666);
+
+  pb::ListSurveysRequest pending;
+  pending.set_campaign("2027-11 回访");
+  pending.set_status(pb::SURVEY_STATUS_PENDING);
+  pb::ListSurveysResponse list;
+  ASSERT_TRUE(Stub()->ListSurveys(Ctx().get(), pending, &list).ok());
+  EXPECT_EQ(list.surveys_size(), 2);
+  sample.set_sample_size(0);
+  EXPECT_EQ(Stub()->SampleSurveys(Ctx().get(), sample, &rest).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(CustomersServiceTest, Customer360ReturnsRecentLogAndSaysWhichPartsAreMissing) {
+  pb::Customer c = Create(NewCustomer("全景视图公司", 20));
+  pb::GetCustomer360Request req;
+  req.set_customer_id(c.id());
+  req.set_recent_log_limit(5);
+  pb::Customer360 view;
+  ASSERT_TRUE(Stub()->GetCustomer360(Ctx().get(), req, &view).ok());
+  EXPECT_EQ(view.customer().id(), c.id());
+  EXPECT_EQ(view.recent_log_entries_size(), 1);
+  ASSERT_EQ(view.parts_size(), 3);
+  for (const auto& p : view.parts()) EXPECT_FALSE(p.available());
+  req.set_customer_id(123456789);
+  EXPECT_EQ(Stub()->GetCustomer360(Ctx().get(), req, &view).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST_F(CustomersServiceTest, SqlMetacharactersAreJustText) {
+  pb::Customer c = NewCustomer("Robert'); DROP TABLE customers;--", 21);
+  c.set_region("x' OR '1'='1");
+  pb::Customer created = Create(c);
+  pb::ListCustomersRequest req;
+  req.set_region("x' OR '1'='1");
+  pb::ListCustomersResponse resp;
+  ASSERT_TRUE(Stub()->ListCustomers(Ctx().get(), req, &resp).ok());
+  ASSERT_EQ(resp.customers_size(), 1);
+  EXPECT_EQ(resp.customers(0).id(), created.id());
+  EXPECT_EQ(resp.customers(0).name(), "Robert'); DROP TABLE customers;--");
+}
+
+TEST_F(CustomersServiceTest, SegmentMetricsCountCustomers) {
+  service_->RefreshMetrics();
+  auto families = server_->metrics().registry().Collect();
+  double total = 0;
+  for (const auto& f : families)
+    if (f.name == "kefu_customers_customers")
+      for (const auto& m : f.metric) total += m.gauge.value;
+  EXPECT_EQ(static_cast<int64_t>(total),
+            CountRows("SELECT COUNT(*) FROM customers WHERE merged_into_id IS NULL"));
+}
+
+}  // namespace
+}  // namespace kefu::customers

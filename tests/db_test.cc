@@ -1,0 +1,191 @@
+// The storage layer against real MariaDB: pool, transactions, error mapping,
+// migrations, idempotency keys, and recovery after the server is killed.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "kefu/db/db.h"
+#include "kefu/errors.h"
+#include "kefu/time_util.h"
+#include "support/test_env.h"
+
+namespace kefu::db {
+namespace {
+
+class DbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = testing::CreateSchema("db");
+    pool_ = Pool::Create(config_);
+    auto s = pool_->Acquire();
+    ASSERT_TRUE(s.ok()) << s.status();
+    ASSERT_TRUE(s->ExecRaw("CREATE TABLE t (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(10) NOT NULL, "
+                           "at DATETIME(6) NULL, UNIQUE KEY uk_t_name (name)) DEFAULT CHARSET=utf8mb4")
+                    .ok());
+  }
+  void TearDown() override {
+    pool_.reset();
+    testing::DropSchema(config_);
+  }
+  int64_t Count() {
+    auto s = pool_->Acquire();
+    return (*s->QueryOne("SELECT COUNT(*) FROM t"))->Int(0);
+  }
+  Config config_;
+  std::unique_ptr<Pool> pool_;
+};
+
+TEST_F(DbTest, InsertSelectWithParametersUtf8AndMicroseconds) {
+  auto s = pool_->Acquire();
+  ASSERT_TRUE(s.ok());
+  absl::Time t = absl::FromUnixMicros(1790000000654321);
+  auto ins = s->ExecInsert("INSERT INTO t (name, at) VALUES (?, ?)", {"客户😀", ToSqlTime(t)});
+  ASSERT_TRUE(ins.ok()) << ins.status();
+  EXPECT_GT(ins->last_insert_id, 0);
+  auto row = s->QueryOne("SELECT name, at, NULL FROM t WHERE id = ?", {ins->last_insert_id});
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->Str(0), "客户😀");
+  EXPECT_EQ((*row)->Time(1), t);
+  EXPECT_TRUE((*row)->IsNull(2));
+}
+
+TEST_F(DbTest, ErrorsMapToStatusCodes) {
+  auto s = pool_->Acquire();
+  ASSERT_TRUE(s->Exec("INSERT INTO t (name) VALUES (?)", {"a"}).ok());
+  auto dup = s->Exec("INSERT INTO t (name) VALUES (?)", {"a"});
+  EXPECT_EQ(dup.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(MetadataOf(dup.status(), "key"), "uk_t_name");
+  auto too_long = s->Exec("INSERT INTO t (name) VALUES (?)", {"01234567890"});
+  EXPECT_EQ(too_long.status().code(), absl::StatusCode::kInvalidArgument);
+  auto bad_sql = s->Query("SELEC nonsense");
+  EXPECT_EQ(bad_sql.status().code(), absl::StatusCode::kInternal);
+  // The connection stays usable after statement errors.
+  EXPECT_TRUE(s->Query("SELECT 1").ok());
+}
+
+TEST_F(DbTest, TransactionRollsBackEverythingOnError) {
+  absl::Status s = pool_->InTransaction([](Session& session) -> absl::Status {
+    KEFU_RETURN_IF_ERROR(session.Exec("INSERT INTO t (name) VALUES (?)", {"x1"}).status());
+    KEFU_RETURN_IF_ERROR(session.Exec("INSERT INTO t (name) VALUES (?)", {"x2"}).status());
+    return absl::FailedPreconditionError("business rule says no");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Count(), 0);
+  ASSERT_TRUE(pool_->InTransaction([](Session& session) {
+    return session.Exec("INSERT INTO t (name) VALUES (?)", {"x3"}).status();
+  }).ok());
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(DbTest, DeadlockedTransactionsAreRetriedToSuccess) {
+  {
+    auto s = pool_->Acquire();
+    ASSERT_TRUE(s->Exec("INSERT INTO t (id, name) VALUES (1, 'a'), (2, 'b')").ok());
+  }
+  // Two transactions lock rows 1 and 2 in opposite order; InnoDB kills one, which retries.
+  std::atomic<int> attempts{0};
+  auto worker = [&](int first, int second) {
+    return pool_->InTransaction([&, first, second](Session& s) -> absl::Status {
+      ++attempts;
+      KEFU_RETURN_IF_ERROR(s.Query("SELECT id FROM t WHERE id = ? FOR UPDATE", {first}).status());
+      absl::SleepFor(absl::Milliseconds(200));
+      return s.Query("SELECT id FROM t WHERE id = ? FOR UPDATE", {second}).status();
+    });
+  };
+  absl::Status a, b;
+  std::thread ta([&] { a = worker(1, 2); });
+  std::thread tb([&] { b = worker(2, 1); });
+  ta.join();
+  tb.join();
+  EXPECT_TRUE(a.ok()) << a;
+  EXPECT_TRUE(b.ok()) << b;
+  EXPECT_GE(attempts.load(), 3);  // at least one retry happened
+}
+
+TEST_F(DbTest, PoolNeverOpensMoreThanItsSizeAndTimesOutWhenExhausted) {
+  Config small = config_;
+  small.pool_size = 2;
+  small.acquire_timeout = absl::Milliseconds(200);
+  auto pool = Pool::Create(small);
+  auto a = pool->Acquire();
+  auto b = pool->Acquire();
+  ASSERT_TRUE(a.ok() && b.ok());
+  absl::Time start = absl::Now();
+  auto c = pool->Acquire();
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ReasonOf(c.status()), "POOL_EXHAUSTED");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  { Session released = std::move(*a); }
+  EXPECT_TRUE(pool->Acquire().ok());
+}
+
+TEST_F(DbTest, MigrationsApplyOnceAndRefuseEditedHistory) {
+  std::vector<Migration> migrations = {
+      {1, "0001_a.sql", "CREATE TABLE m1 (id INT PRIMARY KEY);\nINSERT INTO m1 VALUES (1);"},
+      {2, "0002_b.sql", "ALTER TABLE m1 ADD COLUMN note VARCHAR(10) NULL;"}};
+  ASSERT_TRUE(ApplyMigrations(*pool_, migrations).ok());
+  ASSERT_TRUE(ApplyMigrations(*pool_, migrations).ok());  // second run is a no-op
+  auto s = pool_->Acquire();
+  EXPECT_EQ((*s->QueryOne("SELECT COUNT(*) FROM m1"))->Int(0), 1);
+  EXPECT_EQ((*s->QueryOne("SELECT COUNT(*) FROM schema_migrations"))->Int(0), 2);
+  migrations[0].sql += "\n-- edited";
+  EXPECT_EQ(ApplyMigrations(*pool_, migrations).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(DbTest, MigrationsFromSeveralReplicasAtOnceApplyOnce) {
+  std::vector<Migration> migrations = {{1, "0001_a.sql", "CREATE TABLE once_only (id INT PRIMARY KEY);"}};
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      auto pool = Pool::Create(config_);
+      if (ApplyMigrations(*pool, migrations).ok()) ++ok;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 4);
+}
+
+TEST_F(DbTest, RequestIdClaimsReturnTheFirstResource) {
+  ASSERT_TRUE(ApplyMigrations(*pool_, {}).ok());  // creates idempotency_keys
+  auto first = pool_->InTransaction<std::optional<std::string>>(
+      [](Session& s) -> absl::StatusOr<std::optional<std::string>> {
+        KEFU_ASSIGN_OR_RETURN(auto claim, ClaimRequestId(s, "scope", "r1", 99));
+        if (claim) return claim;
+        KEFU_RETURN_IF_ERROR(CompleteRequestId(s, "scope", "r1", "res-1"));
+        return std::optional<std::string>();
+      });
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->has_value());
+  auto s = pool_->Acquire();
+  auto again = ClaimRequestId(*s, "scope", "r1", 99);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(**again, "res-1");
+  auto other_body = ClaimRequestId(*s, "scope", "r1", 100);
+  EXPECT_EQ(other_body.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(ClaimRequestId(*s, "other-scope", "r1", 100).ok());
+}
+
+TEST(DbRecovery, PoolRecoversAfterTheServerIsKilledAndRestarted) {
+  testing::PrivateMariaDb server;
+  Config config = server.CreateSchema("recover");
+  config.connect_timeout = absl::Seconds(1);
+  auto pool = Pool::Create(config);
+  ASSERT_TRUE(pool->Ping().ok());
+  server.Kill();
+  absl::Time start = absl::Now();
+  absl::Status down = pool->Ping();
+  EXPECT_EQ(down.code(), absl::StatusCode::kUnavailable) << down;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // fails, does not hang
+  server.Start();
+  bool recovered = false;
+  for (int i = 0; i < 50 && !recovered; ++i) {
+    recovered = pool->Ping().ok();
+    if (!recovered) absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(recovered);
+}
+
+}  // namespace
+}  // namespace kefu::db
