@@ -103,6 +103,8 @@ TEST(CustomersBinary, ServesHealthReflectionMetricsLogsAndStopsOnSigterm) {
       << out;
   EXPECT_NE(out.find("\"request_id\":\"req-abc-123\""), std::string::npos);
   EXPECT_NE(out.find("\"msg\":\"stopped\""), std::string::npos);
+  // Calls without an id get one, so every log line can be correlated.
+  EXPECT_EQ(out.find("\"request_id\":\"\""), std::string::npos);
   testing::DropSchema(db);
 }
 

@@ -145,6 +145,24 @@ TEST_F(CustomersServiceTest, CreateAndGetRoundTripChineseAndFourByteText) {
   EXPECT_EQ(entries.entries(0).staff_id(), "E1001");
 }
 
+TEST_F(CustomersServiceTest, ResponsesCarryTheRequestId) {
+  pb::GetCustomerRequest get;
+  get.set_customer_id(1);
+  pb::Customer got;
+  auto ctx = Ctx();
+  ctx->AddMetadata("x-request-id", "trace-42");
+  Stub()->GetCustomer(ctx.get(), get, &got);
+  auto md = ctx->GetServerInitialMetadata();
+  auto it = md.find("x-request-id");
+  ASSERT_NE(it, md.end());
+  EXPECT_EQ(std::string(it->second.data(), it->second.size()), "trace-42");
+  auto anonymous = Ctx();
+  Stub()->GetCustomer(anonymous.get(), get, &got);
+  auto generated = anonymous->GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(generated, anonymous->GetServerInitialMetadata().end());
+  EXPECT_EQ(generated->second.size(), 16u);
+}
+
 TEST_F(CustomersServiceTest, GetUnknownIsNotFoundAndBadIdIsInvalid) {
   pb::GetCustomerRequest get;
   get.set_customer_id(999999999);

@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "kefu/errors.h"
 #include "kefu/log.h"
@@ -216,6 +217,11 @@ namespace {
 
 using grpc::experimental::InterceptionHookPoints;
 
+std::string NewRequestId() {
+  thread_local absl::BitGen gen;
+  return absl::StrCat(absl::Hex(absl::Uniform<uint64_t>(gen), absl::kZeroPad16));
+}
+
 class CallInterceptor final : public grpc::experimental::Interceptor {
  public:
   CallInterceptor(Metrics* metrics, grpc::experimental::ServerRpcInfo* info)
@@ -229,7 +235,17 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
       metrics_->RecordStart(series_);
       auto* md = methods->GetRecvInitialMetadata();
       auto it = md->find(kRequestIdHeader);
-      if (it != md->end()) request_id_.assign(it->second.data(), it->second.size());
+      if (it != md->end() && it->second.size() <= 128) {
+        request_id_.assign(it->second.data(), it->second.size());
+      } else {
+        // Every call gets an id for its log line; the handler sees it as if sent.
+        if (it != md->end()) md->erase(it);
+        request_id_ = NewRequestId();
+        md->emplace(grpc::string_ref(kRequestIdHeader), grpc::string_ref(request_id_));
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, request_id_);
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
       if (methods->GetRecvMessage() != nullptr) received_message_ = true;
@@ -251,7 +267,10 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
       bool server_fault = code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
                           code == grpc::StatusCode::UNAVAILABLE ||
                           code == grpc::StatusCode::DATA_LOSS;
-      log::Level level = server_fault ? log::Level::kWarn : log::Level::kInfo;
+      // Probes arrive every few seconds from Kubernetes; their lines would drown the rest.
+      bool probe = series_->service == "grpc.health.v1.Health" ||
+                   series_->service.rfind("grpc.reflection.", 0) == 0;
+      log::Level level = server_fault ? log::Level::kWarn : probe ? log::Level::kDebug : log::Level::kInfo;
       if (log::Enabled(level)) {
         log::Write(level, "rpc",
                    {{"method", series_->full_method},

@@ -56,4 +56,16 @@ absl::StatusOr<std::vector<std::string>> DecodePageToken(absl::string_view token
   return std::vector<std::string>(parts.begin() + 2, parts.end() - 1);
 }
 
+std::string EncodeIdPageToken(uint64_t filter_fingerprint, int64_t last_id) {
+  return EncodePageToken(filter_fingerprint, {absl::StrCat(last_id)});
+}
+
+absl::StatusOr<int64_t> DecodeIdPageToken(absl::string_view token, uint64_t filter_fingerprint) {
+  if (token.empty()) return 0;
+  KEFU_ASSIGN_OR_RETURN(auto keys, DecodePageToken(token, filter_fingerprint, 1));
+  int64_t id;
+  if (!absl::SimpleAtoi(keys[0], &id)) return InvalidField("page_token", "is not a token this list returned");
+  return id;
+}
+
 }  // namespace kefu

@@ -27,4 +27,8 @@ absl::StatusOr<std::vector<std::string>> DecodePageToken(absl::string_view token
                                                          uint64_t filter_fingerprint,
                                                          size_t key_count);
 
+// The common case: a single int64 sort key (an id). An empty token decodes to 0.
+std::string EncodeIdPageToken(uint64_t filter_fingerprint, int64_t last_id);
+absl::StatusOr<int64_t> DecodeIdPageToken(absl::string_view token, uint64_t filter_fingerprint);
+
 }  // namespace kefu

@@ -285,23 +285,27 @@ absl::StatusOr<std::vector<pb::DuplicateMatch>> FindDuplicatesIn(
                                              {name_key}));
     add(rows, "name");
   }
-  for (const auto& phone : phones) {
-    std::string k = NormalizePhone(phone);
-    if (k.empty()) continue;
-    KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT c.id, c.name FROM customer_contacts k JOIN customers c "
-                                             "ON c.id = k.customer_id WHERE k.phone_key = ? "
-                                             "AND c.merged_into_id IS NULL LIMIT 20",
-                                             {k}));
-    add(rows, "phone");
-  }
-  for (const auto& email : emails) {
-    std::string k = NormalizeEmail(email);
-    if (k.empty()) continue;
-    KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT c.id, c.name FROM customer_contacts k JOIN customers c "
-                                             "ON c.id = k.customer_id WHERE k.email_key = ? "
-                                             "AND c.merged_into_id IS NULL LIMIT 20",
-                                             {k}));
-    add(rows, "email");
+  struct ContactKey {
+    const std::vector<std::string>* values;
+    std::string (*normalize)(absl::string_view);
+    const char* sql;
+    const char* label;
+  };
+  for (const ContactKey& key :
+       {ContactKey{&phones, NormalizePhone,
+                   "SELECT c.id, c.name FROM customer_contacts k JOIN customers c ON c.id = k.customer_id "
+                   "WHERE k.phone_key = ? AND c.merged_into_id IS NULL LIMIT 20",
+                   "phone"},
+        ContactKey{&emails, NormalizeEmail,
+                   "SELECT c.id, c.name FROM customer_contacts k JOIN customers c ON c.id = k.customer_id "
+                   "WHERE k.email_key = ? AND c.merged_into_id IS NULL LIMIT 20",
+                   "email"}}) {
+    for (const auto& value : *key.values) {
+      std::string k = key.normalize(value);
+      if (k.empty()) continue;
+      KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(key.sql, {k}));
+      add(rows, key.label);
+    }
   }
   std::vector<pb::DuplicateMatch> out;
   for (auto& [id, m] : matches) out.push_back(std::move(m));

@@ -35,16 +35,6 @@ IdempotencyKey KeyOf(const Req& req) {
   return key;
 }
 
-absl::StatusOr<int64_t> DecodeIdToken(const std::string& token, uint64_t fp) {
-  if (token.empty()) return 0;
-  KEFU_ASSIGN_OR_RETURN(auto keys, DecodePageToken(token, fp, 1));
-  int64_t id;
-  if (!absl::SimpleAtoi(keys[0], &id)) return InvalidField("page_token", "is not a token this list returned");
-  return id;
-}
-
-std::string IdToken(uint64_t fp, int64_t id) { return EncodePageToken(fp, {absl::StrCat(id)}); }
-
 }  // namespace
 
 // ---- metrics ----
@@ -354,11 +344,11 @@ grpc::Status CustomerServiceImpl::ListTierChanges(grpc::ServerContext*, const pb
     v.Merge(CheckPageSize("page_size", req->page_size(), kMaxPageSize));
     KEFU_RETURN_IF_ERROR(v.Finish());
     uint64_t fp = Fingerprint(absl::StrCat("tier:", req->customer_id()));
-    KEFU_ASSIGN_OR_RETURN(int64_t before, DecodeIdToken(req->page_token(), fp));
+    KEFU_ASSIGN_OR_RETURN(int64_t before, DecodeIdPageToken(req->page_token(), fp));
     KEFU_ASSIGN_OR_RETURN(auto page, repo_->ListTierChanges(req->customer_id(), EffectivePageSize(req->page_size()),
                                                             before));
     for (auto& t : page.items) *resp->add_changes() = std::move(t);
-    if (page.more) resp->set_next_page_token(IdToken(fp, resp->changes(resp->changes_size() - 1).id()));
+    if (page.more) resp->set_next_page_token(EncodeIdPageToken(fp, resp->changes(resp->changes_size() - 1).id()));
     return absl::OkStatus();
   });
 }
@@ -495,12 +485,12 @@ grpc::Status CustomerServiceImpl::ListVolumeFluctuations(grpc::ServerContext*,
     KEFU_RETURN_IF_ERROR(v.Finish());
     int64_t threshold = req->threshold_bp() == 0 ? kDefaultFluctuationBp : req->threshold_bp();
     uint64_t fp = Fingerprint(absl::StrCat("fluct:", req->period(), ":", threshold));
-    KEFU_ASSIGN_OR_RETURN(int64_t after, DecodeIdToken(req->page_token(), fp));
+    KEFU_ASSIGN_OR_RETURN(int64_t after, DecodeIdPageToken(req->page_token(), fp));
     KEFU_ASSIGN_OR_RETURN(auto page, repo_->ListFluctuations(req->period(), threshold,
                                                              EffectivePageSize(req->page_size()), after));
     for (auto& c : page.items) *resp->add_changes() = std::move(c);
     if (page.more)
-      resp->set_next_page_token(IdToken(fp, resp->changes(resp->changes_size() - 1).current().customer_id()));
+      resp->set_next_page_token(EncodeIdPageToken(fp, resp->changes(resp->changes_size() - 1).current().customer_id()));
     return absl::OkStatus();
   });
 }
@@ -585,11 +575,11 @@ grpc::Status CustomerServiceImpl::ListRetentionCases(grpc::ServerContext*, const
     v.Merge(CheckPageSize("page_size", req->page_size(), kMaxPageSize));
     KEFU_RETURN_IF_ERROR(v.Finish());
     uint64_t fp = Fingerprint(absl::StrCat("ret:", req->customer_id(), ":", req->status(), ":", req->owner_id()));
-    KEFU_ASSIGN_OR_RETURN(int64_t before, DecodeIdToken(req->page_token(), fp));
+    KEFU_ASSIGN_OR_RETURN(int64_t before, DecodeIdPageToken(req->page_token(), fp));
     KEFU_ASSIGN_OR_RETURN(auto page, repo_->ListRetentionCases(req->customer_id(), req->status(), req->owner_id(),
                                                                EffectivePageSize(req->page_size()), before));
     for (auto& c : page.items) *resp->add_cases() = std::move(c);
-    if (page.more) resp->set_next_page_token(IdToken(fp, resp->cases(resp->cases_size() - 1).id()));
+    if (page.more) resp->set_next_page_token(EncodeIdPageToken(fp, resp->cases(resp->cases_size() - 1).id()));
     return absl::OkStatus();
   });
 }
@@ -647,11 +637,11 @@ grpc::Status CustomerServiceImpl::ListSurveys(grpc::ServerContext*, const pb::Li
     v.Merge(CheckPageSize("page_size", req->page_size(), kMaxPageSize));
     KEFU_RETURN_IF_ERROR(v.Finish());
     uint64_t fp = Fingerprint(absl::StrCat("survey:", req->campaign(), ":", req->status(), ":", req->customer_id()));
-    KEFU_ASSIGN_OR_RETURN(int64_t after, DecodeIdToken(req->page_token(), fp));
+    KEFU_ASSIGN_OR_RETURN(int64_t after, DecodeIdPageToken(req->page_token(), fp));
     KEFU_ASSIGN_OR_RETURN(auto page, repo_->ListSurveys(req->campaign(), req->status(), req->customer_id(),
                                                         EffectivePageSize(req->page_size()), after));
     for (auto& s : page.items) *resp->add_surveys() = std::move(s);
-    if (page.more) resp->set_next_page_token(IdToken(fp, resp->surveys(resp->surveys_size() - 1).id()));
+    if (page.more) resp->set_next_page_token(EncodeIdPageToken(fp, resp->surveys(resp->surveys_size() - 1).id()));
     return absl::OkStatus();
   });
 }
