@@ -1,5 +1,6 @@
 # The two commands: `make run` (whole system locally) and `make test` (every test).
 # Both install their own Debian packages first.
+MAKEFLAGS += --no-print-directory
 BUILD_DIR ?= build
 JOBS ?= 2
 BUILD_TYPE ?= RelWithDebInfo

@@ -111,7 +111,9 @@ TEST(Lifecycle, TransitionTable) {
       EXPECT_EQ(IsLifecycleTransitionAllowed(from, to), expected) << StageName(from) << " -> " << StageName(to);
       absl::Status s = CheckLifecycleTransition(from, to);
       EXPECT_EQ(s.ok(), expected);
-      if (!expected) EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+      if (!expected) {
+        EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+      }
     }
   }
 }

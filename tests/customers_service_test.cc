@@ -276,6 +276,14 @@ TEST_F(CustomersServiceTest, DuplicatesAreDetectedByPhoneEmailOrNameUnlessAllowe
   EXPECT_NE(out.id(), original.id());
 }
 
+TEST_F(CustomersServiceTest, PeopleWithTheSameNameAreNotDuplicatesByNameAlone) {
+  pb::Customer a = NewCustomer("张伟", 23);
+  a.set_kind(pb::CUSTOMER_KIND_PERSON);
+  pb::Customer b = NewCustomer("张伟", 24);
+  b.set_kind(pb::CUSTOMER_KIND_PERSON);
+  EXPECT_NE(Create(a).id(), Create(b).id());
+}
+
 TEST_F(CustomersServiceTest, MergeMovesHistoryContactsAndTagsAndRedirectsNewEvents) {
   pb::Customer a = NewCustomer("合并甲公司", 8);
   a.add_tags("甲");
@@ -662,6 +670,17 @@ TEST_F(CustomersServiceTest, BusinessVolumeFlagsSwingsBeyondTheThreshold) {
   ASSERT_TRUE(record(swing.id(), "2031-01", 100).ok());
   ASSERT_TRUE(record(swing.id(), "2031-02", 40).ok());
   ASSERT_TRUE(record(swing.id(), "2031-02", 45).ok());  // a correction replaces the month
+  {
+    // Correcting only the volume keeps the month's revenue.
+    pb::RecordBusinessVolumeRequest req;
+    req.mutable_volume()->set_customer_id(steady.id());
+    req.mutable_volume()->set_period("2031-02");
+    req.mutable_volume()->set_volume(111);
+    pb::BusinessVolume out;
+    ASSERT_TRUE(Stub()->RecordBusinessVolume(Ctx().get(), req, &out).ok());
+    EXPECT_EQ(out.revenue().amount_minor(), 110000);
+    EXPECT_EQ(out.volume(), 111);
+  }
   EXPECT_EQ(record(swing.id(), "2031-13", 1).error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(record(swing.id(), "2031-03", -1).error_code(), StatusCode::INVALID_ARGUMENT);
 

@@ -248,6 +248,15 @@ std::string StageName(pb::LifecycleStage s) {
   }
 }
 
+std::string RetentionOutcomeName(pb::RetentionOutcome o) {
+  switch (o) {
+    case pb::RETENTION_OUTCOME_RETAINED: return "retained";
+    case pb::RETENTION_OUTCOME_PARTIALLY_RETAINED: return "partially retained";
+    case pb::RETENTION_OUTCOME_LOST: return "lost";
+    default: return "unspecified";
+  }
+}
+
 pb::LogEntry AccountLogEntry(int64_t customer_id, absl::string_view actor,
                              absl::string_view description, absl::string_view reason,
                              absl::Time when) {

@@ -68,6 +68,7 @@ std::string TierChangeText(pb::Tier from, pb::Tier to);
 std::string StageChangeText(pb::LifecycleStage from, pb::LifecycleStage to);
 std::string TierName(pb::Tier t);
 std::string StageName(pb::LifecycleStage s);
+std::string RetentionOutcomeName(pb::RetentionOutcome o);
 
 // Period-over-period change of monthly volumes (sorted by period ascending). A month
 // is compared with the calendar month before it only when that month was recorded.

@@ -263,8 +263,9 @@ pb::BusinessVolume VolumeFromRow(const Row& r, size_t at = 0) {
   return v;
 }
 
+// match_name: organisations are duplicates by name; people share names too often.
 absl::StatusOr<std::vector<pb::DuplicateMatch>> FindDuplicatesIn(
-    Session& s, const std::string& name, const std::vector<std::string>& phones,
+    Session& s, bool match_name, const std::string& name, const std::vector<std::string>& phones,
     const std::vector<std::string>& emails, int64_t exclude_id) {
   std::map<int64_t, pb::DuplicateMatch> matches;
   auto add = [&](const std::vector<Row>& rows, const char* key) {
@@ -278,7 +279,7 @@ absl::StatusOr<std::vector<pb::DuplicateMatch>> FindDuplicatesIn(
         m.add_matched_on(key);
     }
   };
-  std::string name_key = NormalizeName(name);
+  std::string name_key = match_name ? NormalizeName(name) : "";
   if (!name_key.empty()) {
     KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT id, name FROM customers WHERE name_key = ? "
                                              "AND merged_into_id IS NULL LIMIT 20",
@@ -336,7 +337,7 @@ absl::StatusOr<std::vector<pb::DuplicateMatch>> Repository::FindDuplicates(
     const std::string& name, const std::vector<std::string>& phones,
     const std::vector<std::string>& emails, int64_t exclude_id) {
   KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
-  return FindDuplicatesIn(s, name, phones, emails, exclude_id);
+  return FindDuplicatesIn(s, true, name, phones, emails, exclude_id);
 }
 
 absl::StatusOr<pb::Customer> Repository::Create(const pb::Customer& input, const IdempotencyKey& key,
@@ -359,7 +360,7 @@ absl::StatusOr<pb::Customer> Repository::Create(const pb::Customer& input, const
     }
     // Claimed first: a replay returns the first result even if duplicates appeared since.
     if (!allow_duplicates) {
-      KEFU_ASSIGN_OR_RETURN(auto dups, FindDuplicatesIn(s, input.name(), phones, emails, 0));
+      KEFU_ASSIGN_OR_RETURN(auto dups, FindDuplicatesIn(s, input.kind() != pb::CUSTOMER_KIND_PERSON, input.name(), phones, emails, 0));
       if (!dups.empty()) return DuplicateError(dups);
     }
     pb::Customer c = input;
@@ -704,9 +705,22 @@ absl::StatusOr<pb::BusinessVolume> Repository::UpsertVolume(const pb::BusinessVo
     KEFU_RETURN_IF_ERROR(
         s.Exec("INSERT INTO business_volumes (customer_id, period, volume, revenue_minor, currency, update_time) "
                "VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE volume = VALUES(volume), "
-               "revenue_minor = VALUES(revenue_minor), currency = VALUES(currency), update_time = VALUES(update_time)",
-               {target, v.period(), v.volume(), v.revenue().amount_minor(), currency, ToSqlTime(now)})
+               "revenue_minor = IF(?, VALUES(revenue_minor), revenue_minor), "
+               "currency = IF(?, VALUES(currency), currency), update_time = VALUES(update_time)",
+               {target, v.period(), v.volume(), v.revenue().amount_minor(), currency, ToSqlTime(now),
+                v.has_revenue(), v.has_revenue()})
             .status());
+    if (!v.has_revenue()) {
+      KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT revenue_minor, currency FROM business_volumes "
+                                                 "WHERE customer_id = ? AND period = ?",
+                                                 {target, v.period()}));
+      pb::BusinessVolume out = v;
+      out.set_customer_id(target);
+      out.mutable_revenue()->set_amount_minor(row ? row->Int(0) : 0);
+      out.mutable_revenue()->set_currency_code(row ? row->Str(1) : currency);
+      *out.mutable_update_time() = ToProtoTime(now);
+      return out;
+    }
     pb::BusinessVolume out = v;
     out.set_customer_id(target);
     out.mutable_revenue()->set_currency_code(currency);
@@ -860,7 +874,7 @@ absl::StatusOr<pb::RetentionCase> Repository::CloseRetentionCase(int64_t case_id
                              .status());
     pb::LogEntry e = AccountLogEntry(rc->customer_id(), actor,
                                      absl::StrCat("挽留结案 retention case ", case_id, " closed: ",
-                                                  pb::RetentionOutcome_Name(outcome)),
+                                                  RetentionOutcomeName(outcome)),
                                      note, now);
     e.set_category(pb::LOG_CATEGORY_RETENTION);
     KEFU_RETURN_IF_ERROR(InsertLog(s, e, now));

@@ -230,9 +230,7 @@ grpc::Status CustomerServiceImpl::MergeCustomers(grpc::ServerContext* ctx, const
     if (req->survivor_id() > 0 && req->survivor_id() == req->duplicate_id())
       v.Add("duplicate_id", "must differ from survivor_id");
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, false));
-    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    // A merge is idempotent by nature: repeating a finished merge returns the survivor.
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->Merge(req->survivor_id(), req->duplicate_id(), req->reason(),
                                               CallerFrom(*ctx).ActorOrSystem()));
     return absl::OkStatus();
@@ -397,7 +395,7 @@ grpc::Status CustomerServiceImpl::AppendLogEntry(grpc::ServerContext* ctx, const
     e.clear_id();
     e.clear_create_time();
     Caller caller = CallerFrom(*ctx);
-    if (e.staff_id().empty()) e.set_staff_id(caller.staff_id);
+    if (e.staff_id().empty()) e.set_staff_id(caller.ActorOrSystem());
     if (e.department_id().empty()) e.set_department_id(caller.department_id);
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->AppendLog(std::move(e), KeyOf(*req)));
     metrics_->LogAppended(resp->category());

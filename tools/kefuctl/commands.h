@@ -1,0 +1,14 @@
+#pragma once
+// One registration function per command group; main.cc calls each of them. A new
+// service adds <service>_commands.cc with its Register function and one line here.
+
+#include "cli.h"
+
+namespace kefuctl {
+
+// health, services: work against any kefu server.
+void RegisterSystemCommands(Registry& registry);
+// customers ...: kefu.customers.v1.CustomerService.
+void RegisterCustomerCommands(Registry& registry);
+
+}  // namespace kefuctl

@@ -1,0 +1,669 @@
+// kefuctl customers ...: every call of kefu.customers.v1.CustomerService.
+//
+// Handlers only turn flags into a request; calling, paging and printing are shared
+// (rpc.h, output.h). Flags named after a Customer field are copied by reflection so
+// that create and update stay in step with the proto.
+
+#include <google/protobuf/field_mask.pb.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "commands.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
+#include "output.h"
+#include "rpc.h"
+
+namespace kefuctl {
+namespace {
+
+namespace pb = ::kefu::customers::v1;
+using Stub = pb::CustomerService::Stub;
+using google::protobuf::FieldDescriptor;
+
+std::unique_ptr<Stub> NewStub(Invocation& inv) { return pb::CustomerService::NewStub(inv.channel()); }
+
+// A customer id as a number ("1234") or as the customer number the service prints
+// ("C00001234"), since tables show both.
+int64_t CustomerIdArg(const Invocation& inv, size_t i) {
+  absl::string_view text = inv.args()[i];
+  if (!text.empty() && (text[0] == 'C' || text[0] == 'c')) text.remove_prefix(1);
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(text, &id) || id <= 0)
+    inv.UsageError(absl::StrCat("customer id: '", inv.args()[i], "' is neither a number nor a number like C00001234"));
+  return id;
+}
+
+// ---- Customer fields from flags ----
+
+// Flags that map one-to-one onto a Customer field.
+struct FieldFlag {
+  const char* flag;
+  const char* field;
+};
+// Writable both on create and on update (UpdateCustomerRequest's updatable fields).
+constexpr FieldFlag kEditableFields[] = {
+    {"name", "name"},         {"kind", "kind"},
+    {"industry", "industry"}, {"region", "region"},
+    {"department", "department_id"}, {"source", "source"},
+    {"credit-rating", "credit_rating"},
+};
+// Only on create: owner, tier and stage have their own calls afterwards.
+constexpr FieldFlag kCreateOnlyFields[] = {{"owner", "owner_id"}, {"tier", "tier"}};
+
+// Copies the flags that were given onto `c` and returns the field names they set.
+template <size_t N>
+std::vector<std::string> ApplyFieldFlags(const Invocation& inv, const FieldFlag (&flags)[N], pb::Customer* c) {
+  std::vector<std::string> set;
+  const auto* reflection = c->GetReflection();
+  for (const auto& ff : flags) {
+    if (!inv.Has(ff.flag)) continue;
+    const FieldDescriptor* field = c->GetDescriptor()->FindFieldByName(ff.field);
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+      reflection->SetEnumValue(c, field, inv.EnumValue(ff.flag));
+    } else {
+      reflection->SetString(c, field, inv.Str(ff.flag));
+    }
+    set.push_back(ff.field);
+  }
+  return set;
+}
+
+std::vector<Flag> EditableFieldFlags() {
+  return {ValueFlag("name", "TEXT", "customer (company or person) name"),
+          EnumFlag<pb::CustomerKind>("kind", "person or organization (org)"),
+          ValueFlag("industry", "TEXT", "industry, e.g. 制造业"),
+          ValueFlag("region", "TEXT", "sales region, e.g. 华东"),
+          ValueFlag("department", "DEPT_ID", "department that serves the customer"),
+          EnumFlag<pb::AcquisitionSource>("source", "how the customer came to us"),
+          EnumFlag<pb::CreditRating>("credit-rating", "credit rating")};
+}
+
+std::vector<Flag> ContactFlags() {
+  return {ValueFlag("contact-name", "TEXT", "primary contact's name"),
+          ValueFlag("phone", "PHONE", "primary contact's phone"),
+          ValueFlag("email", "EMAIL", "primary contact's email"),
+          ValueFlag("address", "TEXT", "primary contact's address"),
+          ValueFlag("title", "TEXT", "primary contact's job title")};
+}
+
+bool HasContactFlags(const Invocation& inv) {
+  for (const char* f : {"contact-name", "phone", "email", "address", "title"})
+    if (inv.Has(f)) return true;
+  return false;
+}
+
+// Sets only the contact fields that were given, so update can change one of them.
+void ApplyContactFlags(const Invocation& inv, pb::Contact* contact) {
+  if (inv.Has("contact-name")) contact->set_name(inv.Str("contact-name"));
+  if (inv.Has("phone")) contact->set_phone(inv.Str("phone"));
+  if (inv.Has("email")) contact->set_email(inv.Str("email"));
+  if (inv.Has("address")) contact->set_address(inv.Str("address"));
+  if (inv.Has("title")) contact->set_title(inv.Str("title"));
+}
+
+// The shared field flags are optional; create needs some of them.
+std::vector<Flag> Required(std::vector<Flag> flags, const std::vector<std::string>& names) {
+  for (auto& f : flags)
+    if (std::find(names.begin(), names.end(), f.name) != names.end()) f.required = true;
+  return flags;
+}
+
+std::vector<Flag> Concat(std::vector<std::vector<Flag>> lists) {
+  std::vector<Flag> out;
+  for (auto& l : lists) out.insert(out.end(), l.begin(), l.end());
+  return out;
+}
+
+// ---- customers ----
+
+int CreateCustomer(Invocation& inv) {
+  pb::CreateCustomerRequest req;
+  pb::Customer* c = req.mutable_customer();
+  ApplyFieldFlags(inv, kEditableFields, c);
+  ApplyFieldFlags(inv, kCreateOnlyFields, c);
+  if (HasContactFlags(inv)) {
+    pb::Contact* contact = c->add_contacts();
+    ApplyContactFlags(inv, contact);
+    contact->set_primary(true);
+  }
+  for (const auto& tag : inv.All("tag")) c->add_tags(tag);
+  req.set_request_id(inv.Str("request-id"));
+  req.set_allow_duplicates(inv.Bool("allow-duplicates"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::CreateCustomer, req);
+}
+
+int GetCustomer(Invocation& inv) {
+  pb::GetCustomerRequest req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetCustomer, req);
+}
+
+int ListCustomers(Invocation& inv) {
+  pb::ListCustomersRequest req;
+  req.set_owner_id(inv.Str("owner"));
+  req.set_tier(inv.Enum<pb::Tier>("tier"));
+  req.set_lifecycle_stage(inv.Enum<pb::LifecycleStage>("stage"));
+  req.set_region(inv.Str("region"));
+  req.set_name_prefix(inv.Str("name-prefix"));
+  req.set_tag(inv.Str("tag"));
+  req.set_department_id(inv.Str("department"));
+  auto stub = NewStub(inv);
+  return CallPagedAndPrint(inv, *stub, &Stub::ListCustomers, req);
+}
+
+int UpdateCustomer(Invocation& inv) {
+  pb::UpdateCustomerRequest req;
+  pb::Customer* c = req.mutable_customer();
+  c->set_id(CustomerIdArg(inv, 0));
+  c->set_version(inv.Int("version"));
+  google::protobuf::FieldMask* mask = req.mutable_update_mask();
+  for (const auto& path : ApplyFieldFlags(inv, kEditableFields, c)) mask->add_paths(path);
+  if (inv.Has("tag") || inv.Bool("clear-tags")) {
+    if (inv.Has("tag") && inv.Bool("clear-tags")) inv.UsageError("--tag and --clear-tags exclude each other");
+    for (const auto& tag : inv.All("tag")) c->add_tags(tag);
+    mask->add_paths("tags");
+  }
+  auto stub = NewStub(inv);
+  if (HasContactFlags(inv)) {
+    // Contacts are replaced as a whole. To change a value of the primary contact and
+    // keep the other contacts, start from the current list; the version check on the
+    // update still refuses the write if the customer changed in between.
+    pb::GetCustomerRequest get;
+    get.set_customer_id(c->id());
+    pb::Customer current;
+    if (!CallOnce(inv, *stub, &Stub::GetCustomer, get, &current)) return kExitRpcError;
+    *c->mutable_contacts() = current.contacts();
+    pb::Contact* primary = nullptr;
+    for (auto& contact : *c->mutable_contacts())
+      if (contact.primary()) primary = &contact;
+    if (primary == nullptr) {
+      primary = c->contacts_size() > 0 ? c->mutable_contacts(0) : c->add_contacts();
+      primary->set_primary(true);
+    }
+    ApplyContactFlags(inv, primary);
+    mask->add_paths("contacts");
+  }
+  if (mask->paths_size() == 0)
+    inv.UsageError("nothing to update: give at least one field flag (--name, --phone, --tag ...)");
+  return CallAndPrint(inv, *stub, &Stub::UpdateCustomer, req);
+}
+
+int FindDuplicates(Invocation& inv) {
+  pb::FindDuplicatesRequest req;
+  req.set_name(inv.Str("name"));
+  req.set_phone(inv.Str("phone"));
+  req.set_email(inv.Str("email"));
+  if (req.name().empty() && req.phone().empty() && req.email().empty())
+    inv.UsageError("give at least one of --name, --phone, --email");
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::FindDuplicates, req);
+}
+
+int MergeCustomers(Invocation& inv) {
+  pb::MergeCustomersRequest req;
+  req.set_survivor_id(CustomerIdArg(inv, 0));
+  req.set_duplicate_id(CustomerIdArg(inv, 1));
+  req.set_reason(inv.Str("reason"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::MergeCustomers, req);
+}
+
+int ReassignOwner(Invocation& inv) {
+  pb::ReassignOwnerRequest req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  req.set_new_owner_id(inv.Str("owner"));
+  req.set_new_department_id(inv.Str("department"));
+  req.set_reason(inv.Str("reason"));
+  req.set_version(inv.Int("version"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::ReassignOwner, req);
+}
+
+int TransferPortfolio(Invocation& inv) {
+  pb::TransferPortfolioRequest req;
+  req.set_from_owner_id(inv.Str("from"));
+  req.set_to_owner_id(inv.Str("to"));
+  req.set_new_department_id(inv.Str("department"));
+  req.set_reason(inv.Str("reason"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::TransferPortfolio, req);
+}
+
+int ChangeTier(Invocation& inv) {
+  pb::ChangeTierRequest req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  req.set_tier(inv.Enum<pb::Tier>("tier"));
+  req.set_reason(inv.Str("reason"));
+  req.set_version(inv.Int("version"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::ChangeTier, req);
+}
+
+int ListTierChanges(Invocation& inv) {
+  pb::ListTierChangesRequest req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  auto stub = NewStub(inv);
+  return CallPagedAndPrint(inv, *stub, &Stub::ListTierChanges, req);
+}
+
+int ChangeStage(Invocation& inv) {
+  pb::ChangeLifecycleStageRequest req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  req.set_stage(inv.Enum<pb::LifecycleStage>("stage"));
+  req.set_reason(inv.Str("reason"));
+  req.set_version(inv.Int("version"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::ChangeLifecycleStage, req);
+}
+
+int GetCustomer360(Invocation& inv) {
+  pb::GetCustomer360Request req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  req.set_recent_log_limit(inv.Int32("log-limit"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetCustomer360, req);
+}
+
+// ---- log ----
+
+int AppendLog(Invocation& inv) {
+  pb::AppendLogEntryRequest req;
+  pb::LogEntry* e = req.mutable_entry();
+  e->set_customer_id(CustomerIdArg(inv, 0));
+  e->set_category(inv.Enum<pb::LogCategory>("category"));
+  e->set_channel(inv.Enum<pb::Channel>("channel"));
+  e->set_description(inv.Str("description"));
+  e->set_resolution(inv.Str("resolution"));
+  e->set_summary(inv.Str("summary"));
+  e->set_satisfaction(inv.Enum<pb::Satisfaction>("satisfaction"));
+  e->set_staff_id(inv.Str("staff"));
+  e->set_reference(inv.Str("reference"));
+  if (auto t = inv.Time("time")) *e->mutable_event_time() = *t;
+  req.set_request_id(inv.Str("request-id"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::AppendLogEntry, req);
+}
+
+int ListLog(Invocation& inv) {
+  pb::ListLogEntriesRequest req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  req.set_category(inv.Enum<pb::LogCategory>("category"));
+  if (auto t = inv.Time("since")) *req.mutable_start_time() = *t;
+  if (auto t = inv.Time("until")) *req.mutable_end_time() = *t;
+  auto stub = NewStub(inv);
+  return CallPagedAndPrint(inv, *stub, &Stub::ListLogEntries, req);
+}
+
+// ---- business volume ----
+
+int RecordVolume(Invocation& inv) {
+  pb::RecordBusinessVolumeRequest req;
+  pb::BusinessVolume* v = req.mutable_volume();
+  v->set_customer_id(CustomerIdArg(inv, 0));
+  v->set_period(inv.Str("period"));
+  v->set_volume(inv.Int("volume"));
+  if (inv.Has("currency") && !inv.Has("revenue")) inv.UsageError("--currency needs --revenue");
+  if (auto money = inv.Money("revenue", absl::AsciiStrToUpper(inv.Str("currency", "CNY"))))
+    *v->mutable_revenue() = *money;
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::RecordBusinessVolume, req);
+}
+
+int ListVolumes(Invocation& inv) {
+  pb::ListBusinessVolumesRequest req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  req.set_threshold_bp(inv.PercentAsBasisPoints("threshold-pct"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::ListBusinessVolumes, req);
+}
+
+int ListFluctuations(Invocation& inv) {
+  pb::ListVolumeFluctuationsRequest req;
+  req.set_period(inv.Str("period"));
+  req.set_threshold_bp(inv.PercentAsBasisPoints("threshold-pct"));
+  auto stub = NewStub(inv);
+  return CallPagedAndPrint(inv, *stub, &Stub::ListVolumeFluctuations, req);
+}
+
+// ---- retention ----
+
+int OpenRetentionCase(Invocation& inv) {
+  pb::CreateRetentionCaseRequest req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  req.set_reason(inv.Str("reason"));
+  req.set_churned(inv.Bool("churned"));
+  req.set_owner_id(inv.Str("owner"));
+  req.set_request_id(inv.Str("request-id"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::CreateRetentionCase, req);
+}
+
+int GetRetentionCase(Invocation& inv) {
+  pb::GetRetentionCaseRequest req;
+  req.set_case_id(inv.IdArg(0, "case id"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetRetentionCase, req);
+}
+
+int AddRetentionAction(Invocation& inv) {
+  pb::AddRetentionActionRequest req;
+  req.set_case_id(inv.IdArg(0, "case id"));
+  pb::RetentionAction* a = req.mutable_action();
+  a->set_type(inv.Enum<pb::RetentionActionType>("type"));
+  a->set_description(inv.Str("description"));
+  a->set_staff_id(inv.Str("staff"));
+  if (inv.Has("currency") && !inv.Has("cost")) inv.UsageError("--currency needs --cost");
+  if (auto money = inv.Money("cost", absl::AsciiStrToUpper(inv.Str("currency", "CNY")))) *a->mutable_cost() = *money;
+  req.set_request_id(inv.Str("request-id"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::AddRetentionAction, req);
+}
+
+int CloseRetentionCase(Invocation& inv) {
+  pb::CloseRetentionCaseRequest req;
+  req.set_case_id(inv.IdArg(0, "case id"));
+  req.set_outcome(inv.Enum<pb::RetentionOutcome>("outcome"));
+  req.set_note(inv.Str("note"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::CloseRetentionCase, req);
+}
+
+int ListRetentionCases(Invocation& inv) {
+  pb::ListRetentionCasesRequest req;
+  if (inv.Has("customer")) {
+    int64_t id = inv.Int("customer");
+    if (id <= 0) inv.UsageError("--customer must be a positive customer id");
+    req.set_customer_id(id);
+  }
+  req.set_status(inv.Enum<pb::RetentionStatus>("status"));
+  req.set_owner_id(inv.Str("owner"));
+  auto stub = NewStub(inv);
+  return CallPagedAndPrint(inv, *stub, &Stub::ListRetentionCases, req);
+}
+
+// ---- surveys ----
+
+int SampleSurveys(Invocation& inv) {
+  pb::SampleSurveysRequest req;
+  req.set_campaign(inv.Str("campaign"));
+  *req.mutable_served_from() = *inv.Time("from");
+  *req.mutable_served_to() = *inv.Time("to");
+  req.set_sample_size(inv.Int32("size"));
+  req.set_seed(inv.Int("seed"));
+  req.set_request_id(inv.Str("request-id"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::SampleSurveys, req);
+}
+
+int RecordSurvey(Invocation& inv) {
+  pb::RecordSurveyResultRequest req;
+  req.set_survey_id(inv.IdArg(0, "survey id"));
+  req.set_satisfaction(inv.Enum<pb::Satisfaction>("satisfaction"));
+  req.set_comment(inv.Str("comment"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::RecordSurveyResult, req);
+}
+
+int ListSurveys(Invocation& inv) {
+  pb::ListSurveysRequest req;
+  req.set_campaign(inv.Str("campaign"));
+  req.set_status(inv.Enum<pb::SurveyStatus>("status"));
+  if (inv.Has("customer")) {
+    int64_t id = inv.Int("customer");
+    if (id <= 0) inv.UsageError("--customer must be a positive customer id");
+    req.set_customer_id(id);
+  }
+  auto stub = NewStub(inv);
+  return CallPagedAndPrint(inv, *stub, &Stub::ListSurveys, req);
+}
+
+int SurveyStats(Invocation& inv) {
+  pb::GetSurveyStatsRequest req;
+  req.set_campaign(inv.Str("campaign"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetSurveyStats, req);
+}
+
+// ---- tables ----
+
+void RegisterCustomerTables() {
+  RegisterTable(pb::Customer::descriptor(), {{"ID", "id"},
+                                             {"NUMBER", "number"},
+                                             {"NAME", "name", 28},
+                                             {"KIND", "kind"},
+                                             {"TIER", "tier"},
+                                             {"STAGE", "lifecycle_stage"},
+                                             {"OWNER", "owner_id"},
+                                             {"DEPT", "department_id"},
+                                             {"REGION", "region"}});
+  RegisterTable(pb::DuplicateMatch::descriptor(),
+                {{"ID", "customer_id"}, {"NUMBER", "number"}, {"NAME", "name", 40}, {"MATCHED ON", "matched_on"}});
+  RegisterTable(pb::TierChange::descriptor(), {{"ID", "id"},
+                                               {"TIME", "change_time"},
+                                               {"FROM", "from_tier"},
+                                               {"TO", "to_tier"},
+                                               {"BY", "changed_by"},
+                                               {"REASON", "reason", 40}});
+  RegisterTable(pb::LogEntry::descriptor(), {{"ID", "id"},
+                                             {"TIME", "event_time"},
+                                             {"CATEGORY", "category"},
+                                             {"CHANNEL", "channel"},
+                                             {"STAFF", "staff_id"},
+                                             {"SATISFACTION", "satisfaction"},
+                                             {"DESCRIPTION", "description", 44}});
+  RegisterTable(pb::VolumeChange::descriptor(),
+                {{"CUSTOMER", "current.customer_id"},
+                 {"PERIOD", "current.period"},
+                 {"VOLUME", "current.volume"},
+                 {"PREVIOUS", "previous_volume", 0,
+                  // Without a recorded previous month there is nothing to compare with.
+                  [](const google::protobuf::Message& m) {
+                    const auto& vc = static_cast<const pb::VolumeChange&>(m);
+                    return vc.has_previous() ? absl::StrCat(vc.previous_volume()) : std::string("-");
+                  }},
+                 {"CHANGE", "change_bp", 0,
+                  [](const google::protobuf::Message& m) {
+                    const auto& vc = static_cast<const pb::VolumeChange&>(m);
+                    if (!vc.has_previous()) return std::string("-");
+                    int64_t bp = vc.change_bp();
+                    uint64_t mag = bp < 0 ? 0 - static_cast<uint64_t>(bp) : static_cast<uint64_t>(bp);
+                    return absl::StrCat(bp < 0 ? "-" : "+", mag / 100, ".", mag % 100 / 10, "%");
+                  }},
+                 {"FLAGGED", "flagged", 0,
+                  [](const google::protobuf::Message& m) {
+                    return static_cast<const pb::VolumeChange&>(m).flagged() ? std::string("!!") : std::string();
+                  }},
+                 {"REVENUE", "current.revenue"}});
+  RegisterTable(pb::RetentionCase::descriptor(), {{"ID", "id"},
+                                                  {"CUSTOMER", "customer_id"},
+                                                  {"STATUS", "status"},
+                                                  {"OUTCOME", "outcome"},
+                                                  {"CHURNED", "churned"},
+                                                  {"OWNER", "owner_id"},
+                                                  {"ACTIONS", "actions"},
+                                                  {"COST", "total_cost"},
+                                                  {"OPENED", "open_time"},
+                                                  {"REASON", "reason", 30}});
+  RegisterTable(pb::Survey::descriptor(), {{"ID", "id"},
+                                           {"CAMPAIGN", "campaign", 20},
+                                           {"CUSTOMER", "customer_id"},
+                                           {"STATUS", "status"},
+                                           {"SATISFACTION", "satisfaction"},
+                                           {"STAFF", "staff_id"},
+                                           {"COMPLETED", "complete_time"},
+                                           {"COMMENT", "comment", 30}});
+  RegisterTable(pb::PartStatus::descriptor(), {{"PART", "part"}, {"AVAILABLE", "available"}, {"REASON", "reason"}});
+  RegisterTable(pb::WorkOrderSummary::descriptor(), {{"ID", "id"},
+                                                     {"NUMBER", "number"},
+                                                     {"TYPE", "type"},
+                                                     {"SEVERITY", "severity"},
+                                                     {"STATUS", "status"},
+                                                     {"DEADLINE", "resolve_deadline"}});
+  RegisterTable(pb::ContractSummary::descriptor(), {{"ID", "id"},
+                                                    {"NUMBER", "number"},
+                                                    {"NAME", "name", 30},
+                                                    {"TYPE", "type"},
+                                                    {"STATUS", "status"},
+                                                    {"EXPIRES", "expiry_time"}});
+  RegisterTable(pb::ProjectSummary::descriptor(), {{"ID", "id"},
+                                                   {"NUMBER", "number"},
+                                                   {"NAME", "name", 30},
+                                                   {"STAGE", "stage"},
+                                                   {"AMOUNT", "estimated_amount"}});
+}
+
+}  // namespace
+
+void RegisterCustomerCommands(Registry& r) {
+  RegisterCustomerTables();
+  r.AddGroup({"customers", "customer records, tiers, lifecycle, log, business volume, retention, surveys",
+              "KEFU_CUSTOMERS_ADDR", "127.0.0.1:50051"});
+
+  const std::vector<Flag> paging = PagingFlags();
+  const Flag version = ValueFlag("version", "N", "current version of the customer; refused if it changed");
+  const Flag request_id = ValueFlag("request-id", "ID", "idempotency key: a retry with the same id returns the first result");
+
+  // ---- customers ----
+  r.Add({"customers create", "", "Create a customer",
+         "The customer gets one primary contact from --contact-name/--phone/--email/--address.\n"
+         "Refused with ALREADY_EXISTS when a customer with the same name, phone or email exists,\n"
+         "unless --allow-duplicates is given.",
+         Concat({Required(EditableFieldFlags(), {"name", "kind"}), ContactFlags(),
+                 {ValueFlag("owner", "STAFF_ID", "account manager"), EnumFlag<pb::Tier>("tier", "service tier"),
+                  RepeatedFlag("tag", "TAG", "a tag"), request_id,
+                  BoolFlag("allow-duplicates", "create even if it looks like an existing customer")}}),
+         0, 0, CreateCustomer});
+  r.Add({"customers get", "ID", "Show one customer", "", {}, 1, 1, GetCustomer});
+  r.Add({"customers list", "", "Search customers (merged records are never listed)", "",
+         Concat({{ValueFlag("owner", "STAFF_ID", "account manager"), EnumFlag<pb::Tier>("tier", "service tier"),
+                  EnumFlag<pb::LifecycleStage>("stage", "lifecycle stage"), ValueFlag("region", "TEXT", "region"),
+                  ValueFlag("name-prefix", "TEXT", "names starting with this (sorted by name)"),
+                  ValueFlag("tag", "TAG", "customers with this tag"),
+                  ValueFlag("department", "DEPT_ID", "serving department")},
+                 paging}),
+         0, 0, ListCustomers});
+  r.Add({"customers update", "ID", "Change fields of a customer",
+         "Only the fields given are changed (they form the update mask). Contact flags change\n"
+         "the primary contact and keep the others. --tag replaces all tags. Owner, tier and\n"
+         "stage have their own commands (reassign, tier, stage).",
+         Concat({{RequiredFlag("version", "N", "current version of the customer; refused if it changed")},
+                 EditableFieldFlags(), ContactFlags(),
+                 {RepeatedFlag("tag", "TAG", "the new tags (replace the current ones)"),
+                  BoolFlag("clear-tags", "remove all tags")}}),
+         1, 1, UpdateCustomer});
+  r.Add({"customers duplicates", "", "Find customers sharing a name, phone or email", "",
+         {ValueFlag("name", "TEXT", "name"), ValueFlag("phone", "PHONE", "phone"), ValueFlag("email", "EMAIL", "email")},
+         0, 0, FindDuplicates});
+  r.Add({"customers merge", "SURVIVOR DUPLICATE", "Merge a duplicate customer into the survivor",
+         "Contacts, tags, log, volumes, retention cases and surveys move to the survivor;\n"
+         "the duplicate becomes read-only.",
+         {RequiredFlag("reason", "TEXT", "why they are the same customer")}, 2, 2, MergeCustomers});
+  r.Add({"customers reassign", "ID", "Hand a customer to another account manager", "",
+         {RequiredFlag("owner", "STAFF_ID", "new account manager"),
+          ValueFlag("department", "DEPT_ID", "new department (unchanged if not given)"),
+          ValueFlag("reason", "TEXT", "reason, written to the customer log"), version},
+         1, 1, ReassignOwner});
+  r.Add({"customers transfer", "", "Hand every customer of one account manager to another", "Safe to repeat.",
+         {RequiredFlag("from", "STAFF_ID", "current account manager"),
+          RequiredFlag("to", "STAFF_ID", "new account manager"),
+          ValueFlag("department", "DEPT_ID", "new department (unchanged if not given)"),
+          ValueFlag("reason", "TEXT", "reason, written to each customer's log")},
+         0, 0, TransferPortfolio});
+  r.Add({"customers tier", "ID", "Move a customer to another service tier", "",
+         {EnumFlag<pb::Tier>("tier", "new tier", true), RequiredFlag("reason", "TEXT", "why"), version}, 1, 1,
+         ChangeTier});
+  r.Add({"customers tier-history", "ID", "A customer's tier changes, newest first", "", paging, 1, 1,
+         ListTierChanges});
+  r.Add({"customers stage", "ID", "Move a customer along its lifecycle",
+         "prospect -> formation -> stable <-> decline -> churned; any stage may churn;\n"
+         "a churned customer can only be won back into formation.",
+         {EnumFlag<pb::LifecycleStage>("stage", "new stage", true), ValueFlag("reason", "TEXT", "why"), version}, 1,
+         1, ChangeStage});
+  r.Add({"customers 360", "ID", "The customer with recent log and what other services hold", "",
+         {ValueFlag("log-limit", "N", "recent log entries to include, 1..50 (default 10)")}, 1, 1, GetCustomer360});
+
+  // ---- log ----
+  r.Add({"customers log add", "ID", "Append an entry to the customer log", "The log is append-only.",
+         {EnumFlag<pb::LogCategory>("category", "what it was about", true),
+          EnumFlag<pb::Channel>("channel", "where it happened", true),
+          RequiredFlag("description", "TEXT", "what happened"), ValueFlag("resolution", "TEXT", "how it was resolved"),
+          ValueFlag("summary", "TEXT", "short summary"),
+          EnumFlag<pb::Satisfaction>("satisfaction", "customer satisfaction, 1..5 or a name"),
+          ValueFlag("time", "TIME", "when it happened (default: now)"),
+          ValueFlag("staff", "STAFF_ID", "who handled it (default: --actor)"),
+          ValueFlag("reference", "TEXT", "what it refers to elsewhere, e.g. complaints/WO2026000012"), request_id},
+         1, 1, AppendLog});
+  r.Add({"customers log list", "ID", "A customer's log, newest first", "",
+         Concat({{EnumFlag<pb::LogCategory>("category", "only this category"),
+                  ValueFlag("since", "TIME", "from this time (inclusive)"),
+                  ValueFlag("until", "TIME", "up to this time (exclusive)")},
+                 paging}),
+         1, 1, ListLog});
+
+  // ---- business volume ----
+  r.Add({"customers volume record", "ID", "Record (or correct) a customer's volume for one month", "",
+         {RequiredFlag("period", "YYYY-MM", "the month"), RequiredFlag("volume", "N", "units of business"),
+          ValueFlag("revenue", "AMOUNT", "revenue, e.g. 123.45"),
+          ValueFlag("currency", "CODE", "ISO 4217 currency of --revenue (default CNY)")},
+         1, 1, RecordVolume});
+  r.Add({"customers volume list", "ID", "A customer's monthly volumes with the change against the month before",
+         "", {ValueFlag("threshold-pct", "PCT", "flag changes beyond this percentage (default 30)")}, 1, 1,
+         ListVolumes});
+  r.Add({"customers volume fluctuations", "", "Customers whose volume moved beyond a threshold in a month", "",
+         Concat({{RequiredFlag("period", "YYYY-MM", "the month"),
+                  ValueFlag("threshold-pct", "PCT", "percentage (default 30)")},
+                 paging}),
+         0, 0, ListFluctuations});
+
+  // ---- retention ----
+  r.Add({"customers retention open", "ID", "Open a retention case for a customer at risk (or lost)", "",
+         {RequiredFlag("reason", "TEXT", "why the customer is at risk"),
+          BoolFlag("churned", "the customer has already left"),
+          ValueFlag("owner", "STAFF_ID", "who handles the case (default: the account manager)"), request_id},
+         1, 1, OpenRetentionCase});
+  r.Add({"customers retention get", "CASE", "Show a retention case with its actions", "", {}, 1, 1,
+         GetRetentionCase});
+  r.Add({"customers retention action", "CASE", "Record a retention action", "",
+         {EnumFlag<pb::RetentionActionType>("type", "kind of action", true),
+          RequiredFlag("description", "TEXT", "what was done"), ValueFlag("cost", "AMOUNT", "cost, e.g. 100.00"),
+          ValueFlag("currency", "CODE", "ISO 4217 currency of --cost (default CNY)"),
+          ValueFlag("staff", "STAFF_ID", "who did it (default: --actor)"), request_id},
+         1, 1, AddRetentionAction});
+  r.Add({"customers retention close", "CASE", "Close a retention case with its outcome", "",
+         {EnumFlag<pb::RetentionOutcome>("outcome", "result", true), ValueFlag("note", "TEXT", "closing note")}, 1, 1,
+         CloseRetentionCase});
+  r.Add({"customers retention list", "", "Retention cases, newest first", "",
+         Concat({{ValueFlag("customer", "ID", "of this customer"),
+                  EnumFlag<pb::RetentionStatus>("status", "open or closed"),
+                  ValueFlag("owner", "STAFF_ID", "handled by")},
+                 paging}),
+         0, 0, ListRetentionCases});
+
+  // ---- surveys ----
+  r.Add({"customers survey sample", "", "Sample customers served in a window for a satisfaction survey",
+         "Same seed and population give the same sample.",
+         {RequiredFlag("campaign", "NAME", "campaign, e.g. \"2026-11 回访\""),
+          RequiredFlag("from", "TIME", "served from (inclusive)"), RequiredFlag("to", "TIME", "served until (exclusive)"),
+          RequiredFlag("size", "N", "sample size, 1..10000"), ValueFlag("seed", "N", "random seed (default 0)"),
+          request_id},
+         0, 0, SampleSurveys});
+  r.Add({"customers survey record", "ID", "Record the result of a survey", "",
+         {EnumFlag<pb::Satisfaction>("satisfaction", "1 (very dissatisfied) .. 5 (very satisfied)", true),
+          ValueFlag("comment", "TEXT", "what the customer said")},
+         1, 1, RecordSurvey});
+  r.Add({"customers survey list", "", "Surveys of a campaign", "",
+         Concat({{ValueFlag("campaign", "NAME", "campaign"),
+                  EnumFlag<pb::SurveyStatus>("status", "pending or completed"),
+                  ValueFlag("customer", "ID", "of this customer")},
+                 paging}),
+         0, 0, ListSurveys});
+  r.Add({"customers survey stats", "", "Results of a campaign by satisfaction level", "",
+         {RequiredFlag("campaign", "NAME", "campaign")}, 0, 0, SurveyStats});
+}
+
+}  // namespace kefuctl

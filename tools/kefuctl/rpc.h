@@ -1,0 +1,69 @@
+#pragma once
+// Calling a unary RPC from a command and printing what comes back. Works with the
+// generated stub of any service, so each command group only builds requests.
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/support/status.h>
+
+#include <string>
+#include <vector>
+
+#include "cli.h"
+
+namespace kefuctl {
+
+template <typename Stub, typename Request, typename Response>
+using UnaryMethod = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
+
+// Calls the method once; on success stores the response and returns true, otherwise
+// prints the error and returns false (the command then exits with kExitRpcError).
+template <typename Stub, typename Request, typename Response>
+bool CallOnce(const Invocation& inv, Stub& stub, UnaryMethod<Stub, Request, Response> method,
+              const Request& request, Response* response) {
+  auto ctx = inv.NewContext();
+  grpc::Status status = (stub.*method)(ctx.get(), request, response);
+  if (status.ok()) return true;
+  inv.Fail(status);
+  return false;
+}
+
+// Calls the method and prints the response; returns the exit code.
+template <typename Stub, typename Request, typename Response>
+int CallAndPrint(const Invocation& inv, Stub& stub, UnaryMethod<Stub, Request, Response> method,
+                 const Request& request) {
+  Response response;
+  if (!CallOnce(inv, stub, method, request, &response)) return kExitRpcError;
+  return inv.Print(response);
+}
+
+// --page-size, --page-token and --all, for every list command.
+inline std::vector<Flag> PagingFlags() {
+  return {ValueFlag("page-size", "N", "results per page, 1..500 (default 50; 500 with --all)"),
+          ValueFlag("page-token", "TOKEN", "continue after the page that returned this token"),
+          BoolFlag("all", "follow next_page_token and print every page as one list")};
+}
+
+// A list call with paging: with --all it follows next_page_token to the last page and
+// prints one merged response, so --json output stays a single document.
+template <typename Stub, typename Request, typename Response>
+int CallPagedAndPrint(const Invocation& inv, Stub& stub, UnaryMethod<Stub, Request, Response> method,
+                      Request request) {
+  const bool all = inv.Bool("all");
+  // Fewer round trips when everything is wanted anyway.
+  request.set_page_size(inv.Int32("page-size", all ? 500 : 0));
+  request.set_page_token(inv.Str("page-token"));
+  Response merged;
+  for (;;) {
+    Response page;
+    if (!CallOnce(inv, stub, method, request, &page)) return kExitRpcError;
+    std::string next = page.next_page_token();
+    merged.MergeFrom(page);
+    // MergeFrom keeps an earlier token when the last page has none.
+    merged.set_next_page_token(next);
+    if (!all || next.empty()) break;
+    request.set_page_token(next);
+  }
+  return inv.Print(merged);
+}
+
+}  // namespace kefuctl
