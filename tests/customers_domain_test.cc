@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "domain.h"
+#include "customers/src/domain.h"
 #include "kefu/errors.h"
 
 namespace kefu::customers {

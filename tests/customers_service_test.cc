@@ -12,8 +12,8 @@
 #include "kefu/errors.h"
 #include "kefu/log.h"
 #include "kefu/server.h"
-#include "repository.h"
-#include "service.h"
+#include "customers/src/repository.h"
+#include "customers/src/service.h"
 #include "support/test_env.h"
 
 const std::vector<kefu::db::Migration>& CustomersMigrations();

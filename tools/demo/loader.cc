@@ -43,7 +43,7 @@ std::vector<size_t> RemainingSteps(const Path<T>& path, T current) {
 
 // Calls act as the account manager, so the log and the tier history name them.
 Caller CallerFor(const CustomerPlan& plan) {
-  return Caller{plan.owner.staff_id, plan.owner.department_id, plan.create.request_id()};
+  return Caller{plan.owner.staff_id, plan.owner.department_id, plan.create.request_id(), {}};
 }
 
 }  // namespace
@@ -268,7 +268,7 @@ void Loader::LoadRetention(const RetentionPlan& plan, const Caller& caller, int6
 // ---- survey ----
 
 void Loader::LoadSurvey(const SurveyPlan& plan) {
-  Caller caller{"", "", plan.request_id};
+  Caller caller{"", "", plan.request_id, {}};
   pb::SampleSurveysRequest sample;
   sample.set_campaign(plan.campaign);
   *sample.mutable_served_from() = ToProtoTime(plan.served_from);
@@ -318,7 +318,7 @@ void Loader::LoadSurvey(const SurveyPlan& plan) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = owner_of_.find(s.customer_id());
-      if (it != owner_of_.end()) agent = Caller{it->second.staff_id, it->second.department_id, plan.request_id};
+      if (it != owner_of_.end()) agent = Caller{it->second.staff_id, it->second.department_id, plan.request_id, {}};
     }
     pb::RecordSurveyResultRequest req;
     req.set_survey_id(s.id());

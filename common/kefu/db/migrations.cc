@@ -51,6 +51,24 @@ absl::Status ApplyMigrations(Pool& pool, const std::vector<Migration>& migration
       " KEY idx_idempotency_time (create_time)"
       ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"));
 
+  // The outbox (kefu/outbox.h): messages for other services, written in the same
+  // transaction as the change that caused them.
+  KEFU_RETURN_IF_ERROR(session.ExecRaw(
+      "CREATE TABLE IF NOT EXISTS outbox ("
+      " id BIGINT NOT NULL AUTO_INCREMENT,"
+      " target VARCHAR(64) NOT NULL,"
+      " request_id VARCHAR(64) NOT NULL,"
+      " payload BLOB NOT NULL,"
+      " attempts INT NOT NULL DEFAULT 0,"
+      " next_attempt_time DATETIME(6) NOT NULL,"
+      " delivered_time DATETIME(6) NULL,"
+      " last_error VARCHAR(500) NOT NULL DEFAULT '',"
+      " create_time DATETIME(6) NOT NULL,"
+      " PRIMARY KEY (id),"
+      " UNIQUE KEY uk_outbox_request (request_id),"
+      " KEY idx_outbox_pending (delivered_time, next_attempt_time)"
+      ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"));
+
   // Replicas starting together take turns; the lock is per schema.
   KEFU_ASSIGN_OR_RETURN(auto locked,
                         session.QueryOne("SELECT GET_LOCK(CONCAT(DATABASE(), '.migrate'), 60)"));

@@ -1,0 +1,42 @@
+#include "kefu/clients/customers_client.h"
+
+#include "kefu/client.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/errors.h"
+
+namespace kefu::clients {
+
+namespace pb = ::kefu::customers::v1;
+
+absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
+                                    absl::Duration timeout, const Caller* caller) {
+  if (!channel) return absl::UnavailableError("customers service is not configured");
+  auto stub = pb::CustomerService::NewStub(channel);
+  auto ctx = NewCallContext(timeout, caller);
+  pb::GetCustomerRequest req;
+  req.set_customer_id(customer_id);
+  pb::Customer customer;
+  grpc::Status s = stub->GetCustomer(ctx.get(), req, &customer);
+  if (!s.ok()) return FromGrpcStatus(s);
+  return static_cast<int>(customer.tier());
+}
+
+absl::Status EnqueueCustomerLog(db::Session& session, const pb::LogEntry& entry, absl::string_view request_id,
+                                absl::Time now) {
+  return outbox::Enqueue(session, kCustomerLogTarget, request_id, entry, now);
+}
+
+outbox::Handler CustomerLogHandler(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout) {
+  return [channel, timeout](const std::string& request_id, const std::string& payload) -> absl::Status {
+    if (!channel) return absl::UnavailableError("customers service is not configured");
+    pb::AppendLogEntryRequest req;
+    if (!req.mutable_entry()->ParseFromString(payload))
+      return absl::DataLossError("unreadable customer-log outbox payload");
+    req.set_request_id(request_id);
+    auto ctx = NewCallContext(timeout);
+    pb::LogEntry out;
+    return FromGrpcStatus(pb::CustomerService::NewStub(channel)->AppendLogEntry(ctx.get(), req, &out));
+  };
+}
+
+}  // namespace kefu::clients

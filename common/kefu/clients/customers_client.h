@@ -1,0 +1,33 @@
+#pragma once
+// What other services need from `customers`, in one place: the customer's tier (for
+// deadlines and priorities) and appending to the customer log through the outbox.
+
+#include <grpcpp/channel.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kefu/customers/v1/customers.pb.h"
+#include "kefu/outbox.h"
+#include "kefu/request_context.h"
+
+namespace kefu::clients {
+
+// Outbox target name for customer-log entries.
+inline constexpr char kCustomerLogTarget[] = "customers.log";
+
+// The customer's tier number (1 standard .. 4 platinum). NOT_FOUND when the customer
+// does not exist; UNAVAILABLE / DEADLINE_EXCEEDED when customers cannot answer.
+absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
+                                    absl::Duration timeout, const Caller* caller = nullptr);
+
+// Queues a customer-log entry in the caller's transaction; delivered by the relay.
+absl::Status EnqueueCustomerLog(db::Session& session, const customers::v1::LogEntry& entry,
+                                absl::string_view request_id, absl::Time now);
+
+// The relay handler that appends queued entries via AppendLogEntry (idempotent on
+// the outbox request id).
+outbox::Handler CustomerLogHandler(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
+
+}  // namespace kefu::clients

@@ -1,0 +1,63 @@
+#pragma once
+// Transactional outbox: a service that must tell another service about a change
+// (append to the customer log, request a draft contract) writes the message in the
+// same transaction as the change, and a relay delivers it in the background until the
+// receiver acknowledges. Nothing is lost while the receiver is down; a message may be
+// delivered more than once, so receivers deduplicate by its request_id (every kefu
+// create honours request_id).
+//
+// Several replicas can run the relay at once: each claims due rows with
+// SELECT ... FOR UPDATE SKIP LOCKED, so a message is in flight on one replica at a time.
+
+#include <google/protobuf/message.h>
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "kefu/db/db.h"
+#include "kefu/time_util.h"
+
+namespace kefu::outbox {
+
+// Adds a message inside the caller's transaction. request_id is the receiver's
+// idempotency key and must be unique per message (e.g. "complaints.log.<event id>").
+absl::Status Enqueue(db::Session& session, absl::string_view target, absl::string_view request_id,
+                     const google::protobuf::Message& payload, absl::Time now);
+
+// Delivers one message: returns OK once the receiver has it. UNAVAILABLE,
+// DEADLINE_EXCEEDED, ABORTED and RESOURCE_EXHAUSTED are retried with backoff; other
+// errors too, but they are logged as errors since a retry will likely fail again.
+using Handler = std::function<absl::Status(const std::string& request_id, const std::string& payload)>;
+
+class Relay {
+ public:
+  Relay(db::Pool* pool, const Clock* clock, prometheus::Registry& registry);
+  void Register(const std::string& target, Handler handler);
+  // Delivers up to `batch` due messages; returns how many were delivered.
+  absl::StatusOr<int> DeliverDue(int batch = 50);
+  // Messages not yet delivered (refreshes the pending gauge).
+  absl::StatusOr<int64_t> Pending();
+
+  // Retry delay after `attempts` failures: 1 s, 2 s, 4 s ... capped at 5 minutes.
+  static absl::Duration Backoff(int attempts);
+
+ private:
+  db::Pool* pool_;
+  const Clock* clock_;
+  std::map<std::string, Handler> handlers_;
+  std::map<std::string, prometheus::Counter*> delivered_;
+  std::map<std::string, prometheus::Counter*> failed_;
+  prometheus::Family<prometheus::Counter>& delivered_family_;
+  prometheus::Family<prometheus::Counter>& failed_family_;
+  prometheus::Gauge& pending_;
+};
+
+}  // namespace kefu::outbox

@@ -1,0 +1,59 @@
+// complaints: service and complaint work orders with deadlines and automatic escalation.
+#include "absl/flags/flag.h"
+#include "kefu/client.h"
+#include "kefu/clients/customers_client.h"
+#include "kefu/complaints/v1/complaints.grpc.pb.h"
+#include "kefu/log.h"
+#include "kefu/outbox.h"
+#include "kefu/server.h"
+#include "repository.h"
+#include "service.h"
+
+ABSL_FLAG(std::string, customers_addr, "127.0.0.1:50051", "Address of the customers service.");
+ABSL_FLAG(int, customers_timeout_ms, 1000, "Deadline of calls to the customers service.");
+ABSL_FLAG(int, sweep_interval_ms, 1000, "How often the escalation sweep looks for due work orders.");
+ABSL_FLAG(int, outbox_interval_ms, 1000, "How often undelivered customer-log entries are sent.");
+
+const std::vector<kefu::db::Migration>& ComplaintsMigrations();
+
+int main(int argc, char** argv) {
+  kefu::ServerOptions options =
+      kefu::ParseServerFlags(argc, argv, {.name = "complaints", .grpc_port = 50054, .metrics_port = 9104});
+  kefu::Server server(options);
+  const kefu::Clock* clock = kefu::SystemClock::Instance();
+  kefu::ChannelPool channels;
+  auto customers = channels.Get(absl::GetFlag(FLAGS_customers_addr));
+  absl::Duration customers_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_customers_timeout_ms));
+
+  kefu::complaints::Repository repo(&server.pool(), clock);
+  kefu::complaints::BusinessMetrics metrics(server.metrics().registry());
+  kefu::complaints::ComplaintServiceImpl service(&repo, &metrics, clock, {customers, customers_timeout});
+  kefu::outbox::Relay relay(&server.pool(), clock, server.metrics().registry());
+  relay.Register(kefu::clients::kCustomerLogTarget, kefu::clients::CustomerLogHandler(customers, customers_timeout));
+
+  server.AddService(&service, kefu::complaints::v1::ComplaintService::service_full_name());
+  server.AddBackgroundTask("escalation-sweep", absl::Milliseconds(absl::GetFlag(FLAGS_sweep_interval_ms)), [&] {
+    // Drain what is due in batches; a large backlog is worked off in one tick.
+    for (int round = 0; round < 20; ++round) {
+      auto n = service.SweepOnce(100);
+      if (!n.ok()) {
+        kefu::log::Warn("escalation sweep failed", {{"error", n.status().ToString()}});
+        return;
+      }
+      if (*n < 100) return;
+    }
+  });
+  server.AddBackgroundTask("outbox", absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)), [&] {
+    auto n = relay.DeliverDue();
+    if (!n.ok()) kefu::log::Warn("outbox delivery round failed", {{"error", n.status().ToString()}});
+    (void)relay.Pending();
+  });
+  server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
+  if (absl::Status s = server.Start(ComplaintsMigrations()); !s.ok()) {
+    kefu::log::Error("cannot start", {{"error", s.ToString()}});
+    return 1;
+  }
+  server.Run();
+  service.StopWatches();
+  return 0;
+}

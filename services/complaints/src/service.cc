@@ -1,0 +1,784 @@
+#include "service.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "kefu/clients/customers_client.h"
+#include "kefu/errors.h"
+#include "kefu/handler.h"
+#include "kefu/log.h"
+#include "kefu/paging.h"
+#include "kefu/request_context.h"
+#include "kefu/validation.h"
+
+namespace kefu::complaints {
+
+namespace {
+
+constexpr char kSeniorManagerRole[] = "senior_manager";
+
+absl::Status CheckWorkOrderId(int64_t id) {
+  if (id <= 0) return id == 0 ? RequiredField("work_order_id") : InvalidField("work_order_id", "must be positive");
+  return absl::OkStatus();
+}
+
+absl::Status CheckVersion(int64_t v) {
+  return v < 0 ? InvalidField("version", "must not be negative") : absl::OkStatus();
+}
+
+void SetDeadline(absl::Time t, google::protobuf::Timestamp* ts, bool* has) {
+  *has = t != absl::InfiniteFuture();
+  if (*has) *ts = ToProtoTime(t);
+}
+
+// Writes the clocks' deadlines onto the work order; returns when to check it next.
+absl::Time Recompute(pb::WorkOrder& w, const std::vector<HistoryEvent>& history, const Settings& settings,
+                     double risk_threshold, absl::Time now) {
+  const PolicyRule& rule = settings.policy.Match(ToSeverity(w.severity()), w.customer_tier(), w.type());
+  Clocks clocks = ComputeClocks(w, history, rule, settings.calendar, now);
+  bool has = false;
+  if (!w.has_responded_time()) {
+    SetDeadline(clocks.response.deadline, w.mutable_response_deadline(), &has);
+    if (!has) w.clear_response_deadline();
+  }
+  SetDeadline(clocks.resolution.deadline, w.mutable_resolution_deadline(), &has);
+  if (!has) w.clear_resolution_deadline();
+  if (clocks.response.breached || clocks.resolution.breached) w.set_overdue(true);
+  absl::Time level_deadline = w.has_level_deadline() ? FromProtoTime(w.level_deadline()) : absl::InfiniteFuture();
+  return NextCheckTime(w, clocks, level_deadline, rule, settings.calendar, now, risk_threshold);
+}
+
+}  // namespace
+
+// ---- metrics ----
+
+BusinessMetrics::BusinessMetrics(prometheus::Registry& registry)
+    : registry_(registry),
+      escalations_(prometheus::BuildCounter()
+                       .Name("kefu_complaints_escalations_total")
+                       .Help("Automatic escalations, by the level escalated to and department.")
+                       .Register(registry)),
+      breaches_(prometheus::BuildCounter()
+                    .Name("kefu_complaints_sla_breaches_total")
+                    .Help("Deadlines missed, by deadline (response, resolution) and department.")
+                    .Register(registry)) {
+  auto& open = prometheus::BuildGauge()
+                   .Name("kefu_complaints_open_work_orders")
+                   .Help("Open work orders by severity and status.")
+                   .Register(registry);
+  for (int sev = pb::SEVERITY_MAJOR; sev <= pb::SEVERITY_MINOR; ++sev)
+    for (int st = pb::STATUS_NEW; st <= pb::STATUS_FOLLOW_UP; ++st) {
+      std::string sev_name = pb::Severity_Name(static_cast<pb::Severity>(sev)).substr(9);
+      std::string st_name = pb::Status_Name(static_cast<pb::Status>(st)).substr(7);
+      for (auto& c : sev_name) c = static_cast<char>(std::tolower(c));
+      for (auto& c : st_name) c = static_cast<char>(std::tolower(c));
+      open_[{sev, st}] = &open.Add({{"severity", sev_name}, {"status", st_name}});
+    }
+  overdue_open_ = &prometheus::BuildGauge()
+                       .Name("kefu_complaints_overdue_open_work_orders")
+                       .Help("Open work orders that missed a deadline.")
+                       .Register(registry)
+                       .Add({});
+  at_risk_ = &prometheus::BuildGauge()
+                  .Name("kefu_complaints_at_risk_work_orders")
+                  .Help("Open work orders that used at least 80% of a running deadline.")
+                  .Register(registry)
+                  .Add({});
+  static const prometheus::Histogram::BucketBoundaries kHours{60,    300,   900,    1800,   3600,   7200,
+                                                               14400, 28800, 86400, 172800, 259200, 604800};
+  respond_seconds_ = &prometheus::BuildHistogram()
+                          .Name("kefu_complaints_time_to_respond_seconds")
+                          .Help("From receipt to acceptance.")
+                          .Register(registry)
+                          .Add({}, kHours);
+  resolve_seconds_ = &prometheus::BuildHistogram()
+                          .Name("kefu_complaints_time_to_resolve_seconds")
+                          .Help("From receipt to resolution.")
+                          .Register(registry)
+                          .Add({}, kHours);
+  auto& fu = prometheus::BuildCounter()
+                 .Name("kefu_complaints_follow_ups_total")
+                 .Help("Follow-up visits by result; unsatisfied ones reopen the work order.")
+                 .Register(registry);
+  follow_up_satisfied_ = &fu.Add({{"result", "satisfied"}});
+  follow_up_unsatisfied_ = &fu.Add({{"result", "unsatisfied"}});
+  auto& created = prometheus::BuildCounter()
+                      .Name("kefu_complaints_work_orders_created_total")
+                      .Help("Work orders received, by type.")
+                      .Register(registry);
+  for (int t = pb::WORK_ORDER_TYPE_FAULT_REPORT; t <= pb::WORK_ORDER_TYPE_PRAISE; ++t) {
+    std::string name = pb::WorkOrderType_Name(static_cast<pb::WorkOrderType>(t)).substr(16);
+    for (auto& c : name) c = static_cast<char>(std::tolower(c));
+    created_[t] = &created.Add({{"type", name}});
+  }
+}
+
+void BusinessMetrics::Escalated(pb::EscalationLevel to, const std::string& department) {
+  escalations_.Add({{"level", to == pb::ESCALATION_LEVEL_SENIOR_MANAGEMENT ? "senior_management" : "department_manager"},
+                    {"department", department.empty() ? "none" : department}})
+      .Increment();
+}
+void BusinessMetrics::Breached(const std::string& deadline, const std::string& department) {
+  breaches_.Add({{"deadline", deadline}, {"department", department.empty() ? "none" : department}}).Increment();
+}
+void BusinessMetrics::Responded(double s) { respond_seconds_->Observe(s); }
+void BusinessMetrics::Resolved(double s) { resolve_seconds_->Observe(s); }
+void BusinessMetrics::FollowUp(bool satisfied) {
+  (satisfied ? follow_up_satisfied_ : follow_up_unsatisfied_)->Increment();
+}
+void BusinessMetrics::Created(pb::WorkOrderType type) {
+  if (auto it = created_.find(type); it != created_.end()) it->second->Increment();
+}
+void BusinessMetrics::SetOpen(const std::vector<Repository::OpenCount>& counts, int64_t overdue, int64_t at_risk) {
+  std::map<std::pair<int, int>, int64_t> fresh;
+  for (const auto& c : counts) fresh[{c.severity, c.status}] += c.count;
+  for (auto& [key, gauge] : open_) gauge->Set(static_cast<double>(fresh[key]));
+  overdue_open_->Set(static_cast<double>(overdue));
+  at_risk_->Set(static_cast<double>(at_risk));
+}
+
+// ---- background work ----
+
+absl::StatusOr<Settings> ComplaintServiceImpl::LoadSettings() {
+  Settings s{DeadlinePolicy::Defaults(), BusinessCalendar::AlwaysOpen(), 0, 0};
+  auto policy = repo_->LoadPolicy();
+  if (policy.ok()) {
+    KEFU_ASSIGN_OR_RETURN(s.policy, PolicyFromProto(*policy));
+    s.policy_version = policy->version();
+  } else if (policy.status().code() != absl::StatusCode::kNotFound) {
+    return policy.status();
+  }
+  auto calendar = repo_->LoadCalendar();
+  pb::BusinessCalendar cal_proto = calendar.ok() ? *calendar : DefaultCalendarProto();
+  if (!calendar.ok() && calendar.status().code() != absl::StatusCode::kNotFound) return calendar.status();
+  KEFU_ASSIGN_OR_RETURN(s.calendar, CalendarFromProto(cal_proto));
+  s.calendar_version = calendar.ok() ? calendar->version() : 0;
+  return s;
+}
+
+absl::StatusOr<int> ComplaintServiceImpl::SweepOnce(int limit) {
+  KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
+  absl::Time now = clock_->Now();
+  struct Outcome {
+    pb::EscalationLevel to;
+    std::string department;
+    std::vector<std::string> breached;
+  };
+  std::vector<Outcome> outcomes;
+  auto changed = repo_->SweepDue(now, limit, [&](const pb::WorkOrder& w,
+                                                 const std::vector<HistoryEvent>& history) -> absl::StatusOr<Change> {
+    const PolicyRule& rule = settings.policy.Match(ToSeverity(w.severity()), w.customer_tier(), w.type());
+    Clocks clocks = ComputeClocks(w, history, rule, settings.calendar, now);
+    absl::Time level_deadline = w.has_level_deadline() ? FromProtoTime(w.level_deadline()) : absl::InfiniteFuture();
+    SweepDecision d = DecideSweep(w, clocks, level_deadline, rule, settings.calendar, now, config_.risk_threshold);
+    Change ch;
+    ch.updated = w;
+    Outcome outcome{pb::ESCALATION_LEVEL_UNSPECIFIED, w.department_id(), {}};
+    if (d.mark_overdue && !w.overdue()) {
+      for (const auto& a : d.alerts)
+        if (a.kind == pb::ALERT_KIND_BREACHED) outcome.breached.push_back(a.reason);
+    }
+    if (d.mark_overdue) ch.updated.set_overdue(true);
+    if (d.escalate) {
+      ch.updated.set_escalation_level(ToProtoLevel(d.to));
+      bool has = false;
+      SetDeadline(d.new_level_deadline, ch.updated.mutable_level_deadline(), &has);
+      if (!has) ch.updated.clear_level_deadline();
+      ch.events.push_back({pb::EVENT_KIND_ESCALATED,
+                           absl::StrCat("自动升级至", d.to == EscalationLevel::kSeniorManagement ? "高层管理" : "部门经理",
+                                        " escalated to ", LevelName(ToProtoLevel(d.to)), ": ", d.escalation_reason),
+                           "system", true});
+      outcome.to = ToProtoLevel(d.to);
+    }
+    ch.alerts = d.alerts;
+    level_deadline = ch.updated.has_level_deadline() ? FromProtoTime(ch.updated.level_deadline()) : absl::InfiniteFuture();
+    ch.next_check = NextCheckTime(ch.updated, clocks, level_deadline, rule, settings.calendar, now, config_.risk_threshold);
+    outcomes.push_back(std::move(outcome));
+    return ch;
+  });
+  if (!changed.ok()) return changed.status();
+  // Counted after the commit, so a rolled-back sweep counts nothing.
+  for (const auto& o : outcomes) {
+    if (o.to != pb::ESCALATION_LEVEL_UNSPECIFIED) metrics_->Escalated(o.to, o.department);
+    for (const auto& b : o.breached) metrics_->Breached(b, o.department);
+  }
+  return changed;
+}
+
+void ComplaintServiceImpl::RefreshMetrics() {
+  auto open = repo_->CountOpen();
+  auto overdue = repo_->CountOverdueOpen();
+  if (!open.ok() || !overdue.ok()) return;
+  int64_t at_risk = 0;
+  auto settings = LoadSettings();
+  auto candidates = repo_->OpenWithDeadlines("", "", 10000);
+  if (settings.ok() && candidates.ok()) {
+    absl::Time now = clock_->Now();
+    for (const auto& w : *candidates) {
+      auto history = repo_->History(w.id());
+      if (!history.ok()) continue;
+      const PolicyRule& rule = settings->policy.Match(ToSeverity(w.severity()), w.customer_tier(), w.type());
+      Clocks c = ComputeClocks(w, *history, rule, settings->calendar, now);
+      if (AtRisk(c.response, config_.risk_threshold) || AtRisk(c.resolution, config_.risk_threshold)) ++at_risk;
+    }
+  }
+  metrics_->SetOpen(*open, *overdue, at_risk);
+}
+
+// ---- state changes ----
+
+absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::Apply(int64_t id, int64_t version, const Act& act) {
+  KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
+  return repo_->Mutate(id, version, [&](const pb::WorkOrder& current,
+                                        const std::vector<HistoryEvent>& history) -> absl::StatusOr<Change> {
+    Change ch;
+    ch.updated = current;
+    KEFU_RETURN_IF_ERROR(act(ch.updated, ch.events, ch.follow_up));
+    absl::Time now = clock_->Now();
+    std::vector<HistoryEvent> full = history;
+    for (const auto& e : ch.events) full.push_back({now, e.kind});
+    ch.next_check = Recompute(ch.updated, full, settings, config_.risk_threshold, now);
+    return ch;
+  });
+}
+
+grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, const pb::CreateWorkOrderRequest* req,
+                                                   pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    if (!req->has_work_order()) v.Add("work_order", "is required");
+    else v.Merge(ValidateNewWorkOrder(req->work_order()));
+    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    Caller caller = CallerFrom(*ctx);
+    absl::Time now = clock_->Now();
+    pb::WorkOrder w = req->work_order();
+    if (!w.has_received_time() || FromProtoTime(w.received_time()) > now) *w.mutable_received_time() = ToProtoTime(now);
+    w.set_first_contact_owner_id(caller.ActorOrSystem());
+    if (w.department_id().empty()) w.set_department_id(caller.department_id);
+    w.set_status(pb::STATUS_NEW);
+    // The tier sets the deadlines. If customers cannot answer, the work order is still
+    // taken (tier 0 = the policy's catch-all rules); an unknown customer is refused.
+    auto tier = clients::GetCustomerTier(config_.customers, w.customer_id(), config_.customers_timeout, &caller);
+    if (tier.ok()) {
+      w.set_customer_tier(*tier);
+    } else if (tier.status().code() == absl::StatusCode::kNotFound) {
+      return MakeError(absl::StatusCode::kFailedPrecondition, "UNKNOWN_CUSTOMER",
+                       absl::StrCat("work_order.customer_id: customer ", w.customer_id(), " does not exist"),
+                       {{"work_order.customer_id", "does not exist"}});
+    } else {
+      log::Warn("customer tier unavailable; using default deadlines",
+                {{"customer_id", w.customer_id()}, {"error", tier.status().ToString()}});
+      w.set_customer_tier(0);
+    }
+    // Entitlement comes from contracts once that service is deployed.
+    w.set_service_type(pb::SERVICE_TYPE_UNCLASSIFIED);
+    w.set_escalation_level(ToProtoLevel(InitialLevel(ToSeverity(w.severity()))));
+    KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
+    std::vector<HistoryEvent> history{{FromProtoTime(w.received_time()), pb::EVENT_KIND_CREATED}};
+    absl::Time next = Recompute(w, history, settings, config_.risk_threshold, now);
+    IdempotencyKey key;
+    key.request_id = req->request_id();
+    if (!key.request_id.empty()) {
+      pb::CreateWorkOrderRequest copy = *req;
+      copy.clear_request_id();
+      key.fingerprint = MessageFingerprint(copy);
+    }
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(w, next, key, caller.ActorOrSystem()));
+    metrics_->Created(resp->type());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::GetWorkOrder(grpc::ServerContext*, const pb::GetWorkOrderRequest* req,
+                                                pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Get(req->work_order_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::ListWorkOrders(grpc::ServerContext*, const pb::ListWorkOrdersRequest* req,
+                                                  pb::ListWorkOrdersResponse* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckPageSize("page_size", req->page_size(), kMaxPageSize));
+    if (req->customer_id() < 0) v.Add("customer_id", "must not be negative");
+    v.Merge(CheckEnum("status", req->status(), pb::Status_IsValid, false));
+    v.Merge(CheckEnum("severity", req->severity(), pb::Severity_IsValid, false));
+    v.Merge(CheckEnum("type", req->type(), pb::WorkOrderType_IsValid, false));
+    v.Merge(CheckEnum("escalation_level", req->escalation_level(), pb::EscalationLevel_IsValid, false));
+    v.Merge(CheckId("handler_id", req->handler_id(), kMaxIdChars, false));
+    v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+    if (req->has_received_from() && req->has_received_to() &&
+        FromProtoTime(req->received_from()) >= FromProtoTime(req->received_to()))
+      v.Add("received_to", "must be after received_from");
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    pb::ListWorkOrdersRequest filters = *req;
+    filters.clear_page_size();
+    filters.clear_page_token();
+    uint64_t fp = MessageFingerprint(filters);
+    KEFU_ASSIGN_OR_RETURN(int64_t after, DecodeIdPageToken(req->page_token(), fp));
+    ListFilter f;
+    f.customer_id = req->customer_id();
+    f.status = req->status();
+    f.severity = req->severity();
+    f.type = req->type();
+    f.handler_id = req->handler_id();
+    f.department_id = req->department_id();
+    f.overdue_only = req->overdue_only();
+    f.open_only = req->open_only();
+    f.level = req->escalation_level();
+    if (req->has_received_from()) f.received_from = FromProtoTime(req->received_from());
+    if (req->has_received_to()) f.received_to = FromProtoTime(req->received_to());
+    bool more = false;
+    KEFU_ASSIGN_OR_RETURN(auto items, repo_->List(f, EffectivePageSize(req->page_size()), after, &more));
+    for (auto& w : items) *resp->add_work_orders() = std::move(w);
+    if (more) resp->set_next_page_token(EncodeIdPageToken(fp, resp->work_orders(resp->work_orders_size() - 1).id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::AcceptWorkOrder(grpc::ServerContext* ctx, const pb::WorkOrderActionRequest* req,
+                                                   pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
+    KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
+    KEFU_RETURN_IF_ERROR(CheckText("note", req->note(), kMaxNoteChars, false));
+    Caller caller = CallerFrom(*ctx);
+    absl::Time now = clock_->Now();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+                                       [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kAccept));
+                                         w.set_status(next);
+                                         *w.mutable_responded_time() = ToProtoTime(now);
+                                         w.clear_response_deadline();
+                                         if (w.handler_id().empty()) w.set_handler_id(caller.ActorOrSystem());
+                                         events.push_back({pb::EVENT_KIND_ACCEPTED,
+                                                           absl::StrCat("已受理 accepted by ", caller.ActorOrSystem(),
+                                                                        req->note().empty() ? "" : ": ", req->note()),
+                                                           caller.ActorOrSystem(), true});
+                                         return absl::OkStatus();
+                                       }));
+    metrics_->Responded(absl::ToDoubleSeconds(now - FromProtoTime(resp->received_time())));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::AssignWorkOrder(grpc::ServerContext* ctx, const pb::AssignWorkOrderRequest* req,
+                                                   pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckWorkOrderId(req->work_order_id()));
+    v.Merge(CheckVersion(req->version()));
+    v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+    v.Merge(CheckId("handler_id", req->handler_id(), kMaxIdChars, false));
+    if (req->department_id().empty() && req->handler_id().empty())
+      v.Add("handler_id", "one of department_id or handler_id is required");
+    v.Merge(CheckText("note", req->note(), kMaxNoteChars, false));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+                                       [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         if (!IsOpen(w.status()))
+                                           return MakeError(absl::StatusCode::kFailedPrecondition, "WORK_ORDER_CLOSED",
+                                                            absl::StrCat("work order ", w.id(), " is closed"));
+                                         if (!req->department_id().empty()) w.set_department_id(req->department_id());
+                                         if (!req->handler_id().empty()) w.set_handler_id(req->handler_id());
+                                         events.push_back({pb::EVENT_KIND_ASSIGNED,
+                                                           absl::StrCat("派单 assigned to ", w.department_id(), "/",
+                                                                        w.handler_id(), req->note().empty() ? "" : ": ",
+                                                                        req->note()),
+                                                           actor, false});
+                                         return absl::OkStatus();
+                                       }));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::StartWork(grpc::ServerContext* ctx, const pb::WorkOrderActionRequest* req,
+                                             pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
+    KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
+    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+                                       [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kStartWork));
+                                         w.set_status(next);
+                                         events.push_back({pb::EVENT_KIND_STARTED, "开始处理 work started", actor, false});
+                                         return absl::OkStatus();
+                                       }));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::PauseSla(grpc::ServerContext* ctx, const pb::PauseSlaRequest* req,
+                                            pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckWorkOrderId(req->work_order_id()));
+    v.Merge(CheckVersion(req->version()));
+    v.Merge(CheckEnum("reason", req->reason(), pb::PauseReason_IsValid, true));
+    v.Merge(CheckText("note", req->note(), kMaxNoteChars, false));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+                                       [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         if (w.status() != pb::STATUS_IN_PROGRESS)
+                                           return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_IN_PROGRESS",
+                                                            "only a work order in progress can wait");
+                                         if (w.sla_paused())
+                                           return MakeError(absl::StatusCode::kFailedPrecondition, "ALREADY_PAUSED",
+                                                            "the deadline clock is already paused");
+                                         w.set_sla_paused(true);
+                                         w.set_pause_reason(req->reason());
+                                         events.push_back({pb::EVENT_KIND_PAUSED,
+                                                           absl::StrCat(req->reason() == pb::PAUSE_REASON_WAITING_CUSTOMER
+                                                                            ? "等待客户 waiting on the customer"
+                                                                            : "等待第三方 waiting on a third party",
+                                                                        req->note().empty() ? "" : ": ", req->note()),
+                                                           actor, false});
+                                         return absl::OkStatus();
+                                       }));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::ResumeSla(grpc::ServerContext* ctx, const pb::WorkOrderActionRequest* req,
+                                             pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
+    KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
+    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+                                       [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         if (!w.sla_paused())
+                                           return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_PAUSED",
+                                                            "the deadline clock is not paused");
+                                         w.set_sla_paused(false);
+                                         w.set_pause_reason(pb::PAUSE_REASON_UNSPECIFIED);
+                                         events.push_back({pb::EVENT_KIND_RESUMED, "继续处理 resumed", actor, false});
+                                         return absl::OkStatus();
+                                       }));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::ChangeSeverity(grpc::ServerContext* ctx, const pb::ChangeSeverityRequest* req,
+                                                  pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckWorkOrderId(req->work_order_id()));
+    v.Merge(CheckVersion(req->version()));
+    v.Merge(CheckEnum("severity", req->severity(), pb::Severity_IsValid, true));
+    v.Merge(CheckText("reason", req->reason(), kMaxNoteChars, true));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+                                       [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         if (!IsOpen(w.status()))
+                                           return MakeError(absl::StatusCode::kFailedPrecondition, "WORK_ORDER_CLOSED",
+                                                            absl::StrCat("work order ", w.id(), " is closed"));
+                                         if (w.severity() == req->severity())
+                                           return MakeError(absl::StatusCode::kFailedPrecondition, "NO_CHANGE",
+                                                            "severity: the work order already has this severity");
+                                         w.set_severity(req->severity());
+                                         // A major complaint goes to senior management at once.
+                                         if (req->severity() == pb::SEVERITY_MAJOR)
+                                           w.set_escalation_level(pb::ESCALATION_LEVEL_SENIOR_MANAGEMENT);
+                                         events.push_back({pb::EVENT_KIND_SEVERITY_CHANGED,
+                                                           absl::StrCat("严重程度变更 severity changed to ",
+                                                                        pb::Severity_Name(req->severity()).substr(9), ": ",
+                                                                        req->reason()),
+                                                           actor, true});
+                                         return absl::OkStatus();
+                                       }));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::AddNote(grpc::ServerContext* ctx, const pb::AddNoteRequest* req,
+                                           pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
+    KEFU_RETURN_IF_ERROR(CheckText("text", req->text(), kMaxNoteChars, true));
+    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), 0,
+                                       [&](pb::WorkOrder&, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         events.push_back({pb::EVENT_KIND_NOTE, req->text(), actor, false});
+                                         return absl::OkStatus();
+                                       }));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::ResolveWorkOrder(grpc::ServerContext* ctx, const pb::ResolveWorkOrderRequest* req,
+                                                    pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckWorkOrderId(req->work_order_id()));
+    v.Merge(CheckVersion(req->version()));
+    if (!req->has_resolution()) v.Add("resolution", "is required");
+    else v.Merge(ValidateResolution(req->resolution()));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    absl::Time now = clock_->Now();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+                                       [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kResolve));
+                                         w.set_status(next);
+                                         *w.mutable_resolution() = req->resolution();
+                                         *w.mutable_resolved_time() = ToProtoTime(now);
+                                         w.set_sla_paused(false);
+                                         events.push_back({pb::EVENT_KIND_RESOLVED,
+                                                           absl::StrCat("已解决 resolved: ", req->resolution().summary()),
+                                                           actor, true});
+                                         return absl::OkStatus();
+                                       }));
+    metrics_->Resolved(absl::ToDoubleSeconds(now - FromProtoTime(resp->received_time())));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::StartFollowUp(grpc::ServerContext* ctx, const pb::WorkOrderActionRequest* req,
+                                                 pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
+    KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
+    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+                                       [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kStartFollowUp));
+                                         w.set_status(next);
+                                         events.push_back({pb::EVENT_KIND_FOLLOW_UP_STARTED, "开始回访 follow-up started",
+                                                           actor, false});
+                                         return absl::OkStatus();
+                                       }));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::RecordFollowUp(grpc::ServerContext* ctx, const pb::RecordFollowUpRequest* req,
+                                                  pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckWorkOrderId(req->work_order_id()));
+    v.Merge(CheckVersion(req->version()));
+    v.Merge(CheckSatisfaction(req->satisfaction()));
+    v.Merge(CheckText("note", req->note(), kMaxNoteChars, false));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    absl::Time now = clock_->Now();
+    bool satisfied = IsSatisfied(req->satisfaction());
+    KEFU_ASSIGN_OR_RETURN(
+        *resp, Apply(req->work_order_id(), req->version(),
+                     [&](pb::WorkOrder& w, std::vector<NewEvent>& events,
+                         std::optional<pb::FollowUp>& follow_up) -> absl::Status {
+                       KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), satisfied ? Action::kFollowUpSatisfied
+                                                                                         : Action::kFollowUpUnsatisfied));
+                       pb::FollowUp f;
+                       f.set_staff_id(actor);
+                       f.set_satisfaction(req->satisfaction());
+                       f.set_note(req->note());
+                       follow_up = f;
+                       w.set_status(next);
+                       events.push_back({pb::EVENT_KIND_FOLLOW_UP,
+                                         absl::StrCat("回访 follow-up: satisfaction ", req->satisfaction(), "/5",
+                                                      req->note().empty() ? "" : ": ", req->note()),
+                                         actor, true});
+                       if (satisfied) {
+                         *w.mutable_closed_time() = ToProtoTime(now);
+                         events.push_back({pb::EVENT_KIND_CLOSED, "客户满意，结案 closed: customer satisfied", actor, true});
+                       } else {
+                         w.set_reopen_count(w.reopen_count() + 1);
+                         w.clear_resolved_time();
+                         events.push_back({pb::EVENT_KIND_REOPENED, "客户不满意，重新处理 reopened: customer not satisfied",
+                                           actor, true});
+                       }
+                       return absl::OkStatus();
+                     }));
+    metrics_->FollowUp(satisfied);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::CloseWithoutSatisfaction(grpc::ServerContext* ctx,
+                                                            const pb::CloseWithoutSatisfactionRequest* req,
+                                                            pb::WorkOrder* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckWorkOrderId(req->work_order_id()));
+    v.Merge(CheckVersion(req->version()));
+    v.Merge(CheckText("reason", req->reason(), 500, true));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    Caller caller = CallerFrom(*ctx);
+    if (!caller.HasRole(kSeniorManagerRole))
+      return MakeError(absl::StatusCode::kPermissionDenied, "SENIOR_MANAGER_ONLY",
+                       "only a senior manager may close a work order without the customer's satisfaction");
+    absl::Time now = clock_->Now();
+    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+                                       [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
+                                         KEFU_ASSIGN_OR_RETURN(
+                                             auto next, NextStatus(w.status(), Action::kCloseWithoutSatisfaction));
+                                         w.set_status(next);
+                                         w.set_close_reason(req->reason());
+                                         *w.mutable_closed_time() = ToProtoTime(now);
+                                         events.push_back({pb::EVENT_KIND_CLOSED,
+                                                           absl::StrCat("高层结案 closed by senior management: ",
+                                                                        req->reason()),
+                                                           caller.ActorOrSystem(), true});
+                                         return absl::OkStatus();
+                                       }));
+    return absl::OkStatus();
+  });
+}
+
+// ---- reads ----
+
+grpc::Status ComplaintServiceImpl::GetTimeline(grpc::ServerContext*, const pb::GetTimelineRequest* req,
+                                               pb::Timeline* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
+    KEFU_ASSIGN_OR_RETURN(*resp->mutable_work_order(), repo_->Get(req->work_order_id()));
+    KEFU_ASSIGN_OR_RETURN(auto events, repo_->Timeline(req->work_order_id()));
+    for (auto& e : events) *resp->add_events() = std::move(e);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::ListAtRisk(grpc::ServerContext*, const pb::ListAtRiskRequest* req,
+                                              pb::ListAtRiskResponse* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+    v.Merge(CheckId("handler_id", req->handler_id(), kMaxIdChars, false));
+    if (req->threshold_bp() < 0 || req->threshold_bp() > 10000) v.Add("threshold_bp", "must be 0 to 10000");
+    v.Merge(CheckPageSize("page_size", req->page_size(), kMaxPageSize));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    double threshold = req->threshold_bp() == 0 ? config_.risk_threshold : req->threshold_bp() / 10000.0;
+    KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
+    KEFU_ASSIGN_OR_RETURN(auto open, repo_->OpenWithDeadlines(req->department_id(), req->handler_id(), 2000));
+    absl::Time now = clock_->Now();
+    int limit = EffectivePageSize(req->page_size());
+    for (const auto& w : open) {
+      KEFU_ASSIGN_OR_RETURN(auto history, repo_->History(w.id()));
+      const PolicyRule& rule = settings.policy.Match(ToSeverity(w.severity()), w.customer_tier(), w.type());
+      Clocks c = ComputeClocks(w, history, rule, settings.calendar, now);
+      for (const auto& [name, clock] : {std::pair<const char*, const SlaState*>{"response", &c.response},
+                                        std::pair<const char*, const SlaState*>{"resolution", &c.resolution}}) {
+        if (!AtRisk(*clock, threshold)) continue;
+        auto* item = resp->add_items();
+        *item->mutable_work_order() = w;
+        item->set_deadline(name);
+        item->set_used_bp(static_cast<int32_t>(clock->used_fraction * 10000));
+        break;
+      }
+      if (resp->items_size() >= limit) break;
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::WatchAlerts(grpc::ServerContext* ctx, const pb::WatchAlertsRequest* req,
+                                               grpc::ServerWriter<pb::Alert>* writer) {
+  Validator v;
+  v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+  v.Merge(CheckId("handler_id", req->handler_id(), kMaxIdChars, false));
+  if (!v.ok()) return ToGrpcStatus(v.Finish());
+  // Alerts are rows, so every replica streams the same alerts whichever wrote them.
+  auto last = repo_->LastAlertId();
+  if (!last.ok()) return ToGrpcStatus(last.status());
+  int64_t cursor = *last;
+  while (!ctx->IsCancelled() && !stopping_) {
+    int64_t next = cursor;
+    auto alerts = repo_->AlertsAfter(cursor, 200, &next);
+    if (alerts.ok()) {
+      for (const auto& a : *alerts) {
+        if (!req->department_id().empty() && a.department_id() != req->department_id()) continue;
+        if (!req->handler_id().empty() && a.handler_id() != req->handler_id()) continue;
+        if (!writer->Write(a)) return grpc::Status::OK;  // the client went away
+      }
+      cursor = next;
+    }
+    absl::SleepFor(config_.watch_poll);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ComplaintServiceImpl::GetDeadlinePolicy(grpc::ServerContext*, const pb::GetDeadlinePolicyRequest*,
+                                                     pb::DeadlinePolicy* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_ASSIGN_OR_RETURN(Settings s, LoadSettings());
+    *resp = PolicyToProto(s.policy);
+    resp->set_version(s.policy_version);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::UpdateDeadlinePolicy(grpc::ServerContext*, const pb::UpdateDeadlinePolicyRequest* req,
+                                                        pb::DeadlinePolicy* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(PolicyFromProto(req->policy()).status());
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SavePolicy(req->policy()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::GetBusinessCalendar(grpc::ServerContext*, const pb::GetBusinessCalendarRequest*,
+                                                       pb::BusinessCalendar* resp) {
+  return RunHandler([&]() -> absl::Status {
+    auto stored = repo_->LoadCalendar();
+    if (stored.ok()) {
+      *resp = *stored;
+      return absl::OkStatus();
+    }
+    if (stored.status().code() != absl::StatusCode::kNotFound) return stored.status();
+    *resp = DefaultCalendarProto();
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::UpdateBusinessCalendar(grpc::ServerContext*,
+                                                          const pb::UpdateBusinessCalendarRequest* req,
+                                                          pb::BusinessCalendar* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(CalendarFromProto(req->calendar()).status());
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SaveCalendar(req->calendar()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::GetKpis(grpc::ServerContext*, const pb::GetKpisRequest* req, pb::Kpis* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+    v.Merge(CheckId("handler_id", req->handler_id(), kMaxIdChars, false));
+    if (!req->has_from()) v.Add("from", "is required");
+    if (!req->has_to()) v.Add("to", "is required");
+    if (req->has_from() && req->has_to() && FromProtoTime(req->from()) >= FromProtoTime(req->to()))
+      v.Add("to", "must be after from");
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_ASSIGN_OR_RETURN(auto k, repo_->Kpis(req->department_id(), req->handler_id(), FromProtoTime(req->from()),
+                                              FromProtoTime(req->to())));
+    auto bp = [](int64_t num, int64_t den) { return den == 0 ? 0 : static_cast<int32_t>(num * 10000 / den); };
+    resp->set_received(static_cast<int32_t>(k.received));
+    resp->set_closed(static_cast<int32_t>(k.closed));
+    resp->set_open(static_cast<int32_t>(k.open));
+    resp->set_overdue(static_cast<int32_t>(k.overdue));
+    resp->set_escalated(static_cast<int32_t>(k.escalated));
+    // Follow-up rate: resolved work orders that got at least one follow-up visit.
+    resp->set_follow_up_rate_bp(bp(k.followed_up, k.resolved));
+    resp->set_satisfaction_rate_bp(bp(k.satisfied_follow_ups, k.follow_ups));
+    resp->set_rework_rate_bp(bp(k.reopened, k.resolved));
+    resp->set_overdue_rate_bp(bp(k.overdue, k.received));
+    resp->set_mean_seconds_to_respond(k.responded == 0 ? 0 : k.seconds_to_respond_sum / k.responded);
+    resp->set_mean_seconds_to_resolve(k.resolved == 0 ? 0 : k.seconds_to_resolve_sum / k.resolved);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace kefu::complaints

@@ -1,0 +1,109 @@
+#pragma once
+// The gRPC adapter of the complaints service: validation, caller identity and roles,
+// proto mapping, deadline computation through workflow.h, and the escalation sweep,
+// outbox relay and metric refresh that the server runs in the background.
+
+#include <grpcpp/channel.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+
+#include "kefu/complaints/v1/complaints.grpc.pb.h"
+#include "repository.h"
+#include "settings.h"
+
+namespace kefu::complaints {
+
+class BusinessMetrics {
+ public:
+  explicit BusinessMetrics(prometheus::Registry& registry);
+  void Escalated(pb::EscalationLevel to, const std::string& department);
+  void Breached(const std::string& deadline, const std::string& department);
+  void Responded(double seconds);
+  void Resolved(double seconds);
+  void FollowUp(bool satisfied);
+  void Created(pb::WorkOrderType type);
+  void SetOpen(const std::vector<Repository::OpenCount>& counts, int64_t overdue, int64_t at_risk);
+
+ private:
+  prometheus::Registry& registry_;
+  std::map<std::pair<int, int>, prometheus::Gauge*> open_;
+  prometheus::Gauge* overdue_open_;
+  prometheus::Gauge* at_risk_;
+  prometheus::Family<prometheus::Counter>& escalations_;
+  prometheus::Family<prometheus::Counter>& breaches_;
+  prometheus::Histogram* respond_seconds_;
+  prometheus::Histogram* resolve_seconds_;
+  prometheus::Counter* follow_up_satisfied_;
+  prometheus::Counter* follow_up_unsatisfied_;
+  std::map<int, prometheus::Counter*> created_;
+};
+
+struct ServiceConfig {
+  // Where the customers service answers (tier lookups; the log goes through the outbox).
+  std::shared_ptr<grpc::Channel> customers;
+  absl::Duration customers_timeout = absl::Seconds(1);
+  double risk_threshold = kDefaultRiskThreshold;
+  // How often WatchAlerts looks for new alerts.
+  absl::Duration watch_poll = absl::Milliseconds(500);
+};
+
+class ComplaintServiceImpl final : public pb::ComplaintService::Service {
+ public:
+  ComplaintServiceImpl(Repository* repo, BusinessMetrics* metrics, const Clock* clock, ServiceConfig config)
+      : repo_(repo), metrics_(metrics), clock_(clock), config_(std::move(config)) {}
+
+  // One round of the escalation sweep: escalations, breaches, at-risk warnings.
+  absl::StatusOr<int> SweepOnce(int limit = 100);
+  void RefreshMetrics();
+  // Ends WatchAlerts streams (called on shutdown).
+  void StopWatches() { stopping_ = true; }
+
+  grpc::Status CreateWorkOrder(grpc::ServerContext*, const pb::CreateWorkOrderRequest*, pb::WorkOrder*) override;
+  grpc::Status GetWorkOrder(grpc::ServerContext*, const pb::GetWorkOrderRequest*, pb::WorkOrder*) override;
+  grpc::Status ListWorkOrders(grpc::ServerContext*, const pb::ListWorkOrdersRequest*, pb::ListWorkOrdersResponse*) override;
+  grpc::Status AcceptWorkOrder(grpc::ServerContext*, const pb::WorkOrderActionRequest*, pb::WorkOrder*) override;
+  grpc::Status AssignWorkOrder(grpc::ServerContext*, const pb::AssignWorkOrderRequest*, pb::WorkOrder*) override;
+  grpc::Status StartWork(grpc::ServerContext*, const pb::WorkOrderActionRequest*, pb::WorkOrder*) override;
+  grpc::Status PauseSla(grpc::ServerContext*, const pb::PauseSlaRequest*, pb::WorkOrder*) override;
+  grpc::Status ResumeSla(grpc::ServerContext*, const pb::WorkOrderActionRequest*, pb::WorkOrder*) override;
+  grpc::Status ChangeSeverity(grpc::ServerContext*, const pb::ChangeSeverityRequest*, pb::WorkOrder*) override;
+  grpc::Status AddNote(grpc::ServerContext*, const pb::AddNoteRequest*, pb::WorkOrder*) override;
+  grpc::Status ResolveWorkOrder(grpc::ServerContext*, const pb::ResolveWorkOrderRequest*, pb::WorkOrder*) override;
+  grpc::Status StartFollowUp(grpc::ServerContext*, const pb::WorkOrderActionRequest*, pb::WorkOrder*) override;
+  grpc::Status RecordFollowUp(grpc::ServerContext*, const pb::RecordFollowUpRequest*, pb::WorkOrder*) override;
+  grpc::Status CloseWithoutSatisfaction(grpc::ServerContext*, const pb::CloseWithoutSatisfactionRequest*,
+                                        pb::WorkOrder*) override;
+  grpc::Status GetTimeline(grpc::ServerContext*, const pb::GetTimelineRequest*, pb::Timeline*) override;
+  grpc::Status ListAtRisk(grpc::ServerContext*, const pb::ListAtRiskRequest*, pb::ListAtRiskResponse*) override;
+  grpc::Status WatchAlerts(grpc::ServerContext*, const pb::WatchAlertsRequest*, grpc::ServerWriter<pb::Alert>*) override;
+  grpc::Status GetDeadlinePolicy(grpc::ServerContext*, const pb::GetDeadlinePolicyRequest*, pb::DeadlinePolicy*) override;
+  grpc::Status UpdateDeadlinePolicy(grpc::ServerContext*, const pb::UpdateDeadlinePolicyRequest*,
+                                    pb::DeadlinePolicy*) override;
+  grpc::Status GetBusinessCalendar(grpc::ServerContext*, const pb::GetBusinessCalendarRequest*,
+                                   pb::BusinessCalendar*) override;
+  grpc::Status UpdateBusinessCalendar(grpc::ServerContext*, const pb::UpdateBusinessCalendarRequest*,
+                                      pb::BusinessCalendar*) override;
+  grpc::Status GetKpis(grpc::ServerContext*, const pb::GetKpisRequest*, pb::Kpis*) override;
+
+ private:
+  // A state change on one work order: `act` edits the copy and names its events;
+  // deadlines, next check and overdue are then recomputed from the full history.
+  using Act = std::function<absl::Status(pb::WorkOrder& w, std::vector<NewEvent>& events,
+                                         std::optional<pb::FollowUp>& follow_up)>;
+  absl::StatusOr<pb::WorkOrder> Apply(int64_t id, int64_t version, const Act& act);
+  absl::StatusOr<Settings> LoadSettings();
+
+  Repository* repo_;
+  BusinessMetrics* metrics_;
+  const Clock* clock_;
+  ServiceConfig config_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace kefu::complaints

@@ -1,0 +1,447 @@
+// The complaints service against real MariaDB and the real customers service (both
+// in-process gRPC servers), with an injected clock so deadlines and escalations are exact.
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "kefu/client.h"
+#include "kefu/clients/customers_client.h"
+#include "kefu/complaints/v1/complaints.grpc.pb.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/errors.h"
+#include "kefu/log.h"
+#include "kefu/outbox.h"
+#include "kefu/server.h"
+#include "complaints/src/repository.h"
+#include "complaints/src/service.h"
+#include "complaints/src/settings.h"
+#include "customers/src/repository.h"
+#include "customers/src/service.h"
+#include "support/test_env.h"
+
+const std::vector<kefu::db::Migration>& CustomersMigrations();
+const std::vector<kefu::db::Migration>& ComplaintsMigrations();
+
+namespace kefu::complaints {
+namespace {
+
+using ::grpc::StatusCode;
+namespace cpb = ::kefu::customers::v1;
+
+absl::Time Shanghai(int y, int mo, int d, int h, int mi) {
+  return absl::FromCivil(absl::CivilMinute(y, mo, d, h, mi), absl::FixedTimeZone(8 * 3600));
+}
+
+// Friday 2026-11-20 16:00 in Shanghai: two working hours left before the weekend.
+const absl::Time kFridayAfternoon = Shanghai(2026, 11, 20, 16, 0);
+
+std::unique_ptr<Server> StartServer(const db::Config& db, grpc::Service* service, const char* full_name,
+                                    const char* name, int port, const std::vector<db::Migration>& migrations) {
+  ServerOptions o;
+  o.service_name = name;
+  o.listen_host = "127.0.0.1";
+  o.grpc_port = port;
+  o.metrics_port = -1;
+  o.db = db;
+  o.health_interval = absl::Milliseconds(100);
+  auto server = std::make_unique<Server>(o);
+  server->AddService(service, full_name);
+  EXPECT_TRUE(server->Start(migrations).ok());
+  for (int i = 0; i < 100 && !server->ready(); ++i) absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_TRUE(server->ready());
+  return server;
+}
+
+class ComplaintsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    log::Init("complaints-test", log::Level::kWarn);
+    customers_db_ = new db::Config(testing::CreateSchema("cmp_cust"));
+    complaints_db_ = new db::Config(testing::CreateSchema("cmp"));
+    clock_ = new FakeClock(kFridayAfternoon);
+    customers_port_ = testing::FreePort();
+    StartCustomers();
+    // The production channel settings: reconnects within seconds after customers returns.
+    static ChannelPool channels;
+    customers_channel_ = new std::shared_ptr<grpc::Channel>(channels.Get(absl::StrCat("127.0.0.1:", customers_port_)));
+
+    ServerOptions o;
+    complaints_pool_ = db::Pool::Create(*complaints_db_).release();
+    ASSERT_TRUE(db::ApplyMigrations(*complaints_pool_, ComplaintsMigrations()).ok());
+    repo_ = new Repository(complaints_pool_, clock_);
+    static prometheus::Registry registry;
+    metrics_ = new BusinessMetrics(registry);
+    service_ = new ComplaintServiceImpl(repo_, metrics_, clock_, {*customers_channel_, absl::Seconds(2)});
+    relay_ = new outbox::Relay(complaints_pool_, clock_, registry);
+    relay_->Register(clients::kCustomerLogTarget, clients::CustomerLogHandler(*customers_channel_, absl::Seconds(2)));
+    complaints_server_ = StartServer(*complaints_db_, service_, pb::ComplaintService::service_full_name(), "complaints", 0,
+                                     ComplaintsMigrations()).release();
+    channel_ = new std::shared_ptr<grpc::Channel>(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", complaints_server_->grpc_port()), grpc::InsecureChannelCredentials()));
+  }
+  static void TearDownTestSuite() {
+    service_->StopWatches();
+    complaints_server_->Shutdown();
+    StopCustomers();
+    testing::DropSchema(*customers_db_);
+    testing::DropSchema(*complaints_db_);
+  }
+  static void StartCustomers() {
+    customers_pool_clock_ = clock_;
+    customers_server_ = new Server([] {
+      ServerOptions o;
+      o.service_name = "customers";
+      o.listen_host = "127.0.0.1";
+      o.grpc_port = customers_port_;
+      o.metrics_port = -1;
+      o.db = *customers_db_;
+      o.health_interval = absl::Milliseconds(100);
+      return o;
+    }());
+    customers_repo_ = new customers::Repository(&customers_server_->pool(), clock_);
+    static prometheus::Registry registry;
+    static customers::BusinessMetrics* metrics = new customers::BusinessMetrics(registry);
+    customers_service_ = new customers::CustomerServiceImpl(customers_repo_, metrics, clock_);
+    customers_server_->AddService(customers_service_, cpb::CustomerService::service_full_name());
+    ASSERT_TRUE(customers_server_->Start(CustomersMigrations()).ok());
+    for (int i = 0; i < 100 && !customers_server_->ready(); ++i) absl::SleepFor(absl::Milliseconds(100));
+  }
+  static void StopCustomers() {
+    customers_server_->Shutdown();
+    delete customers_server_;
+    customers_server_ = nullptr;
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor = "E2001",
+                                                  const std::string& roles = "agent") {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx->AddMetadata("x-kefu-actor", actor);
+    ctx->AddMetadata("x-kefu-roles", roles);
+    return ctx;
+  }
+  std::unique_ptr<pb::ComplaintService::Stub> Stub() { return pb::ComplaintService::NewStub(*channel_); }
+
+  int64_t NewCustomer(cpb::Tier tier, int n) {
+    auto stub = cpb::CustomerService::NewStub(*customers_channel_);
+    cpb::CreateCustomerRequest req;
+    req.mutable_customer()->set_kind(cpb::CUSTOMER_KIND_ORGANIZATION);
+    req.mutable_customer()->set_name(absl::StrCat("投诉测试客户", n, "号"));
+    req.mutable_customer()->set_tier(tier);
+    cpb::Customer out;
+    grpc::Status s = stub->CreateCustomer(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.id();
+  }
+
+  pb::WorkOrder NewWorkOrder(int64_t customer_id, pb::Severity severity, const std::string& request_id = "") {
+    pb::CreateWorkOrderRequest req;
+    auto* w = req.mutable_work_order();
+    w->set_customer_id(customer_id);
+    w->set_channel(pb::CHANNEL_PHONE);
+    w->set_type(pb::WORK_ORDER_TYPE_FAULT_REPORT);
+    w->set_severity(severity);
+    w->set_title("空调不制冷");
+    w->set_content("客户来电：办公室空调不制冷，影响办公");
+    w->set_department_id("D-SERVICE");
+    req.set_request_id(request_id);
+    pb::WorkOrder out;
+    grpc::Status s = Stub()->CreateWorkOrder(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  pb::WorkOrder Act(grpc::Status (pb::ComplaintService::Stub::*method)(grpc::ClientContext*,
+                                                                       const pb::WorkOrderActionRequest&, pb::WorkOrder*),
+                    int64_t id) {
+    pb::WorkOrderActionRequest req;
+    req.set_work_order_id(id);
+    pb::WorkOrder out;
+    grpc::Status s = (Stub().get()->*method)(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  pb::WorkOrder Get(int64_t id) {
+    pb::GetWorkOrderRequest req;
+    req.set_work_order_id(id);
+    pb::WorkOrder out;
+    EXPECT_TRUE(Stub()->GetWorkOrder(Ctx().get(), req, &out).ok());
+    return out;
+  }
+
+  int64_t Count(const std::string& sql, std::vector<db::Param> params) {
+    auto s = complaints_pool_->Acquire();
+    auto row = s->QueryOne(sql, params);
+    EXPECT_TRUE(row.ok()) << row.status();
+    return (*row)->Int(0);
+  }
+
+  static db::Config* customers_db_;
+  static db::Config* complaints_db_;
+  static FakeClock* clock_;
+  static const Clock* customers_pool_clock_;
+  static int customers_port_;
+  static Server* customers_server_;
+  static customers::Repository* customers_repo_;
+  static customers::CustomerServiceImpl* customers_service_;
+  static std::shared_ptr<grpc::Channel>* customers_channel_;
+  static db::Pool* complaints_pool_;
+  static Repository* repo_;
+  static BusinessMetrics* metrics_;
+  static ComplaintServiceImpl* service_;
+  static outbox::Relay* relay_;
+  static Server* complaints_server_;
+  static std::shared_ptr<grpc::Channel>* channel_;
+};
+
+db::Config* ComplaintsTest::customers_db_;
+db::Config* ComplaintsTest::complaints_db_;
+FakeClock* ComplaintsTest::clock_;
+const Clock* ComplaintsTest::customers_pool_clock_;
+int ComplaintsTest::customers_port_;
+Server* ComplaintsTest::customers_server_;
+customers::Repository* ComplaintsTest::customers_repo_;
+customers::CustomerServiceImpl* ComplaintsTest::customers_service_;
+std::shared_ptr<grpc::Channel>* ComplaintsTest::customers_channel_;
+db::Pool* ComplaintsTest::complaints_pool_;
+Repository* ComplaintsTest::repo_;
+BusinessMetrics* ComplaintsTest::metrics_;
+ComplaintServiceImpl* ComplaintsTest::service_;
+outbox::Relay* ComplaintsTest::relay_;
+Server* ComplaintsTest::complaints_server_;
+std::shared_ptr<grpc::Channel>* ComplaintsTest::channel_;
+
+TEST_F(ComplaintsTest, FullLifecycleWithEscalationReopenAndCustomerLog) {
+  clock_->Set(kFridayAfternoon);
+  int64_t customer = NewCustomer(cpb::TIER_STANDARD, 1);
+  pb::WorkOrder w = NewWorkOrder(customer, pb::SEVERITY_GENERAL);
+  EXPECT_EQ(w.status(), pb::STATUS_NEW);
+  EXPECT_EQ(w.escalation_level(), pb::ESCALATION_LEVEL_HANDLER);
+  EXPECT_EQ(w.customer_tier(), 1);
+  EXPECT_EQ(w.service_type(), pb::SERVICE_TYPE_UNCLASSIFIED);
+  EXPECT_EQ(w.first_contact_owner_id(), "E2001");
+  // 4 working hours from Friday 16:00: two on Friday, two on Monday morning.
+  EXPECT_EQ(FromProtoTime(w.response_deadline()), Shanghai(2026, 11, 23, 11, 0));
+
+  // Exactly at the deadline nothing happens; a moment later it escalates.
+  clock_->Set(Shanghai(2026, 11, 23, 11, 0));
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  EXPECT_EQ(Get(w.id()).escalation_level(), pb::ESCALATION_LEVEL_HANDLER);
+  clock_->Set(Shanghai(2026, 11, 23, 11, 0) + absl::Seconds(1));
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  pb::WorkOrder escalated = Get(w.id());
+  EXPECT_EQ(escalated.escalation_level(), pb::ESCALATION_LEVEL_DEPARTMENT_MANAGER);
+  EXPECT_TRUE(escalated.overdue());
+  EXPECT_TRUE(escalated.has_level_deadline());
+  // A second sweep at the same moment changes nothing.
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM work_order_events WHERE work_order_id = ? AND kind = ?",
+                  {w.id(), static_cast<int>(pb::EVENT_KIND_ESCALATED)}),
+            1);
+  // The department manager does not act within the escalation step either.
+  clock_->Set(FromProtoTime(escalated.level_deadline()) + absl::Seconds(1));
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  EXPECT_EQ(Get(w.id()).escalation_level(), pb::ESCALATION_LEVEL_SENIOR_MANAGEMENT);
+
+  Act(&pb::ComplaintService::Stub::AcceptWorkOrder, w.id());
+  Act(&pb::ComplaintService::Stub::StartWork, w.id());
+  pb::ResolveWorkOrderRequest resolve;
+  resolve.set_work_order_id(w.id());
+  resolve.mutable_resolution()->set_summary("更换压缩机，恢复制冷");
+  resolve.mutable_resolution()->add_actions(pb::RESOLUTION_ACTION_REPAIR);
+  resolve.mutable_resolution()->set_root_cause("压缩机老化");
+  pb::WorkOrder out;
+  ASSERT_TRUE(Stub()->ResolveWorkOrder(Ctx().get(), resolve, &out).ok());
+  EXPECT_EQ(out.status(), pb::STATUS_RESOLVED);
+  Act(&pb::ComplaintService::Stub::StartFollowUp, w.id());
+
+  pb::RecordFollowUpRequest unhappy;
+  unhappy.set_work_order_id(w.id());
+  unhappy.set_satisfaction(2);
+  unhappy.set_note("仍有异响");
+  ASSERT_TRUE(Stub()->RecordFollowUp(Ctx().get(), unhappy, &out).ok());
+  EXPECT_EQ(out.status(), pb::STATUS_IN_PROGRESS);
+  EXPECT_EQ(out.reopen_count(), 1);
+
+  ASSERT_TRUE(Stub()->ResolveWorkOrder(Ctx().get(), resolve, &out).ok());
+  Act(&pb::ComplaintService::Stub::StartFollowUp, w.id());
+  pb::RecordFollowUpRequest happy = unhappy;
+  happy.set_satisfaction(5);
+  happy.set_note("很满意");
+  ASSERT_TRUE(Stub()->RecordFollowUp(Ctx().get(), happy, &out).ok());
+  EXPECT_EQ(out.status(), pb::STATUS_CLOSED);
+  EXPECT_EQ(out.follow_ups_size(), 2);
+
+  pb::GetTimelineRequest tl;
+  tl.set_work_order_id(w.id());
+  pb::Timeline timeline;
+  ASSERT_TRUE(Stub()->GetTimeline(Ctx().get(), tl, &timeline).ok());
+  std::vector<pb::EventKind> kinds;
+  for (const auto& e : timeline.events()) kinds.push_back(e.kind());
+  EXPECT_EQ(kinds, (std::vector<pb::EventKind>{
+                       pb::EVENT_KIND_CREATED, pb::EVENT_KIND_ESCALATED, pb::EVENT_KIND_ESCALATED,
+                       pb::EVENT_KIND_ACCEPTED, pb::EVENT_KIND_STARTED, pb::EVENT_KIND_RESOLVED,
+                       pb::EVENT_KIND_FOLLOW_UP_STARTED, pb::EVENT_KIND_FOLLOW_UP, pb::EVENT_KIND_REOPENED,
+                       pb::EVENT_KIND_RESOLVED, pb::EVENT_KIND_FOLLOW_UP_STARTED, pb::EVENT_KIND_FOLLOW_UP,
+                       pb::EVENT_KIND_CLOSED}));
+
+  // Every customer-facing event reaches the customer's log, once, via the outbox.
+  while (relay_->DeliverDue().value_or(0) > 0) {
+  }
+  for (int i = 0; i < 2; ++i) (void)relay_->DeliverDue();  // repeats deliver nothing twice
+  auto stub = cpb::CustomerService::NewStub(*customers_channel_);
+  cpb::ListLogEntriesRequest log;
+  log.set_customer_id(customer);
+  log.set_category(cpb::LOG_CATEGORY_SERVICE);
+  log.set_page_size(100);
+  cpb::ListLogEntriesResponse entries;
+  ASSERT_TRUE(stub->ListLogEntries(Ctx().get(), log, &entries).ok());
+  int from_work_order = 0;
+  for (const auto& e : entries.entries())
+    if (e.reference() == absl::StrCat("complaints/", w.number())) ++from_work_order;
+  EXPECT_EQ(from_work_order, 10);  // all 13 events but the internal "started" and two "follow-up started"
+}
+
+TEST_F(ComplaintsTest, MajorComplaintsStartAtSeniorManagement) {
+  clock_->Set(kFridayAfternoon);
+  pb::WorkOrder w = NewWorkOrder(NewCustomer(cpb::TIER_GOLD, 2), pb::SEVERITY_MAJOR);
+  EXPECT_EQ(w.escalation_level(), pb::ESCALATION_LEVEL_SENIOR_MANAGEMENT);
+  // Major counts around the clock: respond within one hour.
+  EXPECT_EQ(FromProtoTime(w.response_deadline()), kFridayAfternoon + absl::Hours(1));
+}
+
+TEST_F(ComplaintsTest, UnknownCustomerIsRefusedAndBadInputNamesTheField) {
+  pb::CreateWorkOrderRequest req;
+  req.mutable_work_order()->set_customer_id(987654321);
+  req.mutable_work_order()->set_channel(pb::CHANNEL_PHONE);
+  req.mutable_work_order()->set_type(pb::WORK_ORDER_TYPE_COMPLAINT);
+  req.mutable_work_order()->set_severity(pb::SEVERITY_GENERAL);
+  req.mutable_work_order()->set_content("投诉");
+  pb::WorkOrder out;
+  grpc::Status s = Stub()->CreateWorkOrder(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("work_order.customer_id"), std::string::npos);
+  req.mutable_work_order()->clear_content();
+  req.mutable_work_order()->set_severity(static_cast<pb::Severity>(7));
+  s = Stub()->CreateWorkOrder(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("work_order.content"), std::string::npos);
+  EXPECT_NE(s.error_message().find("work_order.severity"), std::string::npos);
+}
+
+TEST_F(ComplaintsTest, IllegalTransitionsAndClosingRules) {
+  clock_->Set(kFridayAfternoon);
+  pb::WorkOrder w = NewWorkOrder(NewCustomer(cpb::TIER_STANDARD, 3), pb::SEVERITY_MINOR);
+  pb::WorkOrderActionRequest req;
+  req.set_work_order_id(w.id());
+  pb::WorkOrder out;
+  grpc::Status s = Stub()->StartFollowUp(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "ILLEGAL_TRANSITION");
+  Act(&pb::ComplaintService::Stub::AcceptWorkOrder, w.id());
+  Act(&pb::ComplaintService::Stub::StartWork, w.id());
+  pb::ResolveWorkOrderRequest resolve;
+  resolve.set_work_order_id(w.id());
+  resolve.mutable_resolution()->set_summary("远程指导重启设备");
+  ASSERT_TRUE(Stub()->ResolveWorkOrder(Ctx().get(), resolve, &out).ok());
+
+  pb::CloseWithoutSatisfactionRequest close;
+  close.set_work_order_id(w.id());
+  close.set_reason("客户失联三次");
+  s = Stub()->CloseWithoutSatisfaction(Ctx("M1001", "department_manager").get(), close, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(Stub()->CloseWithoutSatisfaction(Ctx("S0001", "senior_manager").get(), close, &out).ok());
+  EXPECT_EQ(out.status(), pb::STATUS_CLOSED);
+  EXPECT_EQ(out.close_reason(), "客户失联三次");
+  EXPECT_EQ(Stub()->AcceptWorkOrder(Ctx().get(), req, &out).error_code(), StatusCode::FAILED_PRECONDITION);
+  req.set_version(1);
+  EXPECT_EQ(Stub()->AddNote(Ctx().get(), [&] {
+              pb::AddNoteRequest n;
+              n.set_work_order_id(w.id());
+              n.set_text("备注");
+              return n;
+            }(), &out).error_code(),
+            StatusCode::OK);
+}
+
+TEST_F(ComplaintsTest, PausingMovesTheResolutionDeadlineByThePausedWorkingTime) {
+  clock_->Set(Shanghai(2026, 11, 23, 9, 0));  // Monday
+  pb::WorkOrder w = NewWorkOrder(NewCustomer(cpb::TIER_STANDARD, 4), pb::SEVERITY_GENERAL);
+  Act(&pb::ComplaintService::Stub::AcceptWorkOrder, w.id());
+  pb::WorkOrder started = Act(&pb::ComplaintService::Stub::StartWork, w.id());
+  absl::Time before = FromProtoTime(started.resolution_deadline());
+  clock_->Set(Shanghai(2026, 11, 23, 10, 0));
+  pb::PauseSlaRequest pause;
+  pause.set_work_order_id(w.id());
+  pause.set_reason(pb::PAUSE_REASON_WAITING_CUSTOMER);
+  pb::WorkOrder paused;
+  ASSERT_TRUE(Stub()->PauseSla(Ctx().get(), pause, &paused).ok());
+  EXPECT_TRUE(paused.sla_paused());
+  EXPECT_FALSE(paused.has_resolution_deadline());
+  clock_->Set(Shanghai(2026, 11, 23, 14, 0));  // 10-12 and 13-14: three working hours waiting
+  pb::WorkOrder resumed = Act(&pb::ComplaintService::Stub::ResumeSla, w.id());
+  EXPECT_FALSE(resumed.sla_paused());
+  EXPECT_EQ(FromProtoTime(resumed.resolution_deadline()),
+            BusinessCalendar(*CalendarFromProto(DefaultCalendarProto())).AddWorkingTime(before, absl::Hours(3)));
+}
+
+TEST_F(ComplaintsTest, TwoConcurrentSweepsNeverDoubleEscalate) {
+  clock_->Set(kFridayAfternoon);
+  int64_t customer = NewCustomer(cpb::TIER_STANDARD, 5);
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 30; ++i) ids.push_back(NewWorkOrder(customer, pb::SEVERITY_GENERAL).id());
+  clock_->Set(Shanghai(2026, 11, 23, 11, 1));
+  Repository other_replica(complaints_pool_, clock_);
+  static prometheus::Registry registry;
+  BusinessMetrics other_metrics(registry);
+  ComplaintServiceImpl other(&other_replica, &other_metrics, clock_, {*customers_channel_, absl::Seconds(2)});
+  std::thread a([&] { for (int i = 0; i < 5; ++i) (void)service_->SweepOnce(7); });
+  std::thread b([&] { for (int i = 0; i < 5; ++i) (void)other.SweepOnce(7); });
+  a.join();
+  b.join();
+  for (int64_t id : ids) {
+    EXPECT_EQ(Count("SELECT COUNT(*) FROM work_order_events WHERE work_order_id = ? AND kind = ?",
+                    {id, static_cast<int>(pb::EVENT_KIND_ESCALATED)}),
+              1)
+        << id;
+  }
+}
+
+TEST_F(ComplaintsTest, WorkOrdersAreTakenWhileCustomersIsDownAndTheLogCatchesUp) {
+  // Later than every other test's clock, so everything they queued is due now.
+  clock_->Set(Shanghai(2026, 12, 7, 9, 0));
+  int64_t customer = NewCustomer(cpb::TIER_PLATINUM, 6);
+  while (relay_->DeliverDue().value_or(0) > 0) {
+  }
+  StopCustomers();
+  pb::WorkOrder w = NewWorkOrder(customer, pb::SEVERITY_GENERAL, "wo-while-down");
+  EXPECT_GT(w.id(), 0);
+  EXPECT_EQ(w.customer_tier(), 0);  // unknown: default deadlines
+  EXPECT_EQ(relay_->DeliverDue().value_or(-1), 0);
+  EXPECT_GE(relay_->Pending().value_or(0), 1);
+  StartCustomers();
+  clock_->Advance(absl::Minutes(10));  // past the retry backoff
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (relay_->Pending().value_or(1) > 0 && absl::Now() < deadline) {
+    auto delivered = relay_->DeliverDue();
+    if (!delivered.ok()) ADD_FAILURE() << delivered.status();
+    clock_->Advance(absl::Minutes(10));
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(relay_->Pending().value_or(1), 0);
+  auto stub = cpb::CustomerService::NewStub(*customers_channel_);
+  cpb::ListLogEntriesRequest log;
+  log.set_customer_id(customer);
+  log.set_category(cpb::LOG_CATEGORY_SERVICE);
+  cpb::ListLogEntriesResponse entries;
+  ASSERT_TRUE(stub->ListLogEntries(Ctx().get(), log, &entries).ok());
+  ASSERT_EQ(entries.entries_size(), 1);
+  EXPECT_EQ(entries.entries(0).reference(), absl::StrCat("complaints/", w.number()));
+}
+
+}  // namespace
+}  // namespace kefu::complaints
