@@ -257,6 +257,7 @@ void Server::Shutdown() {
   if (server_) {
     // Readiness first, so load balancers stop sending before the listener closes.
     SetReady(false);
+    for (auto& hook : shutdown_hooks_) hook();
     if (options_.drain_delay > absl::ZeroDuration()) absl::SleepFor(options_.drain_delay);
     server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
   }

@@ -75,6 +75,9 @@ class Server {
   void AddService(grpc::Service* service, const char* full_name);
   // Runs fn every period on its own thread while the server is ready (database up).
   void AddBackgroundTask(std::string name, absl::Duration period, std::function<void()> fn);
+  // Runs fn when shutdown begins, before in-flight calls are drained: long-lived
+  // streams use it to finish instead of holding the shutdown until its deadline.
+  void OnShutdown(std::function<void()> fn) { shutdown_hooks_.push_back(std::move(fn)); }
 
   absl::Status Start(const std::vector<db::Migration>& migrations);
   int grpc_port() const { return grpc_port_; }
@@ -99,6 +102,7 @@ class Server {
     std::function<void()> fn;
   };
   std::vector<Task> tasks_;
+  std::vector<std::function<void()>> shutdown_hooks_;
   std::vector<std::thread> threads_;
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;

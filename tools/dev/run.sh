@@ -11,9 +11,11 @@ db_port=${KEFU_RUN_DB_PORT:-13306}
 db_password=${KEFU_DEV_DB_PASSWORD:-kefu-dev}
 mkdir -p "$run_dir/logs"
 
-# name grpc_port metrics_port: the documented defaults (README "Configuration").
+# name grpc_port metrics_port [extra flags]: the documented defaults (README
+# "Configuration"), started in this order.
 services=(
   "customers 50051 9101"
+  "complaints 50054 9104 --customers_addr=127.0.0.1:50051"
 )
 
 pids=()
@@ -35,15 +37,16 @@ KEFU_DEV_DB_PASSWORD="$db_password" "$root/tools/dev/mariadb.sh" provision "$run
 
 kefuctl="$root/$build/tools/kefuctl/kefuctl"
 for s in "${services[@]}"; do
-  read -r name grpc_port metrics_port <<<"$s"
+  read -r name grpc_port metrics_port extra <<<"$s"
+  # shellcheck disable=SC2086  # extra holds whole flags
   KEFU_DB_PASSWORD="$db_password" "$root/$build/services/$name/kefu-$name" \
-    --grpc_port="$grpc_port" --metrics_port="$metrics_port" --db_port="$db_port" \
+    --grpc_port="$grpc_port" --metrics_port="$metrics_port" --db_port="$db_port" $extra \
     >"$run_dir/logs/$name.log" 2>&1 &
   pids+=($!)
 done
 
 for s in "${services[@]}"; do
-  read -r name grpc_port metrics_port <<<"$s"
+  read -r name grpc_port metrics_port _ <<<"$s"
   for i in $(seq 1 60); do
     if "$kefuctl" --addr "127.0.0.1:$grpc_port" health >/dev/null 2>&1; then break; fi
     if [ "$i" = 60 ]; then echo "$name did not become healthy; see .run/logs/$name.log"; exit 1; fi
@@ -60,7 +63,7 @@ kefu is running.
   MariaDB     127.0.0.1:$db_port  (schemas kefu_<service>, users kefu_<service>, password $db_password)
 MSG
 for s in "${services[@]}"; do
-  read -r name grpc_port metrics_port <<<"$s"
+  read -r name grpc_port metrics_port _ <<<"$s"
   printf '  %-11s grpc 127.0.0.1:%s   metrics http://127.0.0.1:%s/metrics   log .run/logs/%s.log\n' \
     "$name" "$grpc_port" "$metrics_port" "$name"
 done

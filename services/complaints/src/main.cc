@@ -49,11 +49,11 @@ int main(int argc, char** argv) {
     (void)relay.Pending();
   });
   server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
+  server.OnShutdown([&] { service.StopWatches(); });
   if (absl::Status s = server.Start(ComplaintsMigrations()); !s.ok()) {
     kefu::log::Error("cannot start", {{"error", s.ToString()}});
     return 1;
   }
   server.Run();
-  service.StopWatches();
   return 0;
 }

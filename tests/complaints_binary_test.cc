@@ -1,0 +1,146 @@
+// The real kefu-customers and kefu-complaints binaries as processes: a work order
+// received long ago escalates on its own (the sweep thread), the escalation arrives on
+// a WatchAlerts stream, the customer's log receives the events (the outbox relay
+// thread), the business metrics count it, and SIGTERM ends open streams promptly.
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "kefu/complaints/v1/complaints.grpc.pb.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/probe.h"
+#include "kefu/time_util.h"
+#include "support/test_env.h"
+
+namespace kefu {
+namespace {
+
+namespace cpb = customers::v1;
+namespace pb = complaints::v1;
+
+struct Service {
+  int grpc_port = testing::FreePort();
+  int metrics_port = testing::FreePort();
+  std::unique_ptr<testing::Process> process;
+  std::shared_ptr<grpc::Channel> channel;
+
+  void Start(const std::string& name, const db::Config& db, std::vector<std::string> extra) {
+    std::vector<std::string> args{"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", grpc_port),
+                                  absl::StrCat("--metrics_port=", metrics_port),
+                                  absl::StrCat("--db_port=", testing::SharedDbPort()),
+                                  absl::StrCat("--db_user=", db.user), absl::StrCat("--db_name=", db.schema),
+                                  "--shutdown_grace_ms=10000"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<testing::Process>(testing::BuildPath(absl::StrCat("services/", name, "/kefu-", name)),
+                                                 args, std::vector<std::string>{"KEFU_DB_PASSWORD=" + db.password});
+    channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port), grpc::InsecureChannelCredentials());
+  }
+  bool WaitServing() {
+    for (int i = 0; i < 200; ++i) {
+      auto s = probe::CheckHealth(channel, "", absl::Seconds(1));
+      if (s.ok() && *s == probe::HealthState::kServing) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+};
+
+std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(10)) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  ctx->AddMetadata("x-kefu-actor", "E3001");
+  return ctx;
+}
+
+TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
+  db::Config customers_db = testing::CreateSchema("cb_cust");
+  db::Config complaints_db = testing::CreateSchema("cb_cmp");
+  Service customers, complaints;
+  customers.Start("customers", customers_db, {});
+  ASSERT_TRUE(customers.WaitServing()) << customers.process->Output();
+  complaints.Start("complaints", complaints_db,
+                   {absl::StrCat("--customers_addr=127.0.0.1:", customers.grpc_port), "--sweep_interval_ms=200",
+                    "--outbox_interval_ms=200"});
+  ASSERT_TRUE(complaints.WaitServing()) << complaints.process->Output();
+
+  cpb::CreateCustomerRequest create_customer;
+  create_customer.mutable_customer()->set_kind(cpb::CUSTOMER_KIND_ORGANIZATION);
+  create_customer.mutable_customer()->set_name("进程测试客户有限公司");
+  cpb::Customer customer;
+  ASSERT_TRUE(cpb::CustomerService::NewStub(customers.channel)->CreateCustomer(Ctx().get(), create_customer, &customer).ok());
+
+  // Watch before the work order exists; the stream must deliver its escalation.
+  auto watch_ctx = Ctx(absl::Seconds(60));
+  pb::WatchAlertsRequest watch;
+  watch.set_department_id("D-BIN");
+  auto stub = pb::ComplaintService::NewStub(complaints.channel);
+  auto reader = stub->WatchAlerts(watch_ctx.get(), watch);
+  absl::SleepFor(absl::Milliseconds(700));  // the stream has taken its starting point
+
+  pb::CreateWorkOrderRequest create;
+  auto* w = create.mutable_work_order();
+  w->set_customer_id(customer.id());
+  w->set_channel(pb::CHANNEL_PHONE);
+  w->set_type(pb::WORK_ORDER_TYPE_COMPLAINT);
+  w->set_severity(pb::SEVERITY_GENERAL);
+  w->set_content("安装师傅迟到三天，至今无人联系");
+  w->set_department_id("D-BIN");
+  *w->mutable_received_time() = ToProtoTime(absl::Now() - absl::Hours(24 * 30));
+  pb::WorkOrder created;
+  ASSERT_TRUE(stub->CreateWorkOrder(Ctx().get(), create, &created).ok());
+
+  bool escalated = false;
+  pb::Alert alert;
+  while (!escalated && reader->Read(&alert)) {
+    EXPECT_EQ(alert.department_id(), "D-BIN");
+    if (alert.kind() == pb::ALERT_KIND_ESCALATED && alert.work_order_id() == created.id()) escalated = true;
+  }
+  ASSERT_TRUE(escalated);
+
+  pb::GetWorkOrderRequest get;
+  get.set_work_order_id(created.id());
+  pb::WorkOrder now;
+  ASSERT_TRUE(stub->GetWorkOrder(Ctx().get(), get, &now).ok());
+  EXPECT_GE(now.escalation_level(), pb::ESCALATION_LEVEL_DEPARTMENT_MANAGER);
+  EXPECT_TRUE(now.overdue());
+
+  // The outbox relay thread delivers the events to the customer's log.
+  int delivered = 0;
+  for (int i = 0; i < 100 && delivered < 2; ++i) {
+    cpb::ListLogEntriesRequest log;
+    log.set_customer_id(customer.id());
+    log.set_category(cpb::LOG_CATEGORY_COMPLAINT);
+    cpb::ListLogEntriesResponse entries;
+    ASSERT_TRUE(cpb::CustomerService::NewStub(customers.channel)->ListLogEntries(Ctx().get(), log, &entries).ok());
+    delivered = entries.entries_size();
+    if (delivered < 2) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_GE(delivered, 2);  // received, escalated
+
+  auto metrics = testing::HttpGet(complaints.metrics_port, "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->find("kefu_complaints_escalations_total{department=\"D-BIN\",level=\"department_manager\"} 1"),
+            std::string::npos)
+      << *metrics;
+  EXPECT_NE(metrics->find("kefu_complaints_sla_breaches_total{deadline=\"response\",department=\"D-BIN\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics->find("kefu_outbox_delivered_total{target=\"customers.log\"}"), std::string::npos);
+
+  // SIGTERM with the watch stream still open: the stream ends and the process exits
+  // well before the 10 s grace period.
+  absl::Time start = absl::Now();
+  complaints.process->Signal(SIGTERM);
+  EXPECT_EQ(complaints.process->WaitExit(15000), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  reader->Finish();
+  customers.process->Signal(SIGTERM);
+  EXPECT_EQ(customers.process->WaitExit(15000), 0);
+  testing::DropSchema(customers_db);
+  testing::DropSchema(complaints_db);
+}
+
+}  // namespace
+}  // namespace kefu
