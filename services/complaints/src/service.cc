@@ -98,6 +98,13 @@ BusinessMetrics::BusinessMetrics(prometheus::Registry& registry)
                           .Help("From receipt to resolution.")
                           .Register(registry)
                           .Add({}, kHours);
+  // With follow_ups_total: follow-up rate = follow-ups / resolutions, rework rate =
+  // unsatisfied follow-ups / resolutions.
+  resolutions_ = &prometheus::BuildCounter()
+                      .Name("kefu_complaints_resolutions_total")
+                      .Help("Work orders resolved (a reopened one counts again when resolved again).")
+                      .Register(registry)
+                      .Add({});
   auto& fu = prometheus::BuildCounter()
                  .Name("kefu_complaints_follow_ups_total")
                  .Help("Follow-up visits by result; unsatisfied ones reopen the work order.")
@@ -124,7 +131,10 @@ void BusinessMetrics::Breached(const std::string& deadline, const std::string& d
   breaches_.Add({{"deadline", deadline}, {"department", department.empty() ? "none" : department}}).Increment();
 }
 void BusinessMetrics::Responded(double s) { respond_seconds_->Observe(s); }
-void BusinessMetrics::Resolved(double s) { resolve_seconds_->Observe(s); }
+void BusinessMetrics::Resolved(double s) {
+  resolve_seconds_->Observe(s);
+  resolutions_->Increment();
+}
 void BusinessMetrics::FollowUp(bool satisfied) {
   (satisfied ? follow_up_satisfied_ : follow_up_unsatisfied_)->Increment();
 }

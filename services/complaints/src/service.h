@@ -39,6 +39,7 @@ class BusinessMetrics {
   prometheus::Family<prometheus::Counter>& breaches_;
   prometheus::Histogram* respond_seconds_;
   prometheus::Histogram* resolve_seconds_;
+  prometheus::Counter* resolutions_;
   prometheus::Counter* follow_up_satisfied_;
   prometheus::Counter* follow_up_unsatisfied_;
   std::map<int, prometheus::Counter*> created_;
