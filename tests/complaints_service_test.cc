@@ -445,3 +445,57 @@ TEST_F(ComplaintsTest, WorkOrdersAreTakenWhileCustomersIsDownAndTheLogCatchesUp)
 
 }  // namespace
 }  // namespace kefu::complaints
+
+namespace kefu::complaints {
+namespace {
+
+TEST_F(ComplaintsTest, PolicyAndCalendarAreVersionedAndValidated) {
+  pb::DeadlinePolicy current;
+  ASSERT_TRUE(Stub()->GetDeadlinePolicy(Ctx().get(), pb::GetDeadlinePolicyRequest(), &current).ok());
+  EXPECT_EQ(current.version(), 0);  // the defaults, never saved
+  ASSERT_EQ(current.rules_size(), 6);
+
+  pb::UpdateDeadlinePolicyRequest update;
+  *update.mutable_policy() = current;
+  update.mutable_policy()->mutable_rules(0)->set_respond_within_seconds(1800);
+  pb::DeadlinePolicy saved;
+  ASSERT_TRUE(Stub()->UpdateDeadlinePolicy(Ctx().get(), update, &saved).ok());
+  EXPECT_EQ(saved.version(), 1);
+  // The same (now stale) version again is refused.
+  grpc::Status s = Stub()->UpdateDeadlinePolicy(Ctx().get(), update, &saved);
+  EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
+  // A policy without a catch-all rule per severity is refused, naming the field.
+  update.mutable_policy()->set_version(1);
+  update.mutable_policy()->mutable_rules()->DeleteSubrange(0, 2);
+  s = Stub()->UpdateDeadlinePolicy(Ctx().get(), update, &saved);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("policy.rules"), std::string::npos);
+
+  pb::BusinessCalendar calendar;
+  ASSERT_TRUE(Stub()->GetBusinessCalendar(Ctx().get(), pb::GetBusinessCalendarRequest(), &calendar).ok());
+  EXPECT_EQ(calendar.time_zone(), "Asia/Shanghai");
+  pb::UpdateBusinessCalendarRequest cal_update;
+  *cal_update.mutable_calendar() = calendar;
+  cal_update.mutable_calendar()->add_holidays("2027-01-01");
+  pb::BusinessCalendar cal_saved;
+  ASSERT_TRUE(Stub()->UpdateBusinessCalendar(Ctx().get(), cal_update, &cal_saved).ok());
+  EXPECT_EQ(cal_saved.version(), 1);
+  cal_update.mutable_calendar()->set_version(1);
+  cal_update.mutable_calendar()->add_holidays("2027-02-30");
+  s = Stub()->UpdateBusinessCalendar(Ctx().get(), cal_update, &cal_saved);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("calendar.holidays[1]"), std::string::npos);
+
+  // Restore the defaults for the other tests.
+  pb::UpdateDeadlinePolicyRequest restore;
+  *restore.mutable_policy() = current;
+  restore.mutable_policy()->set_version(1);
+  ASSERT_TRUE(Stub()->UpdateDeadlinePolicy(Ctx().get(), restore, &saved).ok());
+  pb::UpdateBusinessCalendarRequest restore_cal;
+  *restore_cal.mutable_calendar() = calendar;
+  restore_cal.mutable_calendar()->set_version(1);
+  ASSERT_TRUE(Stub()->UpdateBusinessCalendar(Ctx().get(), restore_cal, &cal_saved).ok());
+}
+
+}  // namespace
+}  // namespace kefu::complaints

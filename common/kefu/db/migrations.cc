@@ -69,6 +69,17 @@ absl::Status ApplyMigrations(Pool& pool, const std::vector<Migration>& migration
       " KEY idx_outbox_pending (delivered_time, next_attempt_time)"
       ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"));
 
+  // Small administrator-edited settings (deadline policy, approval rules), each one
+  // serialized message with a version for optimistic concurrency (db/settings.h).
+  KEFU_RETURN_IF_ERROR(session.ExecRaw(
+      "CREATE TABLE IF NOT EXISTS service_settings ("
+      " name VARCHAR(64) NOT NULL,"
+      " value BLOB NOT NULL,"
+      " version BIGINT NOT NULL,"
+      " update_time DATETIME(6) NOT NULL,"
+      " PRIMARY KEY (name)"
+      ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"));
+
   // Replicas starting together take turns; the lock is per schema.
   KEFU_ASSIGN_OR_RETURN(auto locked,
                         session.QueryOne("SELECT GET_LOCK(CONCAT(DATABASE(), '.migrate'), 60)"));

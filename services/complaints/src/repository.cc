@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kefu/clients/customers_client.h"
+#include "kefu/db/settings.h"
 #include "kefu/errors.h"
 
 namespace kefu::complaints {
@@ -227,46 +228,15 @@ customers::v1::LogEntry CustomerLogEntryFor(const pb::WorkOrder& w, const NewEve
 
 // ---- settings ----
 
-namespace {
-template <typename M>
-absl::StatusOr<M> LoadSetting(db::Pool* pool, const char* name) {
-  KEFU_ASSIGN_OR_RETURN(Session s, pool->Acquire());
-  KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT value, version FROM settings WHERE name = ?", {name}));
-  if (!row) return NotFound("setting", name);
-  M m;
-  if (!m.ParseFromString(row->Str(0))) return absl::DataLossError(absl::StrCat("setting ", name, " is unreadable"));
-  m.set_version(row->Int(1));
-  return m;
-}
-
-template <typename M>
-absl::StatusOr<M> SaveSetting(db::Pool* pool, const char* name, M m, absl::Time now) {
-  return pool->InTransaction<M>([&](Session& s) -> absl::StatusOr<M> {
-    KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT version FROM settings WHERE name = ? FOR UPDATE", {name}));
-    int64_t current = row ? row->Int(0) : 0;
-    if (m.version() != current) return StaleVersion(m.version(), current);
-    m.set_version(current + 1);
-    M stored = m;
-    stored.clear_version();
-    KEFU_RETURN_IF_ERROR(s.Exec("INSERT INTO settings (name, value, version, update_time) VALUES (?, ?, ?, ?) "
-                                "ON DUPLICATE KEY UPDATE value = VALUES(value), version = VALUES(version), "
-                                "update_time = VALUES(update_time)",
-                                {name, stored.SerializeAsString(), m.version(), ToSqlTime(now)})
-                             .status());
-    return m;
-  });
-}
-}  // namespace
-
-absl::StatusOr<pb::DeadlinePolicy> Repository::LoadPolicy() { return LoadSetting<pb::DeadlinePolicy>(pool_, "policy"); }
+absl::StatusOr<pb::DeadlinePolicy> Repository::LoadPolicy() { return db::LoadSetting<pb::DeadlinePolicy>(*pool_, "policy"); }
 absl::StatusOr<pb::DeadlinePolicy> Repository::SavePolicy(pb::DeadlinePolicy p) {
-  return SaveSetting(pool_, "policy", std::move(p), clock_->Now());
+  return db::SaveSetting(*pool_, "policy", std::move(p), clock_->Now());
 }
 absl::StatusOr<pb::BusinessCalendar> Repository::LoadCalendar() {
-  return LoadSetting<pb::BusinessCalendar>(pool_, "calendar");
+  return db::LoadSetting<pb::BusinessCalendar>(*pool_, "calendar");
 }
 absl::StatusOr<pb::BusinessCalendar> Repository::SaveCalendar(pb::BusinessCalendar c) {
-  return SaveSetting(pool_, "calendar", std::move(c), clock_->Now());
+  return db::SaveSetting(*pool_, "calendar", std::move(c), clock_->Now());
 }
 
 // ---- work orders ----
