@@ -1,0 +1,372 @@
+// The contracts service against real MariaDB and the real customers service, with an
+// injected clock: review and approval, signing, activation and expiry by date (also
+// with two sweepers at once), entitlement boundaries, drafts for won projects,
+// renewals and amendments, and the customer log.
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "contracts/src/repository.h"
+#include "contracts/src/service.h"
+#include "kefu/clients/customers_client.h"
+#include "kefu/contracts/v1/contracts.grpc.pb.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/errors.h"
+#include "kefu/log.h"
+#include "kefu/outbox.h"
+#include "support/customers_fixture.h"
+#include "support/test_env.h"
+
+const std::vector<kefu::db::Migration>& ContractsMigrations();
+
+namespace kefu::contracts {
+namespace {
+
+using ::grpc::StatusCode;
+namespace cpb = ::kefu::customers::v1;
+
+absl::Time Noon(int y, int m, int d) {
+  return absl::FromCivil(absl::CivilHour(y, m, d, 12), absl::FixedTimeZone(8 * 3600));
+}
+
+class ContractsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    log::Init("contracts-test", log::Level::kWarn);
+    clock_ = new FakeClock(Noon(2027, 1, 10));
+    customers_ = new testing::CustomersFixture(clock_);
+    db_ = new db::Config(testing::CreateSchema("ctr"));
+    ServerOptions o;
+    o.service_name = "contracts";
+    o.listen_host = "127.0.0.1";
+    o.metrics_port = -1;
+    o.db = *db_;
+    o.health_interval = absl::Milliseconds(100);
+    server_ = new Server(o);
+    repo_ = new Repository(&server_->pool(), clock_);
+    static prometheus::Registry registry;
+    metrics_ = new BusinessMetrics(registry);
+    service_ = new ContractServiceImpl(repo_, &server_->pool(), metrics_, clock_,
+                                       {customers_->channel(), absl::Seconds(2), absl::FixedTimeZone(8 * 3600)});
+    relay_ = new outbox::Relay(&server_->pool(), clock_, registry);
+    relay_->Register(clients::kCustomerLogTarget, clients::CustomerLogHandler(customers_->channel(), absl::Seconds(2)));
+    server_->AddService(service_, pb::ContractService::service_full_name());
+    ASSERT_TRUE(server_->Start(ContractsMigrations()).ok());
+    for (int i = 0; i < 100 && !server_->ready(); ++i) absl::SleepFor(absl::Milliseconds(50));
+    channel_ = new std::shared_ptr<grpc::Channel>(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()), grpc::InsecureChannelCredentials()));
+  }
+  static void TearDownTestSuite() {
+    server_->Shutdown();
+    delete customers_;
+    testing::DropSchema(*db_);
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor = "E1001", const std::string& roles = "") {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx->AddMetadata("x-kefu-actor", actor);
+    if (!roles.empty()) ctx->AddMetadata("x-kefu-roles", roles);
+    return ctx;
+  }
+  std::unique_ptr<pb::ContractService::Stub> Stub() { return pb::ContractService::NewStub(*channel_); }
+
+  pb::Contract Draft(int64_t customer, pb::ContractType type, int64_t amount, const std::string& from,
+                     const std::string& to) {
+    pb::CreateContractRequest req;
+    auto* c = req.mutable_contract();
+    c->set_customer_id(customer);
+    c->set_name("设备维保服务合同");
+    c->set_type(type);
+    c->mutable_amount()->set_currency_code("CNY");
+    c->mutable_amount()->set_amount_minor(amount);
+    c->set_effective_date(from);
+    c->set_expiry_date(to);
+    pb::Contract out;
+    grpc::Status s = Stub()->CreateContract(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  pb::Contract Approve(const pb::Contract& c, const std::string& role) {
+    pb::RecordApprovalRequest req;
+    req.set_contract_id(c.id());
+    req.set_decision(pb::DECISION_PASS);
+    req.set_opinion("同意");
+    pb::Contract out;
+    grpc::Status s = Stub()->RecordApproval(Ctx("M1", role).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  // Draft -> active, approved by a department manager.
+  pb::Contract Active(int64_t customer, pb::ContractType type, const std::string& from, const std::string& to) {
+    pb::Contract c = Draft(customer, type, 5'000'000, from, to);
+    pb::ContractActionRequest submit;
+    submit.set_contract_id(c.id());
+    EXPECT_TRUE(Stub()->SubmitForReview(Ctx().get(), submit, &c).ok());
+    c = Approve(c, "department_manager");
+    pb::SignContractRequest sign;
+    sign.set_contract_id(c.id());
+    EXPECT_TRUE(Stub()->SignContract(Ctx().get(), sign, &c).ok());
+    EXPECT_TRUE(service_->SweepOnce().ok());
+    pb::GetContractRequest get;
+    get.set_contract_id(c.id());
+    EXPECT_TRUE(Stub()->GetContract(Ctx().get(), get, &c).ok());
+    return c;
+  }
+
+  pb::Entitlement Entitlement(int64_t customer, const std::string& date) {
+    pb::CheckEntitlementRequest req;
+    req.set_customer_id(customer);
+    req.set_date(date);
+    pb::Entitlement out;
+    EXPECT_TRUE(Stub()->CheckEntitlement(Ctx().get(), req, &out).ok());
+    return out;
+  }
+
+  static FakeClock* clock_;
+  static testing::CustomersFixture* customers_;
+  static db::Config* db_;
+  static Server* server_;
+  static Repository* repo_;
+  static BusinessMetrics* metrics_;
+  static ContractServiceImpl* service_;
+  static outbox::Relay* relay_;
+  static std::shared_ptr<grpc::Channel>* channel_;
+};
+
+FakeClock* ContractsTest::clock_;
+testing::CustomersFixture* ContractsTest::customers_;
+db::Config* ContractsTest::db_;
+Server* ContractsTest::server_;
+Repository* ContractsTest::repo_;
+BusinessMetrics* ContractsTest::metrics_;
+ContractServiceImpl* ContractsTest::service_;
+outbox::Relay* ContractsTest::relay_;
+std::shared_ptr<grpc::Channel>* ContractsTest::channel_;
+
+TEST_F(ContractsTest, ReviewApprovalSigningAndTheCustomerLog) {
+  clock_->Set(Noon(2027, 1, 10));
+  int64_t customer = customers_->CreateCustomer("合同测试客户甲", cpb::TIER_GOLD);
+  pb::Contract c = Draft(customer, pb::CONTRACT_TYPE_SALES, 150'000'000, "2027-01-15", "2028-01-14");
+  EXPECT_EQ(c.status(), pb::CONTRACT_STATUS_DRAFT);
+  EXPECT_EQ(c.owner_id(), "E1001");
+
+  pb::SignContractRequest sign;
+  sign.set_contract_id(c.id());
+  pb::Contract out;
+  grpc::Status s = Stub()->SignContract(Ctx().get(), sign, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);  // not approved
+
+  pb::SetRiskAssessmentRequest risk;
+  risk.set_contract_id(c.id());
+  auto* item = risk.add_risk_items();
+  item->set_clause("第7条 违约责任");
+  item->set_level(pb::RISK_LEVEL_HIGH);
+  item->set_note("违约金比例过高");
+  ASSERT_TRUE(Stub()->SetRiskAssessment(Ctx().get(), risk, &c).ok());
+  EXPECT_EQ(c.risk_items_size(), 1);
+
+  pb::ContractActionRequest submit;
+  submit.set_contract_id(c.id());
+  ASSERT_TRUE(Stub()->SubmitForReview(Ctx().get(), submit, &c).ok());
+  ASSERT_EQ(c.approvals_size(), 2);  // 1.5M needs a senior manager too
+
+  // The senior manager cannot skip the department manager's step.
+  pb::RecordApprovalRequest approve;
+  approve.set_contract_id(c.id());
+  approve.set_decision(pb::DECISION_PASS);
+  s = Stub()->RecordApproval(Ctx("S1", "senior_manager").get(), approve, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED);
+  // A rejection sends it back to draft; a new round starts on resubmission.
+  pb::RecordApprovalRequest reject = approve;
+  reject.set_decision(pb::DECISION_REJECT);
+  reject.set_opinion("违约条款需修改");
+  ASSERT_TRUE(Stub()->RecordApproval(Ctx("M1", "department_manager").get(), reject, &c).ok());
+  EXPECT_EQ(c.status(), pb::CONTRACT_STATUS_DRAFT);
+  ASSERT_TRUE(Stub()->SubmitForReview(Ctx().get(), submit, &c).ok());
+  c = Approve(c, "department_manager");
+  EXPECT_EQ(c.status(), pb::CONTRACT_STATUS_IN_REVIEW);
+  c = Approve(c, "senior_manager");
+  EXPECT_EQ(c.status(), pb::CONTRACT_STATUS_APPROVED);
+
+  ASSERT_TRUE(Stub()->SignContract(Ctx().get(), sign, &c).ok());
+  EXPECT_EQ(c.signing_date(), "2027-01-10");
+  // Not effective before its first day, active on it.
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  pb::GetContractRequest get;
+  get.set_contract_id(c.id());
+  ASSERT_TRUE(Stub()->GetContract(Ctx().get(), get, &c).ok());
+  EXPECT_EQ(c.status(), pb::CONTRACT_STATUS_SIGNED);
+  clock_->Set(Noon(2027, 1, 15));
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  ASSERT_TRUE(Stub()->GetContract(Ctx().get(), get, &c).ok());
+  EXPECT_EQ(c.status(), pb::CONTRACT_STATUS_ACTIVE);
+
+  while (relay_->DeliverDue().value_or(0) > 0) {
+  }
+  auto stub = cpb::CustomerService::NewStub(customers_->channel());
+  cpb::ListLogEntriesRequest log;
+  log.set_customer_id(customer);
+  log.set_category(cpb::LOG_CATEGORY_CONTRACT);
+  log.set_page_size(50);
+  cpb::ListLogEntriesResponse entries;
+  ASSERT_TRUE(stub->ListLogEntries(Ctx().get(), log, &entries).ok());
+  // created, submitted, rejected, submitted, approved x2, signed, active
+  EXPECT_EQ(entries.entries_size(), 8);
+}
+
+TEST_F(ContractsTest, EntitlementCoversTheFirstAndLastDayAndExpiresOnItsOwn) {
+  clock_->Set(Noon(2027, 3, 1));
+  int64_t customer = customers_->CreateCustomer("合同测试客户乙", cpb::TIER_STANDARD);
+  EXPECT_EQ(Entitlement(customer, "2027-03-01").kind(), pb::ENTITLEMENT_KIND_PAID);
+  pb::Contract warranty = Active(customer, pb::CONTRACT_TYPE_SERVICE_WARRANTY, "2027-03-01", "2027-03-31");
+  ASSERT_EQ(warranty.status(), pb::CONTRACT_STATUS_ACTIVE);
+  EXPECT_EQ(Entitlement(customer, "2027-02-28").kind(), pb::ENTITLEMENT_KIND_PAID);
+  EXPECT_EQ(Entitlement(customer, "2027-03-01").kind(), pb::ENTITLEMENT_KIND_FREE_WARRANTY);
+  pb::Entitlement last = Entitlement(customer, "2027-03-31");
+  EXPECT_EQ(last.kind(), pb::ENTITLEMENT_KIND_FREE_WARRANTY);
+  EXPECT_EQ(last.contract_id(), warranty.id());
+  EXPECT_EQ(Entitlement(customer, "2027-04-01").kind(), pb::ENTITLEMENT_KIND_PAID);
+  pb::Contract service = Active(customer, pb::CONTRACT_TYPE_SERVICE_CONTRACT, "2027-03-01", "2027-12-31");
+  EXPECT_EQ(Entitlement(customer, "2027-03-15").kind(), pb::ENTITLEMENT_KIND_CONTRACT);
+
+  // The last day is still covered; the day after, the sweep expires it (once, even
+  // with two replicas sweeping at the same moment).
+  clock_->Set(Noon(2027, 3, 31));
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  pb::GetContractRequest get;
+  get.set_contract_id(warranty.id());
+  pb::Contract now;
+  ASSERT_TRUE(Stub()->GetContract(Ctx().get(), get, &now).ok());
+  EXPECT_EQ(now.status(), pb::CONTRACT_STATUS_ACTIVE);
+  clock_->Set(Noon(2027, 4, 1));
+  Repository other_repo(&server_->pool(), clock_);
+  prometheus::Registry registry;
+  BusinessMetrics other_metrics(registry);
+  ContractServiceImpl other(&other_repo, &server_->pool(), &other_metrics, clock_,
+                            {customers_->channel(), absl::Seconds(2), absl::FixedTimeZone(8 * 3600)});
+  std::atomic<int> changed{0};
+  std::thread a([&] { changed += service_->SweepOnce().value_or(0); });
+  std::thread b([&] { changed += other.SweepOnce().value_or(0); });
+  a.join();
+  b.join();
+  ASSERT_TRUE(Stub()->GetContract(Ctx().get(), get, &now).ok());
+  EXPECT_EQ(now.status(), pb::CONTRACT_STATUS_EXPIRED);
+  EXPECT_EQ(now.version(), warranty.version() + 1);  // expired exactly once
+  EXPECT_EQ(Entitlement(customer, "2027-04-01").kind(), pb::ENTITLEMENT_KIND_CONTRACT);
+
+  pb::ListContractsRequest expiring;
+  expiring.set_customer_id(customer);
+  expiring.set_expiring_within_days(300);
+  pb::ListContractsResponse list;
+  ASSERT_TRUE(Stub()->ListContracts(Ctx().get(), expiring, &list).ok());
+  ASSERT_EQ(list.contracts_size(), 1);
+  EXPECT_EQ(list.contracts(0).id(), service.id());
+}
+
+TEST_F(ContractsTest, WonProjectGetsOneDraftHoweverOftenItAsks) {
+  clock_->Set(Noon(2027, 5, 1));
+  int64_t customer = customers_->CreateCustomer("合同测试客户丙", cpb::TIER_SILVER);
+  pb::CreateDraftForProjectRequest req;
+  req.set_sales_project_id(4242);
+  req.set_customer_id(customer);
+  req.set_name("智能客服系统采购合同");
+  req.set_type(pb::CONTRACT_TYPE_SALES);
+  req.mutable_amount()->set_currency_code("CNY");
+  req.mutable_amount()->set_amount_minor(880'000'00);
+  pb::Contract first, again;
+  ASSERT_TRUE(Stub()->CreateDraftForProject(Ctx().get(), req, &first).ok());
+  ASSERT_TRUE(Stub()->CreateDraftForProject(Ctx().get(), req, &again).ok());
+  EXPECT_EQ(first.id(), again.id());
+  EXPECT_EQ(first.sales_project_id(), 4242);
+  EXPECT_EQ(first.effective_date(), "2027-05-01");
+  EXPECT_EQ(first.expiry_date(), "2028-04-30");
+  req.set_customer_id(987654);
+  grpc::Status s = Stub()->CreateDraftForProject(Ctx().get(), req, &again);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);  // unknown customer
+}
+
+TEST_F(ContractsTest, RenewalsAndAmendmentsKeepTheirHistory) {
+  clock_->Set(Noon(2027, 6, 1));
+  int64_t customer = customers_->CreateCustomer("合同测试客户丁", cpb::TIER_STANDARD);
+  pb::Contract original = Active(customer, pb::CONTRACT_TYPE_SERVICE_CONTRACT, "2027-06-01", "2027-06-30");
+  pb::RenewContractRequest renew;
+  renew.set_contract_id(original.id());
+  renew.set_expiry_date("2028-06-30");
+  renew.set_request_id("renew-1");
+  pb::Contract renewal, replay;
+  ASSERT_TRUE(Stub()->RenewContract(Ctx().get(), renew, &renewal).ok());
+  ASSERT_TRUE(Stub()->RenewContract(Ctx().get(), renew, &replay).ok());
+  EXPECT_EQ(renewal.id(), replay.id());
+  EXPECT_EQ(renewal.relation(), pb::RELATION_RENEWAL);
+  EXPECT_EQ(renewal.effective_date(), "2027-07-01");
+  EXPECT_EQ(renewal.previous_contract_id(), original.id());
+
+  pb::AmendContractRequest amend;
+  amend.set_contract_id(original.id());
+  *amend.mutable_amended() = original;
+  amend.mutable_amended()->mutable_amount()->set_amount_minor(6'000'000);
+  amend.set_reason("增加服务点");
+  pb::Contract amendment;
+  ASSERT_TRUE(Stub()->AmendContract(Ctx().get(), amend, &amendment).ok());
+  // Activating the amendment supersedes the original.
+  pb::ContractActionRequest submit;
+  submit.set_contract_id(amendment.id());
+  ASSERT_TRUE(Stub()->SubmitForReview(Ctx().get(), submit, &amendment).ok());
+  amendment = Approve(amendment, "department_manager");
+  pb::SignContractRequest sign;
+  sign.set_contract_id(amendment.id());
+  ASSERT_TRUE(Stub()->SignContract(Ctx().get(), sign, &amendment).ok());
+  ASSERT_TRUE(Stub()->ActivateContract(Ctx().get(), submit, &amendment).ok());
+  EXPECT_EQ(amendment.status(), pb::CONTRACT_STATUS_ACTIVE);
+
+  pb::ListContractHistoryRequest hist;
+  hist.set_contract_id(renewal.id());
+  pb::ListContractHistoryResponse chain;
+  ASSERT_TRUE(Stub()->ListContractHistory(Ctx().get(), hist, &chain).ok());
+  ASSERT_EQ(chain.contracts_size(), 3);
+  EXPECT_EQ(chain.contracts(0).id(), original.id());
+  EXPECT_EQ(chain.contracts(0).status(), pb::CONTRACT_STATUS_SUPERSEDED);
+}
+
+TEST_F(ContractsTest, BadInputAndStaleVersions) {
+  clock_->Set(Noon(2027, 7, 1));
+  int64_t customer = customers_->CreateCustomer("合同测试客户戊", cpb::TIER_STANDARD);
+  pb::CreateContractRequest req;
+  auto* c = req.mutable_contract();
+  c->set_customer_id(customer);
+  c->set_name("x");
+  c->set_type(pb::CONTRACT_TYPE_SALES);
+  c->mutable_amount()->set_currency_code("CNY");
+  c->set_effective_date("2027-08-01");
+  c->set_expiry_date("2027-07-31");
+  pb::Contract out;
+  grpc::Status s = Stub()->CreateContract(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("contract.expiry_date"), std::string::npos);
+  c->set_expiry_date("2027-12-31");
+  c->set_customer_id(99999999);
+  EXPECT_EQ(Stub()->CreateContract(Ctx().get(), req, &out).error_code(), StatusCode::FAILED_PRECONDITION);
+
+  pb::Contract draft = Draft(customer, pb::CONTRACT_TYPE_SALES, 100, "2027-08-01", "2027-12-31");
+  pb::UpdateContractRequest update;
+  update.mutable_contract()->set_id(draft.id());
+  update.mutable_contract()->set_version(draft.version());
+  update.mutable_contract()->set_name("改名后的合同");
+  update.mutable_update_mask()->add_paths("name");
+  ASSERT_TRUE(Stub()->UpdateContract(Ctx().get(), update, &out).ok());
+  EXPECT_EQ(out.name(), "改名后的合同");
+  EXPECT_EQ(Stub()->UpdateContract(Ctx().get(), update, &out).error_code(), StatusCode::ABORTED);
+  pb::CheckEntitlementRequest bad_date;
+  bad_date.set_customer_id(customer);
+  bad_date.set_date("2027-02-30");
+  pb::Entitlement e;
+  EXPECT_EQ(Stub()->CheckEntitlement(Ctx().get(), bad_date, &e).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace kefu::contracts
