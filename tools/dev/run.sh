@@ -15,7 +15,8 @@ mkdir -p "$run_dir/logs"
 # "Configuration"), started in this order.
 services=(
   "customers 50051 9101"
-  "complaints 50054 9104 --customers_addr=127.0.0.1:50051"
+  "contracts 50053 9103 --customers_addr=127.0.0.1:50051 --sweep_interval_ms=10000"
+  "complaints 50054 9104 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053"
 )
 
 pids=()

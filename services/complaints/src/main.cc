@@ -10,7 +10,9 @@
 #include "service.h"
 
 ABSL_FLAG(std::string, customers_addr, "127.0.0.1:50051", "Address of the customers service.");
-ABSL_FLAG(int, customers_timeout_ms, 1000, "Deadline of calls to the customers service.");
+ABSL_FLAG(int, customers_timeout_ms, 1000, "Deadline of calls to the customers and contracts services.");
+ABSL_FLAG(std::string, contracts_addr, "", "Address of the contracts service (entitlement); empty = not deployed.");
+ABSL_FLAG(int, classify_interval_ms, 30000, "How often work orders taken without entitlement are classified.");
 ABSL_FLAG(int, sweep_interval_ms, 1000, "How often the escalation sweep looks for due work orders.");
 ABSL_FLAG(int, outbox_interval_ms, 1000, "How often undelivered customer-log entries are sent.");
 
@@ -27,7 +29,13 @@ int main(int argc, char** argv) {
 
   kefu::complaints::Repository repo(&server.pool(), clock);
   kefu::complaints::BusinessMetrics metrics(server.metrics().registry());
-  kefu::complaints::ComplaintServiceImpl service(&repo, &metrics, clock, {customers, customers_timeout});
+  kefu::complaints::ServiceConfig config;
+  config.customers = customers;
+  config.customers_timeout = customers_timeout;
+  config.contracts = channels.Get(absl::GetFlag(FLAGS_contracts_addr));
+  absl::TimeZone zone;
+  config.zone = absl::LoadTimeZone("Asia/Shanghai", &zone) ? zone : absl::FixedTimeZone(8 * 3600);
+  kefu::complaints::ComplaintServiceImpl service(&repo, &metrics, clock, config);
   kefu::outbox::Relay relay(&server.pool(), clock, server.metrics().registry());
   relay.Register(kefu::clients::kCustomerLogTarget, kefu::clients::CustomerLogHandler(customers, customers_timeout));
 
@@ -49,6 +57,10 @@ int main(int argc, char** argv) {
     (void)relay.Pending();
   });
   server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
+  server.AddBackgroundTask("classify", absl::Milliseconds(absl::GetFlag(FLAGS_classify_interval_ms)), [&] {
+    auto n = service.ClassifyPending();
+    if (!n.ok()) kefu::log::Warn("classification round failed", {{"error", n.status().ToString()}});
+  });
   server.OnShutdown([&] { service.StopWatches(); });
   if (absl::Status s = server.Start(ComplaintsMigrations()); !s.ok()) {
     kefu::log::Error("cannot start", {{"error", s.ToString()}});

@@ -502,6 +502,17 @@ absl::StatusOr<std::vector<Repository::OpenCount>> Repository::CountOpen() {
   return out;
 }
 
+absl::StatusOr<std::vector<pb::WorkOrder>> Repository::OpenUnclassified(int limit) {
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(absl::StrCat("SELECT ", kColumns, " FROM work_orders WHERE service_type = ? "
+                                                        "AND status <> ? ORDER BY id LIMIT ?"),
+                                           {static_cast<int>(pb::SERVICE_TYPE_UNCLASSIFIED),
+                                            static_cast<int>(pb::STATUS_CLOSED), limit}));
+  std::vector<pb::WorkOrder> out;
+  for (const auto& r : rows) out.push_back(FromRow(r));
+  return out;
+}
+
 absl::StatusOr<int64_t> Repository::CountOverdueOpen() {
   KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
   KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT COUNT(*) FROM work_orders WHERE overdue = 1 AND status <> 6"));

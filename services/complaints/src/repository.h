@@ -99,6 +99,7 @@ class Repository {
   };
   absl::StatusOr<std::vector<OpenCount>> CountOpen();
   absl::StatusOr<int64_t> CountOverdueOpen();
+  absl::StatusOr<std::vector<pb::WorkOrder>> OpenUnclassified(int limit);
 
  private:
   db::Pool* pool_;

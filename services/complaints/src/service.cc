@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "kefu/clients/contracts_client.h"
 #include "kefu/clients/customers_client.h"
 #include "kefu/errors.h"
 #include "kefu/handler.h"
@@ -237,6 +238,46 @@ void ComplaintServiceImpl::RefreshMetrics() {
   metrics_->SetOpen(*open, *overdue, at_risk);
 }
 
+std::pair<pb::ServiceType, int64_t> ComplaintServiceImpl::Classify(int64_t customer_id, absl::Time received,
+                                                                   const Caller* caller) {
+  std::string day = absl::FormatCivilTime(absl::ToCivilDay(received, config_.zone));
+  auto e = clients::CheckEntitlement(config_.contracts, customer_id, day, config_.customers_timeout, caller);
+  if (!e.ok()) {
+    if (config_.contracts) log::Warn("entitlement unavailable; work order left unclassified",
+                                     {{"customer_id", customer_id}, {"error", e.status().ToString()}});
+    return {pb::SERVICE_TYPE_UNCLASSIFIED, 0};
+  }
+  switch (e->kind()) {
+    case contracts::v1::ENTITLEMENT_KIND_CONTRACT: return {pb::SERVICE_TYPE_CONTRACT, e->contract_id()};
+    case contracts::v1::ENTITLEMENT_KIND_FREE_WARRANTY: return {pb::SERVICE_TYPE_FREE_WARRANTY, e->contract_id()};
+    default: return {pb::SERVICE_TYPE_PAID, 0};
+  }
+}
+
+absl::StatusOr<int> ComplaintServiceImpl::ClassifyPending(int limit) {
+  if (!config_.contracts) return 0;
+  KEFU_ASSIGN_OR_RETURN(auto pending, repo_->OpenUnclassified(limit));
+  int classified = 0;
+  for (const auto& w : pending) {
+    auto [type, contract_id] = Classify(w.customer_id(), FromProtoTime(w.received_time()), nullptr);
+    if (type == pb::SERVICE_TYPE_UNCLASSIFIED) break;  // contracts still cannot answer
+    auto updated = Apply(w.id(), 0, [&](pb::WorkOrder& order, std::vector<NewEvent>& events, auto&) -> absl::Status {
+      if (order.service_type() != pb::SERVICE_TYPE_UNCLASSIFIED) return absl::OkStatus();  // someone was faster
+      order.set_service_type(type);
+      order.set_contract_id(contract_id);
+      events.push_back({pb::EVENT_KIND_CLASSIFIED,
+                        absl::StrCat("服务类型 service type: ",
+                                     type == pb::SERVICE_TYPE_CONTRACT ? "合同服务 contract service"
+                                     : type == pb::SERVICE_TYPE_FREE_WARRANTY ? "保修期免费 free under warranty"
+                                                                              : "有偿服务 paid"),
+                        "system", false});
+      return absl::OkStatus();
+    });
+    if (updated.ok()) ++classified;
+  }
+  return classified;
+}
+
 // ---- state changes ----
 
 absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::Apply(int64_t id, int64_t version, const Act& act) {
@@ -283,8 +324,9 @@ grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, con
                 {{"customer_id", w.customer_id()}, {"error", tier.status().ToString()}});
       w.set_customer_tier(0);
     }
-    // Entitlement comes from contracts once that service is deployed.
-    w.set_service_type(pb::SERVICE_TYPE_UNCLASSIFIED);
+    auto [service_type, contract_id] = Classify(w.customer_id(), FromProtoTime(w.received_time()), &caller);
+    w.set_service_type(service_type);
+    w.set_contract_id(contract_id);
     w.set_escalation_level(ToProtoLevel(InitialLevel(ToSeverity(w.severity()))));
     KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
     std::vector<HistoryEvent> history{{FromProtoTime(w.received_time()), pb::EVENT_KIND_CREATED}};

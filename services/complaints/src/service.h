@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "kefu/complaints/v1/complaints.grpc.pb.h"
+#include "kefu/request_context.h"
 #include "repository.h"
 #include "settings.h"
 
@@ -49,6 +50,11 @@ struct ServiceConfig {
   // Where the customers service answers (tier lookups; the log goes through the outbox).
   std::shared_ptr<grpc::Channel> customers;
   absl::Duration customers_timeout = absl::Seconds(1);
+  // Where the contracts service answers entitlement checks; null = not deployed, and
+  // work orders stay UNCLASSIFIED until it is.
+  std::shared_ptr<grpc::Channel> contracts = nullptr;
+  // Service days (entitlement dates) are calendar days in this zone.
+  absl::TimeZone zone = absl::FixedTimeZone(8 * 3600);
   double risk_threshold = kDefaultRiskThreshold;
   // How often WatchAlerts looks for new alerts.
   absl::Duration watch_poll = absl::Milliseconds(500);
@@ -62,6 +68,9 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
   // One round of the escalation sweep: escalations, breaches, at-risk warnings.
   absl::StatusOr<int> SweepOnce(int limit = 100);
   void RefreshMetrics();
+  // Classifies up to `limit` open UNCLASSIFIED work orders now that contracts answers;
+  // returns how many were classified.
+  absl::StatusOr<int> ClassifyPending(int limit = 50);
   // Ends WatchAlerts streams (called on shutdown).
   void StopWatches() { stopping_ = true; }
 
@@ -99,6 +108,9 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
                                          std::optional<pb::FollowUp>& follow_up)>;
   absl::StatusOr<pb::WorkOrder> Apply(int64_t id, int64_t version, const Act& act);
   absl::StatusOr<Settings> LoadSettings();
+  // Service type and covering contract from entitlement; UNCLASSIFIED when contracts
+  // cannot answer.
+  std::pair<pb::ServiceType, int64_t> Classify(int64_t customer_id, absl::Time received, const Caller* caller);
 
   Repository* repo_;
   BusinessMetrics* metrics_;
