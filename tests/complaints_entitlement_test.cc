@@ -7,16 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "complaints/src/repository.h"
 #include "complaints/src/service.h"
-#include "contracts/src/repository.h"
-#include "contracts/src/service.h"
 #include "kefu/client.h"
 #include "kefu/complaints/v1/complaints.grpc.pb.h"
 #include "kefu/contracts/v1/contracts.grpc.pb.h"
 #include "kefu/log.h"
+#include "support/contracts_fixture.h"
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
 
-const std::vector<kefu::db::Migration>& ContractsMigrations();
 const std::vector<kefu::db::Migration>& ComplaintsMigrations();
 
 namespace kefu {
@@ -27,53 +25,6 @@ namespace ctr = contracts::v1;
 namespace wo = complaints::v1;
 
 const absl::TimeZone kZone = absl::FixedTimeZone(8 * 3600);
-
-// The contracts service in-process; Stop/Start on the same port simulate an outage.
-class ContractsServer {
- public:
-  ContractsServer(const Clock* clock, std::shared_ptr<grpc::Channel> customers)
-      : clock_(clock), customers_(std::move(customers)), db_(testing::CreateSchema("ent_ctr")), port_(testing::FreePort()) {
-    Start();
-  }
-  ~ContractsServer() {
-    Stop();
-    testing::DropSchema(db_);
-  }
-  void Start() {
-    ServerOptions o;
-    o.service_name = "contracts";
-    o.listen_host = "127.0.0.1";
-    o.grpc_port = port_;
-    o.metrics_port = -1;
-    o.db = db_;
-    o.health_interval = absl::Milliseconds(100);
-    server_ = std::make_unique<Server>(o);
-    repo_ = std::make_unique<contracts::Repository>(&server_->pool(), clock_);
-    metrics_ = std::make_unique<contracts::BusinessMetrics>(registry_);
-    service_ = std::make_unique<contracts::ContractServiceImpl>(repo_.get(), &server_->pool(), metrics_.get(), clock_,
-                                                                contracts::ServiceConfig{customers_, absl::Seconds(2), kZone});
-    server_->AddService(service_.get(), ctr::ContractService::service_full_name());
-    ASSERT_TRUE(server_->Start(ContractsMigrations()).ok());
-    for (int i = 0; i < 100 && !server_->ready(); ++i) absl::SleepFor(absl::Milliseconds(50));
-  }
-  void Stop() {
-    if (server_) server_->Shutdown();
-    server_.reset();
-  }
-  int port() const { return port_; }
-  contracts::ContractServiceImpl* service() { return service_.get(); }
-
- private:
-  const Clock* clock_;
-  std::shared_ptr<grpc::Channel> customers_;
-  db::Config db_;
-  int port_;
-  prometheus::Registry registry_;
-  std::unique_ptr<Server> server_;
-  std::unique_ptr<contracts::Repository> repo_;
-  std::unique_ptr<contracts::BusinessMetrics> metrics_;
-  std::unique_ptr<contracts::ContractServiceImpl> service_;
-};
 
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& roles = "") {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -87,7 +38,7 @@ TEST(ComplaintsEntitlement, WorkOrdersAreClassifiedByEntitlementAndCaughtUpAfter
   log::Init("entitlement-test", log::Level::kError);
   FakeClock clock(absl::FromCivil(absl::CivilHour(2027, 3, 10, 10), kZone));
   testing::CustomersFixture customers(&clock);
-  ContractsServer contracts(&clock, customers.channel());
+  testing::ContractsFixture contracts(&clock, customers.channel());
   ChannelPool channels;
   auto contracts_channel = channels.Get(absl::StrCat("127.0.0.1:", contracts.port()));
 

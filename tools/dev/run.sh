@@ -17,6 +17,7 @@ services=(
   "customers 50051 9101"
   "contracts 50053 9103 --customers_addr=127.0.0.1:50051 --sweep_interval_ms=10000"
   "complaints 50054 9104 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053"
+  "sales 50052 9102 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053"
 )
 
 pids=()

@@ -1,0 +1,51 @@
+// sales: sales-project tracking through its stages, activities and the pipeline.
+#include "absl/flags/flag.h"
+#include "kefu/client.h"
+#include "kefu/clients/customers_client.h"
+#include "kefu/log.h"
+#include "kefu/outbox.h"
+#include "kefu/sales/v1/sales.grpc.pb.h"
+#include "kefu/server.h"
+#include "repository.h"
+#include "service.h"
+
+ABSL_FLAG(std::string, customers_addr, "127.0.0.1:50051", "Address of the customers service.");
+ABSL_FLAG(std::string, contracts_addr, "127.0.0.1:50053", "Address of the contracts service (drafts for won projects).");
+ABSL_FLAG(int, call_timeout_ms, 1000, "Deadline of calls to other services.");
+ABSL_FLAG(int, outbox_interval_ms, 1000, "How often undelivered log entries and draft requests are sent.");
+
+const std::vector<kefu::db::Migration>& SalesMigrations();
+
+int main(int argc, char** argv) {
+  kefu::ServerOptions options =
+      kefu::ParseServerFlags(argc, argv, {.name = "sales", .grpc_port = 50052, .metrics_port = 9102});
+  kefu::Server server(options);
+  const kefu::Clock* clock = kefu::SystemClock::Instance();
+  kefu::ChannelPool channels;
+  auto customers = channels.Get(absl::GetFlag(FLAGS_customers_addr));
+  auto contracts = channels.Get(absl::GetFlag(FLAGS_contracts_addr));
+  absl::Duration timeout = absl::Milliseconds(absl::GetFlag(FLAGS_call_timeout_ms));
+
+  kefu::sales::Repository repo(&server.pool(), clock);
+  kefu::sales::BusinessMetrics metrics(server.metrics().registry());
+  kefu::sales::SalesServiceImpl service(&repo, &server.pool(), &metrics, clock, {customers, timeout});
+  kefu::outbox::Relay relay(&server.pool(), clock, server.metrics().registry());
+  relay.Register(kefu::clients::kCustomerLogTarget, kefu::clients::CustomerLogHandler(customers, timeout));
+  // A won project's draft contract: contracts keeps one draft per project, so a
+  // redelivery returns the same draft, whose id is then recorded on the project.
+  relay.Register(kefu::sales::kDraftContractTarget, kefu::sales::DraftContractHandler(contracts, &repo, timeout));
+
+  server.AddService(&service, kefu::sales::v1::SalesService::service_full_name());
+  server.AddBackgroundTask("outbox", absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)), [&] {
+    auto n = relay.DeliverDue();
+    if (!n.ok()) kefu::log::Warn("outbox delivery round failed", {{"error", n.status().ToString()}});
+    (void)relay.Pending();
+  });
+  server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
+  if (absl::Status s = server.Start(SalesMigrations()); !s.ok()) {
+    kefu::log::Error("cannot start", {{"error", s.ToString()}});
+    return 1;
+  }
+  server.Run();
+  return 0;
+}

@@ -1,0 +1,85 @@
+#pragma once
+// All SQL of the sales service; one transaction per write. Customer-log entries and
+// draft-contract requests leave through the outbox in the same transaction.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "domain.h"
+#include "kefu/contracts/v1/contracts.pb.h"
+#include "kefu/db/db.h"
+#include "kefu/time_util.h"
+
+namespace kefu::sales {
+
+inline constexpr char kDraftContractTarget[] = "contracts.draft";
+
+struct IdempotencyKey {
+  std::string request_id;
+  uint64_t fingerprint = 0;
+};
+
+struct Change {
+  pb::Project updated;
+  bool team_changed = false;
+  bool competitors_changed = false;
+  std::optional<pb::StageChange> stage_change;
+  std::vector<std::string> log;
+  // Asks contracts for the project's draft (a won project).
+  std::optional<contracts::v1::CreateDraftForProjectRequest> draft_request;
+};
+
+struct ListFilter {
+  int64_t customer_id = 0;
+  pb::Stage stage = pb::STAGE_UNSPECIFIED;
+  std::string owner_id, department_id;
+  bool open_only = false;
+};
+
+struct PipelineFilter {
+  std::string owner_id, department_id, currency = "CNY";
+  std::optional<std::string> signing_from, signing_to;
+};
+
+class Repository {
+ public:
+  Repository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
+
+  absl::StatusOr<pb::Project> Create(const pb::Project& p, const IdempotencyKey& key, const std::string& actor);
+  absl::StatusOr<pb::Project> Get(int64_t id);
+  using Decide = std::function<absl::StatusOr<Change>(const pb::Project& current)>;
+  absl::StatusOr<pb::Project> Mutate(int64_t id, int64_t expected_version, const std::string& actor,
+                                     const Decide& decide);
+  absl::StatusOr<std::vector<pb::Project>> List(const ListFilter& f, int page_size, int64_t after_id, bool* more);
+  absl::StatusOr<std::vector<pb::StageChange>> StageChanges(int64_t id);
+
+  absl::StatusOr<pb::Activity> AddActivity(const pb::Activity& a, const IdempotencyKey& key, const std::string& actor);
+  absl::StatusOr<std::vector<pb::Activity>> ListActivities(int64_t project_id, int page_size, int64_t after_id,
+                                                           bool* more);
+  absl::StatusOr<pb::ActionPlan> AddActionPlan(const pb::ActionPlan& plan);
+  absl::StatusOr<pb::ActionPlan> UpdateActionPlanOutcome(int64_t plan_id, const std::string& outcome,
+                                                         const std::string& remedial);
+  absl::StatusOr<std::vector<pb::ActionPlan>> ListActionPlans(int64_t project_id);
+
+  // Records the contract the draft request created.
+  absl::Status SetContractId(int64_t project_id, int64_t contract_id);
+
+  absl::StatusOr<std::vector<pb::PipelineRow>> Pipeline(pb::GroupBy group_by, const PipelineFilter& f,
+                                                        const std::map<int, int32_t>& probability);
+  struct Closed {
+    int64_t won = 0, lost = 0, terminated = 0;
+    std::map<int, std::pair<int64_t, int64_t>> reached_advanced;  // stage -> (reached, advanced)
+  };
+  absl::StatusOr<Closed> WinRate(absl::CivilDay from, absl::CivilDay to, const std::string& owner,
+                                 const std::string& department);
+
+ private:
+  db::Pool* pool_;
+  const Clock* clock_;
+};
+
+}  // namespace kefu::sales
