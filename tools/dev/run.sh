@@ -78,6 +78,14 @@ Try (in another terminal):
   $build/tools/kefuctl/kefuctl customers 360 1
   $build/tools/kefuctl/kefuctl --json customers get 1
   $build/tools/kefuctl/kefuctl health
+  $build/tools/kefuctl/kefuctl sales create --customer 5 --name 华东客服平台升级 --owner E1002 \
+      --goal 替换旧系统 --contact 王经理 --amount 880000.00 --signing 2027-03-31
+  $build/tools/kefuctl/kefuctl sales pipeline --by stage
+  $build/tools/kefuctl/kefuctl contracts create --customer 5 --name 2027维保合同 --type service-contract \
+      --amount 120000 --effective 2026-11-01 --expiry 2027-10-31
+  $build/tools/kefuctl/kefuctl --roles department_manager contracts approve 1 --opinion 同意
+  $build/tools/kefuctl/kefuctl contracts entitlement --customer 5
+(each group has its own default address; see --help)
 
 Ctrl-C stops everything.
 MSG

@@ -61,6 +61,7 @@ const std::vector<Flag>& GlobalFlags() {
       BoolFlag("json", "print the response as JSON (proto field names)"),
       ValueFlag("timeout", "DURATION", "deadline of each call, e.g. 5s, 500ms, 1m (default 5s)"),
       ValueFlag("actor", "STAFF_ID", "act as this staff member (sent as x-kefu-actor)"),
+      ValueFlag("roles", "ROLE,...", "act with these roles, e.g. senior_manager (sent as x-kefu-roles)"),
       BoolFlag("help", "show help"),
   };
   return *flags;
@@ -152,6 +153,7 @@ Invocation::Invocation(const Command& command, GlobalOptions global, std::vector
                        std::map<std::string, std::vector<std::string>> values)
     : command_(command), global_(std::move(global)), args_(std::move(args)), values_(std::move(values)) {
   caller_.staff_id = global_.actor;
+  for (absl::string_view role : absl::StrSplit(global_.roles, ',', absl::SkipEmpty())) caller_.roles.emplace_back(role);
   caller_.request_id = NewRequestId();
 }
 
@@ -477,6 +479,7 @@ int Registry::Dispatch(const std::vector<std::string>& tokens) {
                                         : std::string(kDefaultAddr);
   global.json = values.count("json") && values["json"].back() == "true";
   global.actor = values.count("actor") ? values["actor"].back() : "";
+  global.roles = values.count("roles") ? values["roles"].back() : "";
   if (values.count("timeout")) {
     std::string text = values["timeout"].back();
     int64_t seconds = 0;

@@ -81,6 +81,7 @@ struct GlobalOptions {
   bool json = false;
   absl::Duration timeout = absl::Seconds(5);
   std::string actor;
+  std::string roles;  // comma-separated
 };
 
 class Invocation;

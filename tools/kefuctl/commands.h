@@ -10,5 +10,9 @@ namespace kefuctl {
 void RegisterSystemCommands(Registry& registry);
 // customers ...: kefu.customers.v1.CustomerService.
 void RegisterCustomerCommands(Registry& registry);
+// sales ...: kefu.sales.v1.SalesService.
+void RegisterSalesCommands(Registry& registry);
+// contracts ...: kefu.contracts.v1.ContractService.
+void RegisterContractCommands(Registry& registry);
 
 }  // namespace kefuctl

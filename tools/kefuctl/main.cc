@@ -8,5 +8,7 @@ int main(int argc, char** argv) {
   kefuctl::Registry registry;
   kefuctl::RegisterSystemCommands(registry);
   kefuctl::RegisterCustomerCommands(registry);
+  kefuctl::RegisterSalesCommands(registry);
+  kefuctl::RegisterContractCommands(registry);
   return registry.Run(argc, argv);
 }
