@@ -14,5 +14,7 @@ void RegisterCustomerCommands(Registry& registry);
 void RegisterSalesCommands(Registry& registry);
 // contracts ...: kefu.contracts.v1.ContractService.
 void RegisterContractCommands(Registry& registry);
+// complaints ...: kefu.complaints.v1.ComplaintService.
+void RegisterComplaintCommands(Registry& registry);
 
 }  // namespace kefuctl

@@ -10,5 +10,6 @@ int main(int argc, char** argv) {
   kefuctl::RegisterCustomerCommands(registry);
   kefuctl::RegisterSalesCommands(registry);
   kefuctl::RegisterContractCommands(registry);
+  kefuctl::RegisterComplaintCommands(registry);
   return registry.Run(argc, argv);
 }
