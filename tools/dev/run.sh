@@ -58,6 +58,8 @@ done
 
 echo "loading demo data..."
 "$root/$build/tools/demo/kefu-demo-load" --addr 127.0.0.1:50051
+KEFU_SALES_ADDR=127.0.0.1:50052 KEFU_CONTRACTS_ADDR=127.0.0.1:50053 KEFU_COMPLAINTS_ADDR=127.0.0.1:50054 \
+  "$root/tools/dev/demo-services.sh" "$kefuctl"
 
 cat <<MSG
 
