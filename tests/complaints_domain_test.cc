@@ -318,6 +318,20 @@ TEST(Sweep, BreachEscalatesOnceThenTheLevelDeadlineGoverns) {
   EXPECT_TRUE(again.escalate);
   EXPECT_EQ(again.to, EscalationLevel::kSeniorManagement);
 
+  // Received long ago at senior level (a major complaint): nobody escalates, but the
+  // breach must still be recorded, so the sweep is due at once until it is.
+  pb::WorkOrder major = OpenOrder(At(2026, 11, 1, 9, 0), pb::ESCALATION_LEVEL_SENIOR_MANAGEMENT);
+  major.set_severity(pb::SEVERITY_MAJOR);
+  PolicyRule major_rule = DeadlinePolicy::Defaults().Match(Severity::kMajor, 1, 1);
+  absl::Time later = At(2026, 11, 23, 9, 0);
+  Clocks mc = ComputeClocks(major, {{At(2026, 11, 1, 9, 0), pb::EVENT_KIND_CREATED}}, major_rule, cal, later);
+  EXPECT_EQ(NextCheckTime(major, mc, absl::InfiniteFuture(), major_rule, cal, later), later);
+  SweepDecision md = DecideSweep(major, mc, absl::InfiniteFuture(), major_rule, cal, later);
+  EXPECT_TRUE(md.mark_overdue);
+  EXPECT_FALSE(md.escalate);
+  major.set_overdue(true);
+  EXPECT_GT(NextCheckTime(major, mc, absl::InfiniteFuture(), major_rule, cal, later), later);
+
   // Closed work orders are never looked at again.
   w.set_status(pb::STATUS_CLOSED);
   EXPECT_EQ(NextCheckTime(w, c, absl::InfiniteFuture(), rule, cal, late), absl::InfiniteFuture());

@@ -312,6 +312,14 @@ TEST_F(ComplaintsTest, MajorComplaintsStartAtSeniorManagement) {
   EXPECT_EQ(w.escalation_level(), pb::ESCALATION_LEVEL_SENIOR_MANAGEMENT);
   // Major counts around the clock: respond within one hour.
   EXPECT_EQ(FromProtoTime(w.response_deadline()), kFridayAfternoon + absl::Hours(1));
+  // Nobody above senior management: missing the hour is still recorded as a breach.
+  clock_->Advance(absl::Hours(2));
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  EXPECT_TRUE(Get(w.id()).overdue());
+  EXPECT_EQ(Get(w.id()).escalation_level(), pb::ESCALATION_LEVEL_SENIOR_MANAGEMENT);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM alerts WHERE work_order_id = ? AND kind = ?",
+                  {w.id(), static_cast<int>(pb::ALERT_KIND_BREACHED)}),
+            1);
 }
 
 TEST_F(ComplaintsTest, UnknownCustomerIsRefusedAndBadInputNamesTheField) {

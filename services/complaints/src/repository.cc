@@ -259,8 +259,8 @@ absl::StatusOr<pb::WorkOrder> Repository::Create(const pb::WorkOrder& input, abs
         s.ExecInsert("INSERT INTO work_orders (customer_id, channel, type, severity, title, content, product, "
                      "received_time, first_contact_owner_id, department_id, handler_id, service_type, contract_id, "
                      "status, escalation_level, customer_tier, response_deadline, resolution_deadline, level_deadline, "
-                     "next_check_time, resolution_summary, create_time, update_time, version) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, 1)",
+                     "next_check_time, overdue, resolution_summary, create_time, update_time, version) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, 1)",
                      {w.customer_id(), static_cast<int>(w.channel()), static_cast<int>(w.type()),
                       static_cast<int>(w.severity()), w.title(), w.content(), w.product(),
                       ToSqlTime(FromProtoTime(w.received_time())), w.first_contact_owner_id(), w.department_id(),
@@ -268,8 +268,8 @@ absl::StatusOr<pb::WorkOrder> Repository::Create(const pb::WorkOrder& input, abs
                       static_cast<int>(w.status()), static_cast<int>(w.escalation_level()), w.customer_tier(),
                       TimeOrNull(w.has_response_deadline(), w.response_deadline()),
                       TimeOrNull(w.has_resolution_deadline(), w.resolution_deadline()),
-                      TimeOrNull(w.has_level_deadline(), w.level_deadline()), CheckTime(next_check), ToSqlTime(now),
-                      ToSqlTime(now)}));
+                      TimeOrNull(w.has_level_deadline(), w.level_deadline()), CheckTime(next_check), w.overdue(),
+                      ToSqlTime(now), ToSqlTime(now)}));
     w.set_id(ins.last_insert_id);
     w.set_number(WorkOrderNumber(w.id()));
     w.set_version(1);

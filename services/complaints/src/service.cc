@@ -46,7 +46,6 @@ absl::Time Recompute(pb::WorkOrder& w, const std::vector<HistoryEvent>& history,
   }
   SetDeadline(clocks.resolution.deadline, w.mutable_resolution_deadline(), &has);
   if (!has) w.clear_resolution_deadline();
-  if (clocks.response.breached || clocks.resolution.breached) w.set_overdue(true);
   absl::Time level_deadline = w.has_level_deadline() ? FromProtoTime(w.level_deadline()) : absl::InfiniteFuture();
   return NextCheckTime(w, clocks, level_deadline, rule, settings.calendar, now, risk_threshold);
 }

@@ -83,6 +83,9 @@ absl::Time NextCheckTime(const pb::WorkOrder& w, const Clocks& clocks, absl::Tim
   const BusinessCalendar& cal = CalendarFor(rule, business);
   absl::Time next = absl::InfiniteFuture();
   for (const SlaState* clock : {&clocks.response, &clocks.resolution}) {
+    // A breach not yet recorded (the work order may have been received long ago, or
+    // its clock stopped late): the sweep records it, with its alert, right away.
+    if (clock->breached && !w.overdue()) next = std::min(next, now);
     next = std::min(next, RiskTime(*clock, cal, now, risk_threshold));
     // The sweep marks a breach once the deadline has passed (strictly after it).
     if (clock->running && !clock->breached) next = std::min(next, clock->deadline + absl::Microseconds(1));

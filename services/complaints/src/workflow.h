@@ -50,7 +50,8 @@ SweepDecision DecideSweep(const pb::WorkOrder& w, const Clocks& clocks, absl::Ti
                           double risk_threshold = kDefaultRiskThreshold);
 
 // The next moment something can happen on its own (an at-risk warning, a breach, an
-// escalation); InfiniteFuture when nothing can (closed, or every clock stopped).
+// escalation); `now` when a breach is not yet recorded; InfiniteFuture when nothing
+// can (closed, or every clock stopped).
 absl::Time NextCheckTime(const pb::WorkOrder& w, const Clocks& clocks, absl::Time level_deadline,
                          const PolicyRule& rule, const BusinessCalendar& calendar, absl::Time now,
                          double risk_threshold = kDefaultRiskThreshold);
