@@ -9,8 +9,8 @@ const std::vector<kefu::db::Migration>& ContractsMigrations();
 
 namespace kefu::testing {
 
-ContractsFixture::ContractsFixture(const Clock* clock, std::shared_ptr<grpc::Channel> customers)
-    : clock_(clock), customers_(std::move(customers)), db_(CreateSchema("fx_ctr")), port_(FreePort()) {
+ContractsFixture::ContractsFixture(const Clock* clock, std::shared_ptr<grpc::Channel> customers, int port)
+    : clock_(clock), customers_(std::move(customers)), db_(CreateSchema("fx_ctr")), port_(port ? port : FreePort()) {
   Start();
 }
 

@@ -15,7 +15,8 @@ namespace kefu::testing {
 
 class ContractsFixture {
  public:
-  ContractsFixture(const Clock* clock, std::shared_ptr<grpc::Channel> customers);
+  // port 0 picks a free port.
+  ContractsFixture(const Clock* clock, std::shared_ptr<grpc::Channel> customers, int port = 0);
   ~ContractsFixture();
   void Start();
   void Stop();

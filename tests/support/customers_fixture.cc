@@ -10,8 +10,8 @@ const std::vector<kefu::db::Migration>& CustomersMigrations();
 
 namespace kefu::testing {
 
-CustomersFixture::CustomersFixture(const Clock* clock)
-    : clock_(clock), db_(CreateSchema("fx_cust")), port_(FreePort()) {
+CustomersFixture::CustomersFixture(const Clock* clock, customers::Peers peers)
+    : clock_(clock), peers_(std::move(peers)), db_(CreateSchema("fx_cust")), port_(FreePort()) {
   metrics_ = std::make_unique<customers::BusinessMetrics>(registry_);
   channel_ = channels_.Get(absl::StrCat("127.0.0.1:", port_));
   Start();
@@ -32,7 +32,7 @@ void CustomersFixture::Start() {
   o.health_interval = absl::Milliseconds(100);
   server_ = std::make_unique<Server>(o);
   repo_ = std::make_unique<customers::Repository>(&server_->pool(), clock_);
-  service_ = std::make_unique<customers::CustomerServiceImpl>(repo_.get(), metrics_.get(), clock_);
+  service_ = std::make_unique<customers::CustomerServiceImpl>(repo_.get(), metrics_.get(), clock_, peers_);
   server_->AddService(service_.get(), customers::v1::CustomerService::service_full_name());
   absl::Status s = server_->Start(CustomersMigrations());
   ASSERT_TRUE(s.ok()) << s;

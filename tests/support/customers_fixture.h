@@ -16,7 +16,8 @@ namespace kefu::testing {
 
 class CustomersFixture {
  public:
-  explicit CustomersFixture(const Clock* clock);
+  // peers: the other services the 360 view asks (none by default).
+  explicit CustomersFixture(const Clock* clock, customers::Peers peers = {});
   ~CustomersFixture();
   void Start();
   void Stop();
@@ -27,6 +28,7 @@ class CustomersFixture {
 
  private:
   const Clock* clock_;
+  customers::Peers peers_;
   db::Config db_;
   int port_;
   prometheus::Registry registry_;

@@ -14,7 +14,7 @@ mkdir -p "$run_dir/logs"
 # name grpc_port metrics_port [extra flags]: the documented defaults (README
 # "Configuration"), started in this order.
 services=(
-  "customers 50051 9101"
+  "customers 50051 9101 --complaints_addr=127.0.0.1:50054 --contracts_addr=127.0.0.1:50053 --sales_addr=127.0.0.1:50052"
   "contracts 50053 9103 --customers_addr=127.0.0.1:50051 --sweep_interval_ms=10000"
   "complaints 50054 9104 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053"
   "sales 50052 9102 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053"

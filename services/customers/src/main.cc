@@ -1,9 +1,16 @@
 // customers: customer records, tiers, lifecycle, the customer log, retention, surveys.
+#include "absl/flags/flag.h"
+#include "kefu/client.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/log.h"
 #include "kefu/server.h"
 #include "repository.h"
 #include "service.h"
+
+ABSL_FLAG(std::string, complaints_addr, "", "complaints service, for the 360 view (empty = not deployed).");
+ABSL_FLAG(std::string, contracts_addr, "", "contracts service, for the 360 view (empty = not deployed).");
+ABSL_FLAG(std::string, sales_addr, "", "sales service, for the 360 view (empty = not deployed).");
+ABSL_FLAG(int, peer_timeout_ms, 1000, "Deadline of each 360-view call to another service.");
 
 const std::vector<kefu::db::Migration>& CustomersMigrations();
 
@@ -14,7 +21,12 @@ int main(int argc, char** argv) {
   const kefu::Clock* clock = kefu::SystemClock::Instance();
   kefu::customers::Repository repo(&server.pool(), clock);
   kefu::customers::BusinessMetrics metrics(server.metrics().registry());
-  kefu::customers::CustomerServiceImpl service(&repo, &metrics, clock);
+  kefu::ChannelPool channels;
+  kefu::customers::Peers peers{channels.Get(absl::GetFlag(FLAGS_complaints_addr)),
+                               channels.Get(absl::GetFlag(FLAGS_contracts_addr)),
+                               channels.Get(absl::GetFlag(FLAGS_sales_addr)),
+                               absl::Milliseconds(absl::GetFlag(FLAGS_peer_timeout_ms))};
+  kefu::customers::CustomerServiceImpl service(&repo, &metrics, clock, peers);
   server.AddService(&service, kefu::customers::v1::CustomerService::service_full_name());
   server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
   if (absl::Status s = server.Start(CustomersMigrations()); !s.ok()) {

@@ -655,7 +655,7 @@ grpc::Status CustomerServiceImpl::GetSurveyStats(grpc::ServerContext*, const pb:
 
 // ---- 360 ----
 
-grpc::Status CustomerServiceImpl::GetCustomer360(grpc::ServerContext*, const pb::GetCustomer360Request* req,
+grpc::Status CustomerServiceImpl::GetCustomer360(grpc::ServerContext* ctx, const pb::GetCustomer360Request* req,
                                                  pb::Customer360* resp) {
   return RunHandler([&]() -> absl::Status {
     Validator v;
@@ -667,14 +667,7 @@ grpc::Status CustomerServiceImpl::GetCustomer360(grpc::ServerContext*, const pb:
     KEFU_ASSIGN_OR_RETURN(auto log, repo_->ListLog(req->customer_id(), pb::LOG_CATEGORY_UNSPECIFIED, std::nullopt,
                                                    std::nullopt, limit, std::nullopt));
     for (auto& e : log.items) *resp->add_recent_log_entries() = std::move(e);
-    // The complaints, contracts and sales services fill their parts once they are
-    // deployed and their addresses configured; until then each part says so.
-    for (const char* part : {"complaints", "contracts", "sales"}) {
-      auto* p = resp->add_parts();
-      p->set_part(part);
-      p->set_available(false);
-      p->set_reason("not configured");
-    }
+    FillFromPeers(peers_, req->customer_id(), CallerFrom(*ctx), resp);
     return absl::OkStatus();
   });
 }

@@ -12,6 +12,7 @@
 
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "repository.h"
+#include "view360.h"
 
 namespace kefu::customers {
 
@@ -38,8 +39,8 @@ class BusinessMetrics {
 
 class CustomerServiceImpl final : public pb::CustomerService::Service {
  public:
-  CustomerServiceImpl(Repository* repo, BusinessMetrics* metrics, const Clock* clock)
-      : repo_(repo), metrics_(metrics), clock_(clock) {}
+  CustomerServiceImpl(Repository* repo, BusinessMetrics* metrics, const Clock* clock, Peers peers = {})
+      : repo_(repo), metrics_(metrics), clock_(clock), peers_(std::move(peers)) {}
 
   // Refreshes the segment gauges; run periodically by the server.
   void RefreshMetrics();
@@ -86,6 +87,7 @@ class CustomerServiceImpl final : public pb::CustomerService::Service {
   Repository* repo_;
   BusinessMetrics* metrics_;
   const Clock* clock_;
+  Peers peers_;
 };
 
 }  // namespace kefu::customers
