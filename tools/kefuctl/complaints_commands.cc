@@ -16,38 +16,14 @@ namespace {
 namespace pb = ::kefu::complaints::v1;
 using Stub = pb::ComplaintService::Stub;
 
-std::vector<Flag> Concat(std::vector<std::vector<Flag>> lists) {
-  std::vector<Flag> out;
-  for (auto& l : lists) out.insert(out.end(), l.begin(), l.end());
-  return out;
-}
-
 std::unique_ptr<Stub> NewStub(Invocation& inv) { return pb::ComplaintService::NewStub(inv.channel()); }
 
-// A work-order id as a number ("12") or as its number ("WO0000000012").
-int64_t WorkOrderIdArg(const Invocation& inv, size_t i) {
-  absl::string_view text = inv.args()[i];
-  if (text.size() > 2 && (text[0] == 'W' || text[0] == 'w') && (text[1] == 'O' || text[1] == 'o')) text.remove_prefix(2);
-  int64_t id = 0;
-  if (!absl::SimpleAtoi(text, &id) || id <= 0)
-    inv.UsageError(absl::StrCat("work order id: '", inv.args()[i], "' is neither a number nor a number like WO0000000012"));
-  return id;
-}
-
-int64_t CustomerFlag(const Invocation& inv) {
-  std::string text = inv.Str("customer");
-  absl::string_view t = text;
-  if (!t.empty() && (t[0] == 'C' || t[0] == 'c')) t.remove_prefix(1);
-  int64_t id = 0;
-  if (!text.empty() && (!absl::SimpleAtoi(t, &id) || id <= 0))
-    inv.UsageError(absl::StrCat("--customer: '", text, "' is not a customer id"));
-  return id;
-}
+int64_t WorkOrderIdArg(const Invocation& inv, size_t i) { return IdArgWithPrefix(inv, i, "WO", "work order id"); }
 
 int Create(Invocation& inv) {
   pb::CreateWorkOrderRequest req;
   auto* w = req.mutable_work_order();
-  w->set_customer_id(CustomerFlag(inv));
+  w->set_customer_id(CustomerIdFlag(inv));
   w->set_type(inv.Enum<pb::WorkOrderType>("type"));
   w->set_severity(inv.Enum<pb::Severity>("severity"));
   w->set_channel(inv.Has("channel") ? inv.Enum<pb::Channel>("channel") : pb::CHANNEL_PHONE);
@@ -71,7 +47,7 @@ int Get(Invocation& inv) {
 
 int List(Invocation& inv) {
   pb::ListWorkOrdersRequest req;
-  req.set_customer_id(CustomerFlag(inv));
+  req.set_customer_id(CustomerIdFlag(inv));
   req.set_status(inv.Enum<pb::Status>("status"));
   req.set_severity(inv.Enum<pb::Severity>("severity"));
   req.set_type(inv.Enum<pb::WorkOrderType>("type"));

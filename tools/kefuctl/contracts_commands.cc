@@ -17,33 +17,9 @@ namespace {
 namespace pb = ::kefu::contracts::v1;
 using Stub = pb::ContractService::Stub;
 
-std::vector<Flag> Concat(std::vector<std::vector<Flag>> lists) {
-  std::vector<Flag> out;
-  for (auto& l : lists) out.insert(out.end(), l.begin(), l.end());
-  return out;
-}
-
 std::unique_ptr<Stub> NewStub(Invocation& inv) { return pb::ContractService::NewStub(inv.channel()); }
 
-// A contract id as a number ("12") or as the contract number ("CT0000000012").
-int64_t ContractIdArg(const Invocation& inv, size_t i) {
-  absl::string_view text = inv.args()[i];
-  if (text.size() > 2 && (text[0] == 'C' || text[0] == 'c') && (text[1] == 'T' || text[1] == 't')) text.remove_prefix(2);
-  int64_t id = 0;
-  if (!absl::SimpleAtoi(text, &id) || id <= 0)
-    inv.UsageError(absl::StrCat("contract id: '", inv.args()[i], "' is neither a number nor a number like CT0000000012"));
-  return id;
-}
-
-int64_t CustomerFlag(const Invocation& inv, absl::string_view flag) {
-  std::string text = inv.Str(flag);
-  absl::string_view t = text;
-  if (!t.empty() && (t[0] == 'C' || t[0] == 'c')) t.remove_prefix(1);
-  int64_t id = 0;
-  if (!text.empty() && (!absl::SimpleAtoi(t, &id) || id <= 0))
-    inv.UsageError(absl::StrCat("--", flag, ": '", text, "' is not a customer id"));
-  return id;
-}
+int64_t ContractIdArg(const Invocation& inv, size_t i) { return IdArgWithPrefix(inv, i, "CT", "contract id"); }
 
 // Contract fields shared by create and update; returns the field names given.
 std::vector<std::string> ApplyContractFlags(const Invocation& inv, pb::Contract* c) {
@@ -91,7 +67,7 @@ std::vector<Flag> ContractFieldFlags() {
 
 int Create(Invocation& inv) {
   pb::CreateContractRequest req;
-  req.mutable_contract()->set_customer_id(CustomerFlag(inv, "customer"));
+  req.mutable_contract()->set_customer_id(CustomerIdFlag(inv));
   ApplyContractFlags(inv, req.mutable_contract());
   req.set_request_id(inv.Str("request-id"));
   auto stub = NewStub(inv);
@@ -117,7 +93,7 @@ int Update(Invocation& inv) {
 
 int List(Invocation& inv) {
   pb::ListContractsRequest req;
-  req.set_customer_id(CustomerFlag(inv, "customer"));
+  req.set_customer_id(CustomerIdFlag(inv));
   req.set_type(inv.Enum<pb::ContractType>("type"));
   req.set_status(inv.Enum<pb::ContractStatus>("status"));
   req.set_expiring_within_days(inv.Int32("expiring-within"));
@@ -219,7 +195,7 @@ int History(Invocation& inv) {
 
 int Entitlement(Invocation& inv) {
   pb::CheckEntitlementRequest req;
-  req.set_customer_id(CustomerFlag(inv, "customer"));
+  req.set_customer_id(CustomerIdFlag(inv));
   if (req.customer_id() == 0) inv.UsageError("--customer is required");
   req.set_date(inv.Str("date"));
   auto stub = NewStub(inv);

@@ -25,16 +25,7 @@ using google::protobuf::FieldDescriptor;
 
 std::unique_ptr<Stub> NewStub(Invocation& inv) { return pb::CustomerService::NewStub(inv.channel()); }
 
-// A customer id as a number ("1234") or as the customer number the service prints
-// ("C00001234"), since tables show both.
-int64_t CustomerIdArg(const Invocation& inv, size_t i) {
-  absl::string_view text = inv.args()[i];
-  if (!text.empty() && (text[0] == 'C' || text[0] == 'c')) text.remove_prefix(1);
-  int64_t id = 0;
-  if (!absl::SimpleAtoi(text, &id) || id <= 0)
-    inv.UsageError(absl::StrCat("customer id: '", inv.args()[i], "' is neither a number nor a number like C00001234"));
-  return id;
-}
+int64_t CustomerIdArg(const Invocation& inv, size_t i) { return IdArgWithPrefix(inv, i, "C", "customer id"); }
 
 // ---- Customer fields from flags ----
 
@@ -109,12 +100,6 @@ std::vector<Flag> Required(std::vector<Flag> flags, const std::vector<std::strin
   for (auto& f : flags)
     if (std::find(names.begin(), names.end(), f.name) != names.end()) f.required = true;
   return flags;
-}
-
-std::vector<Flag> Concat(std::vector<std::vector<Flag>> lists) {
-  std::vector<Flag> out;
-  for (auto& l : lists) out.insert(out.end(), l.begin(), l.end());
-  return out;
 }
 
 // ---- customers ----

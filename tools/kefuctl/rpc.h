@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "cli.h"
 
 namespace kefuctl {
@@ -64,6 +68,34 @@ int CallPagedAndPrint(const Invocation& inv, Stub& stub, UnaryMethod<Stub, Reque
     request.set_page_token(next);
   }
   return inv.Print(merged);
+}
+
+inline std::vector<Flag> Concat(std::vector<std::vector<Flag>> lists) {
+  std::vector<Flag> out;
+  for (auto& l : lists) out.insert(out.end(), l.begin(), l.end());
+  return out;
+}
+
+// An id given as a number ("12") or as the number the service prints, whose letters
+// are `prefix` ("C00000012", "WO0000000012"); `what` names it in errors.
+inline int64_t ParseId(const Invocation& inv, absl::string_view text, absl::string_view prefix, absl::string_view what) {
+  absl::string_view t = text;
+  if (t.size() > prefix.size() && absl::StartsWithIgnoreCase(t, prefix)) t.remove_prefix(prefix.size());
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(t, &id) || id <= 0)
+    inv.UsageError(absl::StrCat(what, ": '", text, "' is neither a number nor a number like ", prefix, "0000000012"));
+  return id;
+}
+
+// Positional argument i as an id (see ParseId).
+inline int64_t IdArgWithPrefix(const Invocation& inv, size_t i, absl::string_view prefix, absl::string_view what) {
+  return ParseId(inv, inv.args()[i], prefix, what);
+}
+
+// A customer id flag ("--customer C00000012" or "--customer 12"); 0 when absent.
+inline int64_t CustomerIdFlag(const Invocation& inv, absl::string_view flag = "customer") {
+  std::string text = inv.Str(flag);
+  return text.empty() ? 0 : ParseId(inv, text, "C", absl::StrCat("--", flag));
 }
 
 }  // namespace kefuctl

@@ -14,33 +14,9 @@ namespace {
 namespace pb = ::kefu::sales::v1;
 using Stub = pb::SalesService::Stub;
 
-std::vector<Flag> Concat(std::vector<std::vector<Flag>> lists) {
-  std::vector<Flag> out;
-  for (auto& l : lists) out.insert(out.end(), l.begin(), l.end());
-  return out;
-}
-
 std::unique_ptr<Stub> NewStub(Invocation& inv) { return pb::SalesService::NewStub(inv.channel()); }
 
-// A project id as a number ("12") or as the project number ("SP0000000012").
-int64_t ProjectIdArg(const Invocation& inv, size_t i) {
-  absl::string_view text = inv.args()[i];
-  if (text.size() > 2 && (text[0] == 'S' || text[0] == 's') && (text[1] == 'P' || text[1] == 'p')) text.remove_prefix(2);
-  int64_t id = 0;
-  if (!absl::SimpleAtoi(text, &id) || id <= 0)
-    inv.UsageError(absl::StrCat("project id: '", inv.args()[i], "' is neither a number nor a number like SP0000000012"));
-  return id;
-}
-
-int64_t CustomerFlag(const Invocation& inv) {
-  std::string text = inv.Str("customer");
-  absl::string_view t = text;
-  if (!t.empty() && (t[0] == 'C' || t[0] == 'c')) t.remove_prefix(1);
-  int64_t id = 0;
-  if (!text.empty() && (!absl::SimpleAtoi(t, &id) || id <= 0))
-    inv.UsageError(absl::StrCat("--customer: '", text, "' is not a customer id"));
-  return id;
-}
+int64_t ProjectIdArg(const Invocation& inv, size_t i) { return IdArgWithPrefix(inv, i, "SP", "project id"); }
 
 std::vector<std::string> ApplyProjectFlags(const Invocation& inv, pb::Project* p) {
   std::vector<std::string> set;
@@ -101,7 +77,7 @@ std::vector<Flag> ProjectFieldFlags() {
 
 int Create(Invocation& inv) {
   pb::CreateProjectRequest req;
-  req.mutable_project()->set_customer_id(CustomerFlag(inv));
+  req.mutable_project()->set_customer_id(CustomerIdFlag(inv));
   ApplyProjectFlags(inv, req.mutable_project());
   req.set_request_id(inv.Str("request-id"));
   auto stub = NewStub(inv);
@@ -127,7 +103,7 @@ int Update(Invocation& inv) {
 
 int List(Invocation& inv) {
   pb::ListProjectsRequest req;
-  req.set_customer_id(CustomerFlag(inv));
+  req.set_customer_id(CustomerIdFlag(inv));
   req.set_stage(inv.Enum<pb::Stage>("stage"));
   req.set_owner_id(inv.Str("owner"));
   req.set_department_id(inv.Str("department"));
