@@ -109,7 +109,7 @@ TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
 
   // The outbox relay thread delivers the events to the customer's log.
   int delivered = 0;
-  for (int i = 0; i < 100 && delivered < 2; ++i) {
+  for (int i = 0; i < 300 && delivered < 2; ++i) {  // up to 30 s on a loaded machine
     cpb::ListLogEntriesRequest log;
     log.set_customer_id(customer.id());
     log.set_category(cpb::LOG_CATEGORY_COMPLAINT);
@@ -134,7 +134,7 @@ TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
   absl::Time start = absl::Now();
   complaints.process->Signal(SIGTERM);
   EXPECT_EQ(complaints.process->WaitExit(15000), 0);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(8));  // far below the 10 s grace period
   reader->Finish();
   customers.process->Signal(SIGTERM);
   EXPECT_EQ(customers.process->WaitExit(15000), 0);

@@ -493,6 +493,7 @@ TEST_F(ComplaintsTest, PolicyAndCalendarAreVersionedAndValidated) {
   s = Stub()->UpdateBusinessCalendar(Ctx().get(), cal_update, &cal_saved);
   EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("calendar.holidays[1]"), std::string::npos);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "FIELD_INVALID");
 
   // Restore the defaults for the other tests.
   pb::UpdateDeadlinePolicyRequest restore;

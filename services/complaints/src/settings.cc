@@ -35,6 +35,15 @@ absl::StatusOr<std::set<absl::CivilDay>> ParseDays(const google::protobuf::Repea
   return out;
 }
 
+// The engine reports "field: problem" as plain INVALID_ARGUMENT; give clients the
+// usual machine-readable reason as well.
+template <typename T>
+absl::StatusOr<T> AsFieldError(absl::StatusOr<T> result) {
+  if (result.ok() || result.status().code() != absl::StatusCode::kInvalidArgument || !ReasonOf(result.status()).empty())
+    return result;
+  return MakeError(absl::StatusCode::kInvalidArgument, reason::kFieldInvalid, result.status().message());
+}
+
 absl::StatusOr<absl::TimeZone> LoadZone(const std::string& name) {
   absl::TimeZone zone;
   // Fixed offsets work without tzdata; "Asia/Shanghai" is the usual value.
@@ -58,7 +67,7 @@ absl::StatusOr<BusinessCalendar> CalendarFromProto(const pb::BusinessCalendar& c
     for (const auto& iv : c.weekly_hours(d).intervals()) weekly[d].push_back({iv.start_minute(), iv.end_minute()});
   KEFU_ASSIGN_OR_RETURN(auto holidays, ParseDays(c.holidays(), "calendar.holidays"));
   KEFU_ASSIGN_OR_RETURN(auto extra, ParseDays(c.extra_working_days(), "calendar.extra_working_days"));
-  return BusinessCalendar::Create(zone, std::move(weekly), std::move(holidays), std::move(extra));
+  return AsFieldError(BusinessCalendar::Create(zone, std::move(weekly), std::move(holidays), std::move(extra)));
 }
 
 absl::StatusOr<DeadlinePolicy> PolicyFromProto(const pb::DeadlinePolicy& p) {
@@ -81,7 +90,7 @@ absl::StatusOr<DeadlinePolicy> PolicyFromProto(const pb::DeadlinePolicy& p) {
     rules.push_back(rule);
   }
   KEFU_RETURN_IF_ERROR(v.Finish());
-  return DeadlinePolicy::Create(std::move(rules));
+  return AsFieldError(DeadlinePolicy::Create(std::move(rules)));
 }
 
 pb::DeadlinePolicy PolicyToProto(const DeadlinePolicy& policy) {
