@@ -71,6 +71,36 @@ TEST(Mask, HidesPersonalData) {
   EXPECT_EQ(MaskPhone("123"), "****");
 }
 
+TEST(Money, RejectsNegativeOverflowAndBadCurrencyAccordingToTheRules) {
+  common::v1::Money m;
+  m.set_currency_code("CNY");
+  m.set_amount_minor(12345);
+  EXPECT_TRUE(CheckMoney("cost", m).ok());
+  m.set_amount_minor(-1);
+  EXPECT_NE(CheckMoney("cost", m).message().find("cost.amount_minor"), absl::string_view::npos);
+  EXPECT_TRUE(CheckMoney("cost", m, {.allow_negative = true}).ok());
+  m.set_amount_minor(INT64_MAX);
+  EXPECT_FALSE(CheckMoney("cost", m).ok());
+  m.set_amount_minor(1);
+  m.set_currency_code("rmb");
+  EXPECT_NE(CheckMoney("cost", m).message().find("cost.currency_code"), absl::string_view::npos);
+  common::v1::Money no_currency;
+  no_currency.set_amount_minor(5);
+  EXPECT_FALSE(CheckMoney("cost", no_currency).ok());
+  EXPECT_TRUE(CheckMoney("cost", no_currency, {.currency = MoneyRules::Currency::kOptional}).ok());
+  common::v1::Money zero;
+  EXPECT_TRUE(CheckMoney("cost", zero).ok());
+  EXPECT_FALSE(CheckMoney("cost", zero, {.currency = MoneyRules::Currency::kAlways}).ok());
+}
+
+TEST(Dates, CalendarDaysOnly) {
+  EXPECT_EQ(*ParseDate("d", "2027-03-09"), absl::CivilDay(2027, 3, 9));
+  EXPECT_FALSE(ParseDate("d", "2027-02-30").ok());
+  EXPECT_FALSE(ParseDate("d", "2027-1-1").ok());
+  EXPECT_NE(ParseDate("contract.expiry_date", "soon").status().message().find("contract.expiry_date"),
+            absl::string_view::npos);
+}
+
 TEST(CheckId, OnlyIdentifierCharacters) {
   EXPECT_TRUE(CheckId("owner_id", "E1001", 64, true).ok());
   EXPECT_TRUE(CheckId("request_id", "demo-cust-1:retry.2", 64, true).ok());

@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "absl/status/status.h"
+#include "kefu/db/db.h"
 
 namespace kefu {
 
@@ -17,5 +18,18 @@ grpc::Status RunHandler(const std::function<absl::Status()>& body);
 
 // Deterministic fingerprint of a request (map order fixed) for idempotency checks.
 uint64_t MessageFingerprint(const google::protobuf::Message& message);
+
+// The idempotency key of a request with a `request_id` field: the id and a
+// fingerprint of everything else, so a retry with the same body matches.
+template <typename Request>
+db::IdempotencyKey IdempotencyKeyOf(const Request& request) {
+  db::IdempotencyKey key;
+  key.request_id = request.request_id();
+  if (key.request_id.empty()) return key;
+  Request copy = request;
+  copy.clear_request_id();
+  key.fingerprint = MessageFingerprint(copy);
+  return key;
+}
 
 }  // namespace kefu

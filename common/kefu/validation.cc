@@ -1,5 +1,7 @@
 #include "kefu/validation.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "kefu/errors.h"
@@ -119,6 +121,34 @@ absl::Status CheckEnum(absl::string_view field, int value, bool (*is_valid)(int)
   if (!is_valid(value)) return InvalidField(field, absl::StrCat("unknown value ", value));
   if (required && value == 0) return RequiredField(field);
   return absl::OkStatus();
+}
+
+absl::Status CheckCurrency(absl::string_view field, absl::string_view code) {
+  if (code.empty()) return absl::OkStatus();
+  if (code.size() != 3 || !std::all_of(code.begin(), code.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+    return InvalidField(field, "must be a 3-letter ISO 4217 code");
+  return absl::OkStatus();
+}
+
+absl::Status CheckMoney(absl::string_view field, const kefu::common::v1::Money& m, MoneyRules rules) {
+  Validator v;
+  std::string amount_field = absl::StrCat(field, ".amount_minor");
+  std::string currency_field = absl::StrCat(field, ".currency_code");
+  if (m.amount_minor() < 0 && !rules.allow_negative) v.Add(amount_field, "must not be negative");
+  if (m.amount_minor() > rules.max_abs || m.amount_minor() < -rules.max_abs) v.Add(amount_field, "is out of range");
+  const std::string& cc = m.currency_code();
+  bool required = rules.currency == MoneyRules::Currency::kAlways ||
+                  (rules.currency == MoneyRules::Currency::kIfAmount && m.amount_minor() != 0);
+  if (cc.empty() && required) v.Add(currency_field, "must be a 3-letter ISO 4217 code");
+  v.Merge(CheckCurrency(currency_field, cc));
+  return v.Finish();
+}
+
+absl::StatusOr<absl::CivilDay> ParseDate(absl::string_view field, absl::string_view text) {
+  absl::CivilDay day;
+  if (text.size() != 10 || !absl::ParseCivilTime(text, &day) || day.year() < 1970 || day.year() > 9999)
+    return InvalidField(field, "must be a date as YYYY-MM-DD");
+  return day;
 }
 
 std::string NormalizePhone(absl::string_view phone) {

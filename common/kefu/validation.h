@@ -8,6 +8,9 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "kefu/common/v1/common.pb.h"
 
 namespace kefu {
 
@@ -28,6 +31,24 @@ absl::Status CheckEmail(absl::string_view field, absl::string_view value);
 absl::Status CheckPageSize(absl::string_view field, int32_t value, int32_t max);
 // Enum value known to the proto (and not the zero value when required).
 absl::Status CheckEnum(absl::string_view field, int value, bool (*is_valid)(int), bool required);
+
+// Money in minor units with an ISO 4217 code. Errors name "<field>.amount_minor" or
+// "<field>.currency_code".
+struct MoneyRules {
+  bool allow_negative = false;
+  // Bound on |amount| so sums over many rows stay far from int64 overflow.
+  int64_t max_abs = 1'000'000'000'000'000LL;
+  enum class Currency {
+    kIfAmount,  // required when the amount is not zero (or a code is given)
+    kAlways,    // always required
+    kOptional,  // may be empty: the caller supplies it (e.g. the project's currency)
+  } currency = Currency::kIfAmount;
+};
+absl::Status CheckMoney(absl::string_view field, const kefu::common::v1::Money& money, MoneyRules rules = {});
+// Empty, or three upper-case letters.
+absl::Status CheckCurrency(absl::string_view field, absl::string_view code);
+// A calendar day as "YYYY-MM-DD" (years 1970..9999).
+absl::StatusOr<absl::CivilDay> ParseDate(absl::string_view field, absl::string_view text);
 
 // Normalised keys used for duplicate detection.
 // Digits only; +86/0086 dropped (home country), other international numbers keep "+".

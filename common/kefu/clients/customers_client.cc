@@ -2,6 +2,7 @@
 
 #include "kefu/client.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
+#include "absl/strings/str_cat.h"
 #include "kefu/errors.h"
 
 namespace kefu::clients {
@@ -19,6 +20,18 @@ absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channe
   grpc::Status s = stub->GetCustomer(ctx.get(), req, &customer);
   if (!s.ok()) return FromGrpcStatus(s);
   return static_cast<int>(customer.tier());
+}
+
+absl::Status RequireCustomer(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
+                             absl::string_view field, absl::Duration timeout, const Caller* caller) {
+  auto tier = GetCustomerTier(channel, customer_id, timeout, caller);
+  if (tier.ok()) return absl::OkStatus();
+  if (tier.status().code() == absl::StatusCode::kNotFound)
+    return MakeError(absl::StatusCode::kFailedPrecondition, "UNKNOWN_CUSTOMER",
+                     absl::StrCat(field, ": customer ", customer_id, " does not exist"),
+                     {{std::string(field), "does not exist"}});
+  return MakeError(absl::StatusCode::kUnavailable, "DEPENDENCY_UNAVAILABLE",
+                   "the customers service cannot confirm the customer right now; retry");
 }
 
 absl::Status EnqueueCustomerLog(db::Session& session, const pb::LogEntry& entry, absl::string_view request_id,

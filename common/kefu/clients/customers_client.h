@@ -22,6 +22,12 @@ inline constexpr char kCustomerLogTarget[] = "customers.log";
 absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
                                     absl::Duration timeout, const Caller* caller = nullptr);
 
+// OK when the customer exists. FAILED_PRECONDITION (reason UNKNOWN_CUSTOMER, naming
+// `field`) when it does not; UNAVAILABLE when customers cannot answer, since the
+// caller cannot go on without knowing.
+absl::Status RequireCustomer(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
+                             absl::string_view field, absl::Duration timeout, const Caller* caller = nullptr);
+
 // Queues a customer-log entry in the caller's transaction; delivered by the relay.
 absl::Status EnqueueCustomerLog(db::Session& session, const customers::v1::LogEntry& entry,
                                 absl::string_view request_id, absl::Time now);

@@ -75,6 +75,13 @@ class Param {
   std::string s_;
 };
 
+// A client's request id and a fingerprint of the rest of its request (AIP-155): the
+// same id with the same body replays the first result.
+struct IdempotencyKey {
+  std::string request_id;  // empty: not idempotent
+  uint64_t fingerprint = 0;
+};
+
 class Row {
  public:
   Row() = default;

@@ -31,13 +31,7 @@ absl::Status ValidateResolution(const pb::Resolution& r) {
   if (r.actions_size() > 8) v.Add("resolution.actions", "at most 8 actions");
   for (int i = 0; i < r.actions_size(); ++i)
     v.Merge(CheckEnum(absl::StrCat("resolution.actions[", i, "]"), r.actions(i), pb::ResolutionAction_IsValid, true));
-  if (r.compensation().amount_minor() < 0) v.Add("resolution.compensation.amount_minor", "must not be negative");
-  if (r.compensation().amount_minor() > 1'000'000'000'000LL)
-    v.Add("resolution.compensation.amount_minor", "is out of range");
-  const auto& cc = r.compensation().currency_code();
-  if ((r.compensation().amount_minor() != 0 || !cc.empty()) &&
-      (cc.size() != 3 || !std::all_of(cc.begin(), cc.end(), [](char c) { return c >= 'A' && c <= 'Z'; })))
-    v.Add("resolution.compensation.currency_code", "must be a 3-letter ISO 4217 code");
+  v.Merge(CheckMoney("resolution.compensation", r.compensation(), {.max_abs = 1'000'000'000'000LL}));
   v.Merge(CheckText("resolution.root_cause", r.root_cause(), kMaxNoteChars, false));
   v.Merge(CheckText("resolution.prevention", r.prevention(), kMaxNoteChars, false));
   v.Merge(CheckId("resolution.responsible_staff_id", r.responsible_staff_id(), kMaxIdChars, false));

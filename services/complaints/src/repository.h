@@ -45,10 +45,7 @@ struct ListFilter {
   std::optional<absl::Time> received_from, received_to;
 };
 
-struct IdempotencyKey {
-  std::string request_id;
-  uint64_t fingerprint = 0;
-};
+using IdempotencyKey = db::IdempotencyKey;
 
 struct KpiCounts {
   int64_t received = 0, closed = 0, open = 0, overdue = 0, escalated = 0;

@@ -330,14 +330,7 @@ grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, con
     KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
     std::vector<HistoryEvent> history{{FromProtoTime(w.received_time()), pb::EVENT_KIND_CREATED}};
     absl::Time next = Recompute(w, history, settings, config_.risk_threshold, now);
-    IdempotencyKey key;
-    key.request_id = req->request_id();
-    if (!key.request_id.empty()) {
-      pb::CreateWorkOrderRequest copy = *req;
-      copy.clear_request_id();
-      key.fingerprint = MessageFingerprint(copy);
-    }
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(w, next, key, caller.ActorOrSystem()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(w, next, IdempotencyKeyOf(*req), caller.ActorOrSystem()));
     metrics_->Created(resp->type());
     return absl::OkStatus();
   });

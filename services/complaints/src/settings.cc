@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kefu/errors.h"
+#include "kefu/validation.h"
 
 namespace kefu::complaints {
 
@@ -27,9 +28,7 @@ absl::StatusOr<std::set<absl::CivilDay>> ParseDays(const google::protobuf::Repea
                                                    const char* field) {
   std::set<absl::CivilDay> out;
   for (int i = 0; i < days.size(); ++i) {
-    absl::CivilDay day;
-    if (days[i].size() != 10 || !absl::ParseCivilTime(days[i], &day))
-      return InvalidField(absl::StrCat(field, "[", i, "]"), "must be a date as YYYY-MM-DD");
+    KEFU_ASSIGN_OR_RETURN(absl::CivilDay day, ParseDate(absl::StrCat(field, "[", i, "]"), days[i]));
     out.insert(day);
   }
   return out;

@@ -12,28 +12,7 @@ namespace kefu::contracts {
 
 std::string ContractNumber(int64_t id) { return absl::StrFormat("CT%010d", id); }
 
-absl::StatusOr<absl::CivilDay> ParseDate(absl::string_view field, absl::string_view text) {
-  absl::CivilDay day;
-  if (text.size() != 10 || !absl::ParseCivilTime(text, &day) || day.year() < 1970 || day.year() > 9999)
-    return InvalidField(field, "must be a date as YYYY-MM-DD");
-  return day;
-}
-
 std::string FormatDate(absl::CivilDay day) { return absl::FormatCivilTime(day); }
-
-namespace {
-
-absl::Status CheckMoney(const common::v1::Money& m, absl::string_view field) {
-  Validator v;
-  if (m.amount_minor() < 0) v.Add(absl::StrCat(field, ".amount_minor"), "must not be negative");
-  if (m.amount_minor() > 1'000'000'000'000'000LL) v.Add(absl::StrCat(field, ".amount_minor"), "is out of range");
-  const auto& cc = m.currency_code();
-  if (cc.size() != 3 || !std::all_of(cc.begin(), cc.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
-    v.Add(absl::StrCat(field, ".currency_code"), "must be a 3-letter ISO 4217 code");
-  return v.Finish();
-}
-
-}  // namespace
 
 absl::Status ValidateContractFields(const pb::Contract& c, absl::string_view p) {
   Validator v;
@@ -44,7 +23,7 @@ absl::Status ValidateContractFields(const pb::Contract& c, absl::string_view p) 
   v.Merge(CheckText(f("customer_party"), c.customer_party(), kMaxShortText, false));
   v.Merge(CheckEnum(f("type"), c.type(), pb::ContractType_IsValid, true));
   if (!c.has_amount()) v.Add(f("amount"), "is required");
-  else v.Merge(CheckMoney(c.amount(), f("amount")));
+  else v.Merge(CheckMoney(f("amount"), c.amount(), {.currency = MoneyRules::Currency::kAlways}));
   v.Merge(CheckText(f("template_id"), c.template_id(), 100, false));
   v.Merge(CheckText(f("document_uri"), c.document_uri(), 500, false));
   v.Merge(CheckId(f("owner_id"), c.owner_id(), kMaxIdChars, false));

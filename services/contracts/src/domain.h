@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "kefu/contracts/v1/contracts.pb.h"
+#include "kefu/validation.h"
 
 namespace kefu::contracts {
 
@@ -25,8 +26,7 @@ inline constexpr int kMaxRiskItems = 100;
 // "CT0000000012".
 std::string ContractNumber(int64_t id);
 
-// "YYYY-MM-DD".
-absl::StatusOr<absl::CivilDay> ParseDate(absl::string_view field, absl::string_view text);
+// Dates are "YYYY-MM-DD" (kefu::ParseDate).
 std::string FormatDate(absl::CivilDay day);
 
 absl::Status ValidateContractFields(const pb::Contract& c, absl::string_view prefix);

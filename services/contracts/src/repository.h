@@ -15,10 +15,7 @@
 
 namespace kefu::contracts {
 
-struct IdempotencyKey {
-  std::string request_id;
-  uint64_t fingerprint = 0;
-};
+using IdempotencyKey = db::IdempotencyKey;
 
 // One decided change to a contract, persisted atomically by Mutate.
 struct Change {

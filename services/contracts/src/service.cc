@@ -19,17 +19,6 @@ absl::Status CheckContractId(int64_t id) {
 }
 absl::Status CheckVersion(int64_t v) { return v < 0 ? InvalidField("version", "must not be negative") : absl::OkStatus(); }
 
-template <typename Req>
-IdempotencyKey KeyOf(const Req& req) {
-  IdempotencyKey key;
-  key.request_id = req.request_id();
-  if (key.request_id.empty()) return key;
-  Req copy = req;
-  copy.clear_request_id();
-  key.fingerprint = MessageFingerprint(copy);
-  return key;
-}
-
 std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(c));
   return s;
@@ -114,16 +103,6 @@ void ContractServiceImpl::RefreshMetrics() {
   if (counts.ok() && expiring.ok()) metrics_->SetCounts(*counts, *expiring);
 }
 
-absl::Status ContractServiceImpl::CheckCustomer(int64_t customer_id, const char* field, const Caller& caller) {
-  auto tier = clients::GetCustomerTier(config_.customers, customer_id, config_.customers_timeout, &caller);
-  if (tier.ok()) return absl::OkStatus();
-  if (tier.status().code() == absl::StatusCode::kNotFound)
-    return MakeError(absl::StatusCode::kFailedPrecondition, "UNKNOWN_CUSTOMER",
-                     absl::StrCat(field, ": customer ", customer_id, " does not exist"), {{field, "does not exist"}});
-  return MakeError(absl::StatusCode::kUnavailable, "DEPENDENCY_UNAVAILABLE",
-                   "the customers service cannot confirm the customer right now; retry");
-}
-
 absl::StatusOr<pb::ApprovalRules> ContractServiceImpl::Rules() {
   auto stored = db::LoadSetting<pb::ApprovalRules>(*pool_, "approval_rules");
   if (stored.ok()) return stored;
@@ -143,7 +122,7 @@ grpc::Status ContractServiceImpl::CreateContract(grpc::ServerContext* ctx, const
     v.Merge(CheckId("request_id", req->request_id(), 64, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
-    KEFU_RETURN_IF_ERROR(CheckCustomer(req->contract().customer_id(), "contract.customer_id", caller));
+    KEFU_RETURN_IF_ERROR(clients::RequireCustomer(config_.customers, req->contract().customer_id(), "contract.customer_id", config_.customers_timeout, &caller));
     pb::Contract c = req->contract();
     c.set_status(pb::CONTRACT_STATUS_DRAFT);
     c.set_relation(pb::RELATION_ORIGINAL);
@@ -152,7 +131,7 @@ grpc::Status ContractServiceImpl::CreateContract(grpc::ServerContext* ctx, const
     c.clear_termination_reason();
     if (c.owner_id().empty()) c.set_owner_id(caller.ActorOrSystem());
     if (c.department_id().empty()) c.set_department_id(caller.department_id);
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(c, KeyOf(*req), caller.ActorOrSystem(), "起草合同 draft created"));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(c, IdempotencyKeyOf(*req), caller.ActorOrSystem(), "起草合同 draft created"));
     return absl::OkStatus();
   });
 }
@@ -169,7 +148,7 @@ grpc::Status ContractServiceImpl::CreateDraftForProject(grpc::ServerContext* ctx
     v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
-    KEFU_RETURN_IF_ERROR(CheckCustomer(req->customer_id(), "customer_id", caller));
+    KEFU_RETURN_IF_ERROR(clients::RequireCustomer(config_.customers, req->customer_id(), "customer_id", config_.customers_timeout, &caller));
     absl::CivilDay today = Today();
     pb::Contract c;
     c.set_sales_project_id(req->sales_project_id());
@@ -506,7 +485,7 @@ grpc::Status ContractServiceImpl::RenewContract(grpc::ServerContext* ctx, const 
     if (req->has_amount()) *renewal.mutable_amount() = req->amount();
     KEFU_RETURN_IF_ERROR(ValidateContractFields(renewal, "renewal"));
     Caller caller = CallerFrom(*ctx);
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(renewal, KeyOf(*req), caller.ActorOrSystem(),
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(renewal, IdempotencyKeyOf(*req), caller.ActorOrSystem(),
                                                absl::StrCat("续签草稿 renewal drafted for ", source.number())));
     return absl::OkStatus();
   });
@@ -537,7 +516,7 @@ grpc::Status ContractServiceImpl::AmendContract(grpc::ServerContext* ctx, const 
     amended.set_previous_contract_id(source.id());
     KEFU_RETURN_IF_ERROR(ValidateContractFields(amended, "amended"));
     Caller caller = CallerFrom(*ctx);
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(amended, KeyOf(*req), caller.ActorOrSystem(),
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(amended, IdempotencyKeyOf(*req), caller.ActorOrSystem(),
                                                absl::StrCat("合同变更草稿 amendment drafted for ", source.number(), ": ",
                                                             req->reason())));
     return absl::OkStatus();

@@ -69,7 +69,6 @@ class ContractServiceImpl final : public pb::ContractService::Service {
 
  private:
   absl::CivilDay Today() const { return absl::ToCivilDay(clock_->Now(), config_.zone); }
-  absl::Status CheckCustomer(int64_t customer_id, const char* field, const Caller& caller);
   absl::StatusOr<pb::ApprovalRules> Rules();
   // Activates one signed contract (and supersedes what it amends).
   absl::StatusOr<pb::Contract> Activate(int64_t id, int64_t version, const std::string& actor);

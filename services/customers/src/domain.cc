@@ -138,20 +138,6 @@ absl::Status ValidateLogEntry(const pb::LogEntry& e, absl::string_view prefix) {
   return v.Finish();
 }
 
-absl::Status ValidateMoney(const common::v1::Money& m, absl::string_view field, bool allow_negative) {
-  if (m.amount_minor() < 0 && !allow_negative)
-    return InvalidField(absl::StrCat(field, ".amount_minor"), "must not be negative");
-  // Bounded so sums over thousands of rows stay far from int64 overflow.
-  if (m.amount_minor() > 1'000'000'000'000'000LL || m.amount_minor() < -1'000'000'000'000'000LL)
-    return InvalidField(absl::StrCat(field, ".amount_minor"), "is out of range");
-  const auto& cc = m.currency_code();
-  if (m.amount_minor() != 0 || !cc.empty()) {
-    if (cc.size() != 3 || !std::all_of(cc.begin(), cc.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; }))
-      return InvalidField(absl::StrCat(field, ".currency_code"), "must be a 3-letter ISO 4217 code");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidatePeriod(absl::string_view field, absl::string_view period) {
   int year = 0, month = 0;
   if (period.size() != 7 || period[4] != '-' || !absl::SimpleAtoi(period.substr(0, 4), &year) ||

@@ -41,8 +41,6 @@ absl::Status ValidateCustomerFields(const pb::Customer& c, absl::string_view pre
 // paths are INVALID_ARGUMENT("update_mask").
 absl::Status ValidateUpdate(const pb::UpdateCustomerRequest& req);
 absl::Status ValidateLogEntry(const pb::LogEntry& e, absl::string_view prefix);
-absl::Status ValidateMoney(const ::kefu::common::v1::Money& m, absl::string_view field,
-                           bool allow_negative);
 // "YYYY-MM" with a month 01..12.
 absl::Status ValidatePeriod(absl::string_view field, absl::string_view period);
 // The month before "YYYY-MM".

@@ -47,10 +47,7 @@ struct Page {
   bool more = false;
 };
 
-struct IdempotencyKey {
-  std::string request_id;  // empty: not idempotent
-  uint64_t fingerprint = 0;
-};
+using IdempotencyKey = db::IdempotencyKey;
 
 class Repository {
  public:

@@ -23,18 +23,6 @@ absl::Status CheckCustomerId(absl::string_view field, int64_t id) {
   return absl::OkStatus();
 }
 
-// The request minus its request_id, so a retry with the same body matches.
-template <typename Req>
-IdempotencyKey KeyOf(const Req& req) {
-  IdempotencyKey key;
-  key.request_id = req.request_id();
-  if (key.request_id.empty()) return key;
-  Req copy = req;
-  copy.clear_request_id();
-  key.fingerprint = MessageFingerprint(copy);
-  return key;
-}
-
 }  // namespace
 
 // ---- metrics ----
@@ -123,7 +111,7 @@ grpc::Status CustomerServiceImpl::CreateCustomer(grpc::ServerContext* ctx, const
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
     pb::Customer c = WithCreateDefaults(req->customer());
-    auto created = repo_->Create(c, KeyOf(*req), req->allow_duplicates(), caller.ActorOrSystem());
+    auto created = repo_->Create(c, IdempotencyKeyOf(*req), req->allow_duplicates(), caller.ActorOrSystem());
     if (!created.ok()) {
       if (ReasonOf(created.status()) == "DUPLICATE_CUSTOMER") metrics_->DuplicateDetected();
       return created.status();
@@ -397,7 +385,7 @@ grpc::Status CustomerServiceImpl::AppendLogEntry(grpc::ServerContext* ctx, const
     Caller caller = CallerFrom(*ctx);
     if (e.staff_id().empty()) e.set_staff_id(caller.ActorOrSystem());
     if (e.department_id().empty()) e.set_department_id(caller.department_id);
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AppendLog(std::move(e), KeyOf(*req)));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AppendLog(std::move(e), IdempotencyKeyOf(*req)));
     metrics_->LogAppended(resp->category());
     return absl::OkStatus();
   });
@@ -453,7 +441,7 @@ grpc::Status CustomerServiceImpl::RecordBusinessVolume(grpc::ServerContext*, con
     v.Merge(ValidatePeriod("volume.period", vol.period()));
     if (vol.volume() < 0) v.Add("volume.volume", "must not be negative");
     if (vol.volume() > 1'000'000'000'000LL) v.Add("volume.volume", "is out of range");
-    v.Merge(ValidateMoney(vol.revenue(), "volume.revenue", false));
+    v.Merge(CheckMoney("volume.revenue", vol.revenue()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpsertVolume(vol));
     return absl::OkStatus();
@@ -509,7 +497,7 @@ grpc::Status CustomerServiceImpl::CreateRetentionCase(grpc::ServerContext* ctx, 
     rc.set_reason(req->reason());
     rc.set_churned(req->churned());
     rc.set_owner_id(req->owner_id());
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CreateRetentionCase(rc, KeyOf(*req), CallerFrom(*ctx).ActorOrSystem()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CreateRetentionCase(rc, IdempotencyKeyOf(*req), CallerFrom(*ctx).ActorOrSystem()));
     metrics_->LogAppended(pb::LOG_CATEGORY_RETENTION);
     return absl::OkStatus();
   });
@@ -534,14 +522,14 @@ grpc::Status CustomerServiceImpl::AddRetentionAction(grpc::ServerContext* ctx, c
     } else {
       v.Merge(CheckEnum("action.type", req->action().type(), pb::RetentionActionType_IsValid, true));
       v.Merge(CheckText("action.description", req->action().description(), 1000, true));
-      v.Merge(ValidateMoney(req->action().cost(), "action.cost", false));
+      v.Merge(CheckMoney("action.cost", req->action().cost()));
       v.Merge(CheckId("action.staff_id", req->action().staff_id(), kMaxIdChars, false));
     }
     v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     pb::RetentionAction a = req->action();
     if (a.staff_id().empty()) a.set_staff_id(CallerFrom(*ctx).ActorOrSystem());
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AddRetentionAction(req->case_id(), a, KeyOf(*req)));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AddRetentionAction(req->case_id(), a, IdempotencyKeyOf(*req)));
     metrics_->LogAppended(pb::LOG_CATEGORY_RETENTION);
     return absl::OkStatus();
   });
@@ -599,7 +587,7 @@ grpc::Status CustomerServiceImpl::SampleSurveys(grpc::ServerContext*, const pb::
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(auto result, repo_->SampleSurveys(req->campaign(), FromProtoTime(req->served_from()),
                                                             FromProtoTime(req->served_to()), req->sample_size(),
-                                                            req->seed(), KeyOf(*req)));
+                                                            req->seed(), IdempotencyKeyOf(*req)));
     for (auto& s : result.surveys) *resp->add_surveys() = std::move(s);
     resp->set_population(result.population);
     return absl::OkStatus();

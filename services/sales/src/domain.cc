@@ -15,22 +15,19 @@ std::string ProjectNumber(int64_t id) { return absl::StrFormat("SP%010d", id); }
 
 namespace {
 
-// currency_optional: amounts recorded against a project (activity and closing costs)
-// may omit the currency; they are in the project's.
-void CheckMoney(const common::v1::Money& m, const std::string& field, Validator& v, bool currency_optional = false) {
-  if (m.amount_minor() < 0) v.Add(field + ".amount_minor", "must not be negative");
-  // 10^14 minor units (a trillion yuan): amount x probability stays within BIGINT in SQL.
-  if (m.amount_minor() > 100'000'000'000'000LL) v.Add(field + ".amount_minor", "is out of range");
-  const auto& cc = m.currency_code();
-  if ((m.amount_minor() != 0 || !cc.empty()) && !(currency_optional && cc.empty()) &&
-      (cc.size() != 3 || !std::all_of(cc.begin(), cc.end(), [](char c) { return c >= 'A' && c <= 'Z'; })))
-    v.Add(field + ".currency_code", "must be a 3-letter ISO 4217 code");
+// 10^14 minor units (a trillion yuan): amount x probability stays within BIGINT in SQL.
+constexpr int64_t kMaxAmount = 100'000'000'000'000LL;
+
+void CheckAmount(const common::v1::Money& m, const std::string& field, Validator& v, bool currency_optional = false) {
+  // Amounts recorded against a project (activity and closing costs) may omit the
+  // currency: they are in the project's.
+  v.Merge(CheckMoney(field, m,
+                     {.max_abs = kMaxAmount,
+                      .currency = currency_optional ? MoneyRules::Currency::kOptional : MoneyRules::Currency::kIfAmount}));
 }
 
 void CheckDate(const std::string& field, const std::string& text, Validator& v) {
-  if (text.empty()) return;
-  absl::CivilDay day;
-  if (text.size() != 10 || !absl::ParseCivilTime(text, &day)) v.Add(field, "must be a date as YYYY-MM-DD");
+  if (!text.empty()) v.Merge(ParseDate(field, text).status());
 }
 
 const std::set<std::string>& UpdatablePaths() {
@@ -53,9 +50,9 @@ absl::Status ValidateProjectFields(const pb::Project& p, absl::string_view prefi
   v.Merge(CheckText(f + ".goal", p.goal(), kMaxTextChars, false));
   v.Merge(CheckText(f + ".category", p.category(), 100, false));
   v.Merge(CheckText(f + ".customer_contact", p.customer_contact(), 200, false));
-  CheckMoney(p.estimated_amount(), f + ".estimated_amount", v);
-  CheckMoney(p.expense_budget(), f + ".expense_budget", v);
-  CheckMoney(p.estimated_cost(), f + ".estimated_cost", v);
+  CheckAmount(p.estimated_amount(), f + ".estimated_amount", v);
+  CheckAmount(p.expense_budget(), f + ".expense_budget", v);
+  CheckAmount(p.estimated_cost(), f + ".estimated_cost", v);
   if (p.estimated_margin_bp() < -10000 || p.estimated_margin_bp() > 10000)
     v.Add(f + ".estimated_margin_bp", "must be -10000 to 10000");
   CheckDate(f + ".expected_signing_date", p.expected_signing_date(), v);
@@ -123,7 +120,7 @@ absl::Status ValidateActivity(const pb::Activity& a) {
   v.Merge(CheckText("activity.customer_participants", a.customer_participants(), 500, false));
   v.Merge(CheckText("activity.purpose", a.purpose(), kMaxTextChars, true));
   v.Merge(CheckText("activity.result", a.result(), kMaxTextChars, false));
-  CheckMoney(a.cost(), "activity.cost", v, true);
+  CheckAmount(a.cost(), "activity.cost", v, true);
   if (a.has_bid()) {
     CheckDate("activity.bid.tender_date", a.bid().tender_date(), v);
     CheckDate("activity.bid.bid_date", a.bid().bid_date(), v);
@@ -147,7 +144,7 @@ absl::Status ValidateCompetitors(const google::protobuf::RepeatedPtrField<pb::Co
     v.Merge(CheckText(f + ".strengths", competitors[i].strengths(), kMaxTextChars, false));
     v.Merge(CheckText(f + ".weaknesses", competitors[i].weaknesses(), kMaxTextChars, false));
     v.Merge(CheckText(f + ".service_offered", competitors[i].service_offered(), kMaxTextChars, false));
-    CheckMoney(competitors[i].price(), f + ".price", v);
+    CheckAmount(competitors[i].price(), f + ".price", v);
   }
   return v.Finish();
 }
@@ -155,7 +152,7 @@ absl::Status ValidateCompetitors(const google::protobuf::RepeatedPtrField<pb::Co
 absl::Status ValidateClosing(const pb::ClosingSummary& c) {
   Validator v;
   v.Merge(CheckText("closing.reason", c.reason(), kMaxTextChars, true));
-  CheckMoney(c.total_cost(), "closing.total_cost", v, true);
+  CheckAmount(c.total_cost(), "closing.total_cost", v, true);
   return v.Finish();
 }
 

@@ -18,10 +18,7 @@ namespace kefu::sales {
 
 inline constexpr char kDraftContractTarget[] = "contracts.draft";
 
-struct IdempotencyKey {
-  std::string request_id;
-  uint64_t fingerprint = 0;
-};
+using IdempotencyKey = db::IdempotencyKey;
 
 struct Change {
   pb::Project updated;

@@ -23,16 +23,8 @@ absl::Status CheckProjectId(int64_t id) {
 
 absl::StatusOr<std::optional<absl::CivilDay>> OptionalDate(const char* field, const std::string& text) {
   if (text.empty()) return std::optional<absl::CivilDay>();
-  absl::CivilDay d;
-  if (text.size() != 10 || !absl::ParseCivilTime(text, &d)) return InvalidField(field, "must be a date as YYYY-MM-DD");
+  KEFU_ASSIGN_OR_RETURN(absl::CivilDay d, ParseDate(field, text));
   return std::optional<absl::CivilDay>(d);
-}
-
-absl::Status CheckCurrency(const std::string& field, const std::string& code) {
-  if (code.empty()) return absl::OkStatus();
-  if (code.size() != 3 || !std::all_of(code.begin(), code.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
-    return InvalidField(field, "must be a 3-letter ISO 4217 code");
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -103,17 +95,6 @@ absl::StatusOr<pb::StageProbabilities> SalesServiceImpl::Probabilities() {
   return DefaultProbabilities();
 }
 
-absl::Status SalesServiceImpl::CheckCustomer(int64_t customer_id, const Caller& caller) {
-  auto tier = clients::GetCustomerTier(config_.customers, customer_id, config_.customers_timeout, &caller);
-  if (tier.ok()) return absl::OkStatus();
-  if (tier.status().code() == absl::StatusCode::kNotFound)
-    return MakeError(absl::StatusCode::kFailedPrecondition, "UNKNOWN_CUSTOMER",
-                     absl::StrCat("project.customer_id: customer ", customer_id, " does not exist"),
-                     {{"project.customer_id", "does not exist"}});
-  return MakeError(absl::StatusCode::kUnavailable, "DEPENDENCY_UNAVAILABLE",
-                   "the customers service cannot confirm the customer right now; retry");
-}
-
 grpc::Status SalesServiceImpl::CreateProject(grpc::ServerContext* ctx, const pb::CreateProjectRequest* req,
                                              pb::Project* resp) {
   return RunHandler([&]() -> absl::Status {
@@ -128,15 +109,9 @@ grpc::Status SalesServiceImpl::CreateProject(grpc::ServerContext* ctx, const pb:
     v.Merge(CheckId("request_id", req->request_id(), 64, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_RETURN_IF_ERROR(InitiationCheck(p));
-    KEFU_RETURN_IF_ERROR(CheckCustomer(p.customer_id(), caller));
-    IdempotencyKey key;
-    key.request_id = req->request_id();
-    if (!key.request_id.empty()) {
-      pb::CreateProjectRequest copy = *req;
-      copy.clear_request_id();
-      key.fingerprint = MessageFingerprint(copy);
-    }
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(p, key, caller.ActorOrSystem()));
+    KEFU_RETURN_IF_ERROR(clients::RequireCustomer(config_.customers, p.customer_id(), "project.customer_id",
+                                                 config_.customers_timeout, &caller));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(p, IdempotencyKeyOf(*req), caller.ActorOrSystem()));
     KEFU_ASSIGN_OR_RETURN(auto probs, Probabilities());
     resp->set_probability_bp(ProbabilityByStage(probs)[resp->stage()]);
     return absl::OkStatus();
@@ -284,14 +259,7 @@ grpc::Status SalesServiceImpl::AddActivity(grpc::ServerContext* ctx, const pb::A
     v.Merge(ValidateActivity(req->activity()));
     v.Merge(CheckId("request_id", req->request_id(), 64, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    IdempotencyKey key;
-    key.request_id = req->request_id();
-    if (!key.request_id.empty()) {
-      pb::AddActivityRequest copy = *req;
-      copy.clear_request_id();
-      key.fingerprint = MessageFingerprint(copy);
-    }
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AddActivity(req->activity(), key, CallerFrom(*ctx).ActorOrSystem()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AddActivity(req->activity(), IdempotencyKeyOf(*req), CallerFrom(*ctx).ActorOrSystem()));
     return absl::OkStatus();
   });
 }

@@ -71,7 +71,6 @@ class SalesServiceImpl final : public pb::SalesService::Service {
 
  private:
   absl::StatusOr<pb::StageProbabilities> Probabilities();
-  absl::Status CheckCustomer(int64_t customer_id, const Caller& caller);
 
   Repository* repo_;
   db::Pool* pool_;
