@@ -208,6 +208,17 @@ int Kpis(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::GetKpis, req);
 }
 
+int Quality(Invocation& inv) {
+  pb::GetQualitySeriesRequest req;
+  req.set_measure(inv.Enum<pb::QualityMeasure>("measure"));
+  req.set_department_id(inv.Str("department"));
+  req.set_handler_id(inv.Str("handler"));
+  if (auto t = inv.Time("from")) *req.mutable_from() = *t;
+  req.set_weeks(inv.Int32("weeks", 12));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetQualitySeries, req);
+}
+
 }  // namespace
 
 void RegisterComplaintCommands(Registry& r) {
@@ -240,6 +251,13 @@ void RegisterComplaintCommands(Registry& r) {
                                                {"24X7", "around_the_clock"}});
   RegisterTable(pb::FollowUp::descriptor(),
                 {{"TIME", "time"}, {"BY", "staff_id"}, {"SATISFACTION", "satisfaction"}, {"NOTE", "note", 40}});
+  RegisterTable(pb::QualityWeek::descriptor(), {{"WEEK", "week"},
+                                                {"START", "start"},
+                                                {"TOTAL", "total"},
+                                                {"DEFECTS", "defects"},
+                                                {"N", "n"},
+                                                {"MEAN", "mean"},
+                                                {"STDDEV", "stddev"}});
   r.AddGroup({"complaints", "service and complaint work orders, deadlines, escalation, alerts, KPIs",
               "KEFU_COMPLAINTS_ADDR", "127.0.0.1:50054"});
   const Flag version = ValueFlag("version", "N", "current version of the work order; refused if it changed");
@@ -306,6 +324,17 @@ void RegisterComplaintCommands(Registry& r) {
          {RequiredFlag("from", "TIME", "received from"), RequiredFlag("to", "TIME", "received before"),
           ValueFlag("department", "DEPT_ID", "only this department"), ValueFlag("handler", "STAFF_ID", "only this handler")},
          0, 0, Kpis});
+  r.Add({"complaints quality", "", "A weekly quality series for control charts (every week, zeros when empty)",
+         "overdue-rate: work orders due that week (TOTAL) and those overdue (DEFECTS);\n"
+         "satisfaction: follow-ups recorded that week (N, MEAN, STDDEV of 1..5; DEFECTS scored 1..3);\n"
+         "time-to-resolve: work orders resolved that week (N, MEAN, STDDEV of hours; DEFECTS overdue).\n"
+         "Weeks start on Monday 00:00 (Asia/Shanghai); --from is rounded down to its Monday.",
+         {EnumFlag<pb::QualityMeasure>("measure", "what to measure", true),
+          RequiredFlag("from", "TIME", "a time in the first week"),
+          ValueFlag("weeks", "N", "number of weeks, 1..104 (default 12)"),
+          ValueFlag("department", "DEPT_ID", "only this department"),
+          ValueFlag("handler", "STAFF_ID", "only this handler")},
+         0, 0, Quality});
 }
 
 }  // namespace kefuctl

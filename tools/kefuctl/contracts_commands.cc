@@ -202,6 +202,17 @@ int Entitlement(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::CheckEntitlement, req);
 }
 
+int SigningStats(Invocation& inv) {
+  pb::GetSigningStatsRequest req;
+  req.set_owner_id(inv.Str("owner"));
+  req.set_department_id(inv.Str("department"));
+  req.set_signed_from(inv.Str("from"));
+  req.set_signed_to(inv.Str("to"));
+  req.set_currency_code(inv.Str("currency"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetSigningStats, req);
+}
+
 int Rules(Invocation& inv) {
   auto stub = NewStub(inv);
   return CallAndPrint(inv, *stub, &Stub::GetApprovalRules, pb::GetApprovalRulesRequest());
@@ -222,6 +233,8 @@ void RegisterContractCommands(Registry& r) {
   RegisterTable(pb::Approval::descriptor(),
                 {{"ROLE", "required_role"}, {"DECISION", "decision"}, {"BY", "approver_id"}, {"OPINION", "opinion", 30}});
   RegisterTable(pb::RiskItem::descriptor(), {{"LEVEL", "level"}, {"CLAUSE", "clause", 30}, {"NOTE", "note", 40}});
+  RegisterTable(pb::SigningStatsRow::descriptor(),
+                {{"TYPE", "type"}, {"COUNT", "count"}, {"AMOUNT (MINOR UNITS)", "amount_minor"}});
   r.AddGroup({"contracts", "contracts, review and approval, lifecycle, expiry, entitlement", "KEFU_CONTRACTS_ADDR",
               "127.0.0.1:50053"});
   const Flag version = ValueFlag("version", "N", "current version of the contract; refused if it changed");
@@ -275,6 +288,15 @@ void RegisterContractCommands(Registry& r) {
          {RequiredFlag("customer", "ID", "the customer"), ValueFlag("date", "YYYY-MM-DD", "the day (default today)")}, 0, 0,
          Entitlement});
   r.Add({"contracts rules", "", "The approval rules in force", "", {}, 0, 0, Rules});
+  r.Add({"contracts signing-stats", "", "Contracts signed in a period by type, service revenue and new business",
+         "Counts contracts that were signed (also those active, expired, terminated or superseded\n"
+         "since) with a signing day in [--from, --to], at most two years, in one currency.\n"
+         "Give --owner or --department, or neither for the whole company.",
+         {RequiredFlag("from", "YYYY-MM-DD", "signed on or after"),
+          RequiredFlag("to", "YYYY-MM-DD", "signed on or before"), ValueFlag("owner", "STAFF_ID", "owned by"),
+          ValueFlag("department", "DEPT_ID", "of this department"),
+          ValueFlag("currency", "CODE", "currency (default CNY)")},
+         0, 0, SigningStats});
 }
 
 }  // namespace kefuctl

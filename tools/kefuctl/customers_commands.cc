@@ -414,6 +414,18 @@ int SurveyStats(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::GetSurveyStats, req);
 }
 
+// ---- statistics ----
+
+int PortfolioStats(Invocation& inv) {
+  pb::GetPortfolioStatsRequest req;
+  req.set_owner_id(inv.Str("owner"));
+  req.set_department_id(inv.Str("department"));
+  if (auto t = inv.Time("from")) *req.mutable_from() = *t;
+  if (auto t = inv.Time("to")) *req.mutable_to() = *t;
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetPortfolioStats, req);
+}
+
 // ---- tables ----
 
 void RegisterCustomerTables() {
@@ -649,6 +661,15 @@ void RegisterCustomerCommands(Registry& r) {
          0, 0, ListSurveys});
   r.Add({"customers survey stats", "", "Results of a campaign by satisfaction level", "",
          {RequiredFlag("campaign", "NAME", "campaign")}, 0, 0, SurveyStats});
+
+  // ---- statistics ----
+  r.Add({"customers portfolio", "", "Portfolio figures of an account manager, a department or the company",
+         "Customers held now; acquisitions, tier ups and downs, churn and survey results in\n"
+         "[--from, --to), at most two years. Give --owner or --department, or neither for the\n"
+         "whole company.",
+         {RequiredFlag("from", "TIME", "from (inclusive)"), RequiredFlag("to", "TIME", "until (exclusive)"),
+          ValueFlag("owner", "STAFF_ID", "account manager"), ValueFlag("department", "DEPT_ID", "department")},
+         0, 0, PortfolioStats});
 }
 
 }  // namespace kefuctl

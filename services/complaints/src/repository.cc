@@ -144,8 +144,10 @@ absl::Status Persist(Session& s, const pb::WorkOrder& before, Change& change, ab
   KEFU_ASSIGN_OR_RETURN(
       auto updated,
       s.Exec("UPDATE work_orders SET severity = ?, department_id = ?, handler_id = ?, service_type = ?, contract_id = ?, "
-             "status = ?, escalation_level = ?, response_deadline = ?, resolution_deadline = ?, level_deadline = ?, "
-             "next_check_time = ?, responded_time = ?, resolved_time = ?, closed_time = ?, sla_paused = ?, "
+             "status = ?, escalation_level = ?, response_deadline = ?, resolution_deadline = ?, "
+             // The deadline the work order was last held to outlives the running clock.
+             "resolve_due_time = COALESCE(?, resolve_due_time), level_deadline = ?, next_check_time = ?, "
+             "responded_time = ?, resolved_time = ?, closed_time = ?, sla_paused = ?, "
              "pause_reason = ?, resolution_summary = ?, resolution_actions = ?, compensation_minor = ?, "
              "compensation_currency = ?, root_cause = ?, prevention = ?, responsible_staff_id = ?, "
              "responsible_department_id = ?, reopen_count = ?, overdue = ?, close_reason = ?, update_time = ?, "
@@ -153,6 +155,7 @@ absl::Status Persist(Session& s, const pb::WorkOrder& before, Change& change, ab
              {static_cast<int>(w.severity()), w.department_id(), w.handler_id(), static_cast<int>(w.service_type()),
               w.contract_id(), static_cast<int>(w.status()), static_cast<int>(w.escalation_level()),
               TimeOrNull(w.has_response_deadline(), w.response_deadline()),
+              TimeOrNull(w.has_resolution_deadline(), w.resolution_deadline()),
               TimeOrNull(w.has_resolution_deadline(), w.resolution_deadline()),
               TimeOrNull(w.has_level_deadline(), w.level_deadline()), CheckTime(change.next_check),
               TimeOrNull(w.has_responded_time(), w.responded_time()),
@@ -258,15 +261,17 @@ absl::StatusOr<pb::WorkOrder> Repository::Create(const pb::WorkOrder& input, abs
         auto ins,
         s.ExecInsert("INSERT INTO work_orders (customer_id, channel, type, severity, title, content, product, "
                      "received_time, first_contact_owner_id, department_id, handler_id, service_type, contract_id, "
-                     "status, escalation_level, customer_tier, response_deadline, resolution_deadline, level_deadline, "
-                     "next_check_time, overdue, resolution_summary, create_time, update_time, version) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, 1)",
+                     "status, escalation_level, customer_tier, response_deadline, resolution_deadline, "
+                     "resolve_due_time, level_deadline, next_check_time, overdue, resolution_summary, create_time, "
+                     "update_time, version) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, 1)",
                      {w.customer_id(), static_cast<int>(w.channel()), static_cast<int>(w.type()),
                       static_cast<int>(w.severity()), w.title(), w.content(), w.product(),
                       ToSqlTime(FromProtoTime(w.received_time())), w.first_contact_owner_id(), w.department_id(),
                       w.handler_id(), static_cast<int>(w.service_type()), w.contract_id(),
                       static_cast<int>(w.status()), static_cast<int>(w.escalation_level()), w.customer_tier(),
                       TimeOrNull(w.has_response_deadline(), w.response_deadline()),
+                      TimeOrNull(w.has_resolution_deadline(), w.resolution_deadline()),
                       TimeOrNull(w.has_resolution_deadline(), w.resolution_deadline()),
                       TimeOrNull(w.has_level_deadline(), w.level_deadline()), CheckTime(next_check), w.overdue(),
                       ToSqlTime(now), ToSqlTime(now)}));
@@ -491,6 +496,77 @@ absl::StatusOr<KpiCounts> Repository::Kpis(const std::string& department_id, con
     k.satisfied_follow_ups = fu->Int(1);
   }
   return k;
+}
+
+absl::StatusOr<std::vector<WeekAggregate>> Repository::QualitySeries(pb::QualityMeasure measure,
+                                                                     const std::string& department_id,
+                                                                     const std::string& handler_id,
+                                                                     const std::vector<absl::Time>& week_starts) {
+  if (week_starts.size() < 2 || week_starts.size() > static_cast<size_t>(kMaxQualityWeeks) + 1)
+    return absl::InternalError("QualitySeries: 1 to kMaxQualityWeeks weeks");
+  const size_t weeks = week_starts.size() - 1;
+  // Per measure: the time that places a row in a week, what makes the row a defect, the
+  // measured value and where the rows come from. Satisfied is 4 or 5 (IsSatisfied).
+  struct Shape {
+    const char* at;
+    const char* defect;
+    const char* value;
+    const char* rows;
+  };
+  Shape shape;
+  switch (measure) {
+    case pb::QUALITY_MEASURE_OVERDUE_RATE:
+      shape = {"w.resolve_due_time", "w.overdue", "0", "work_orders w"};
+      break;
+    case pb::QUALITY_MEASURE_SATISFACTION:
+      shape = {"f.follow_up_time", "f.satisfaction < 4", "f.satisfaction",
+               department_id.empty() && handler_id.empty()
+                   ? "follow_ups f"
+                   : "follow_ups f JOIN work_orders w ON w.id = f.work_order_id"};
+      break;
+    case pb::QUALITY_MEASURE_TIME_TO_RESOLVE:
+      shape = {"w.resolved_time", "w.overdue", "TIMESTAMPDIFF(MICROSECOND, w.received_time, w.resolved_time) / 3600e6",
+               "work_orders w"};
+      break;
+    default:
+      return absl::InternalError("QualitySeries: unknown measure");
+  }
+  const char* at = shape.at;
+  // The week of a row: INTERVAL(x, s1, s2, ...) is the number of ascending s_i <= x, so
+  // with the week starts as microseconds since the epoch it is 1 + the week's index.
+  // Unused places are filled past the last start, so every series length shares one
+  // prepared statement.
+  std::vector<Param> params;
+  std::string week = absl::StrCat("INTERVAL(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ", at, ")");
+  const int64_t end = absl::ToUnixMicros(week_starts.back());
+  for (size_t i = 0; i <= static_cast<size_t>(kMaxQualityWeeks); ++i) {
+    week += ", ?";
+    params.emplace_back(i < week_starts.size() ? absl::ToUnixMicros(week_starts[i])
+                                               : end + static_cast<int64_t>(i - weeks));
+  }
+  week += ")";
+  std::string sql = absl::StrCat("SELECT ", week, " AS wk, COUNT(*), SUM(", shape.defect, "), SUM(", shape.value,
+                                 "), STDDEV_SAMP(", shape.value, ") FROM ", shape.rows, " WHERE ", at, " >= ? AND ",
+                                 at, " < ?");
+  params.emplace_back(ToSqlTime(week_starts.front()));
+  params.emplace_back(ToSqlTime(week_starts.back()));
+  if (!department_id.empty()) {
+    sql += " AND w.department_id = ?";
+    params.emplace_back(department_id);
+  } else if (!handler_id.empty()) {
+    sql += " AND w.handler_id = ?";
+    params.emplace_back(handler_id);
+  }
+  sql += " GROUP BY wk ORDER BY NULL";  // at most kMaxQualityWeeks groups; no sorting needed
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  KEFU_ASSIGN_OR_RETURN(auto result, s.Query(sql, params));
+  std::vector<WeekAggregate> out(weeks);
+  for (const auto& r : result) {
+    int64_t i = r.Int(0) - 1;
+    if (i < 0 || i >= static_cast<int64_t>(weeks)) continue;
+    out[i] = {r.Int(1), r.Int(2), r.Double(3), r.IsNull(4) ? 0 : r.Double(4)};
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<Repository::OpenCount>> Repository::CountOpen() {

@@ -47,6 +47,17 @@ struct ListFilter {
 
 using IdempotencyKey = db::IdempotencyKey;
 
+// The longest series GetQualitySeries returns: two years of weeks.
+inline constexpr int kMaxQualityWeeks = 104;
+
+// One week of a quality series as the database adds it up.
+struct WeekAggregate {
+  int64_t count = 0;    // rows that fell in the week
+  int64_t defects = 0;  // of them: overdue work orders, or follow-ups not satisfied
+  double sum = 0;       // of the measured value (satisfaction, hours to resolve)
+  double stddev = 0;    // sample standard deviation of the value; 0 below two rows
+};
+
 struct KpiCounts {
   int64_t received = 0, closed = 0, open = 0, overdue = 0, escalated = 0;
   int64_t resolved = 0, followed_up = 0, satisfied_follow_ups = 0, follow_ups = 0, reopened = 0;
@@ -89,6 +100,13 @@ class Repository {
   absl::StatusOr<int64_t> LastAlertId();
   absl::StatusOr<KpiCounts> Kpis(const std::string& department_id, const std::string& handler_id, absl::Time from,
                                  absl::Time to);
+  // `measure` per week, week i being [week_starts[i], week_starts[i + 1]): 2 to
+  // kMaxQualityWeeks + 1 ascending starts. Returns one entry per week, empty ones zero.
+  // Work orders count for their current department and handler (at most one given).
+  absl::StatusOr<std::vector<WeekAggregate>> QualitySeries(pb::QualityMeasure measure,
+                                                           const std::string& department_id,
+                                                           const std::string& handler_id,
+                                                           const std::vector<absl::Time>& week_starts);
   // (severity, status, count) of open work orders, for the business metrics.
   struct OpenCount {
     int severity, status;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "kefu/clients/contracts_client.h"
 #include "kefu/clients/customers_client.h"
 #include "kefu/errors.h"
@@ -27,6 +28,19 @@ absl::Status CheckWorkOrderId(int64_t id) {
 
 absl::Status CheckVersion(int64_t v) {
   return v < 0 ? InvalidField("version", "must not be negative") : absl::OkStatus();
+}
+
+// The Monday of the (ISO) week holding `day`.
+absl::CivilDay MondayOf(absl::CivilDay day) {
+  int since_monday = (static_cast<int>(absl::GetWeekday(day)) - static_cast<int>(absl::Weekday::monday) + 7) % 7;
+  return day - since_monday;
+}
+
+// "2026-W47": the ISO week starting on `monday`, which belongs to the year of its Thursday.
+std::string IsoWeekName(absl::CivilDay monday) {
+  absl::CivilDay thursday = monday + 3;
+  int week = (absl::GetYearDay(thursday) - 1) / 7 + 1;
+  return absl::StrFormat("%04d-W%02d", thursday.year(), week);
 }
 
 void SetDeadline(absl::Time t, google::protobuf::Timestamp* ts, bool* has) {
@@ -821,6 +835,47 @@ grpc::Status ComplaintServiceImpl::GetKpis(grpc::ServerContext*, const pb::GetKp
     resp->set_overdue_rate_bp(bp(k.overdue, k.received));
     resp->set_mean_seconds_to_respond(k.responded == 0 ? 0 : k.seconds_to_respond_sum / k.responded);
     resp->set_mean_seconds_to_resolve(k.resolved == 0 ? 0 : k.seconds_to_resolve_sum / k.resolved);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ComplaintServiceImpl::GetQualitySeries(grpc::ServerContext*, const pb::GetQualitySeriesRequest* req,
+                                                    pb::QualitySeries* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckEnum("measure", req->measure(), pb::QualityMeasure_IsValid, true));
+    v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+    v.Merge(CheckId("handler_id", req->handler_id(), kMaxIdChars, false));
+    if (!req->department_id().empty() && !req->handler_id().empty())
+      v.Add("handler_id", "must be empty when department_id is given (at most one of the two)");
+    if (!req->has_from()) {
+      v.Add("from", "is required");
+    } else if (auto year = absl::ToCivilDay(FromProtoTime(req->from()), config_.zone).year();
+               year < 1970 || year > 9000) {
+      v.Add("from", "must be between the years 1970 and 9000");
+    }
+    if (req->weeks() < 1 || req->weeks() > kMaxQualityWeeks)
+      v.Add("weeks", absl::StrCat("must be 1 to ", kMaxQualityWeeks));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    // Weeks run from Monday 00:00 to Monday 00:00 in the service's time zone.
+    absl::CivilDay first = MondayOf(absl::ToCivilDay(FromProtoTime(req->from()), config_.zone));
+    std::vector<absl::Time> starts;
+    for (int i = 0; i <= req->weeks(); ++i) starts.push_back(absl::FromCivil(first + 7 * i, config_.zone));
+    KEFU_ASSIGN_OR_RETURN(auto weeks,
+                          repo_->QualitySeries(req->measure(), req->department_id(), req->handler_id(), starts));
+    resp->set_measure(req->measure());
+    for (int i = 0; i < req->weeks(); ++i) {
+      const WeekAggregate& a = weeks[i];
+      pb::QualityWeek* w = resp->add_weeks();
+      w->set_week(IsoWeekName(first + 7 * i));
+      *w->mutable_start() = ToProtoTime(starts[i]);
+      w->set_total(a.count);
+      w->set_defects(a.defects);
+      if (req->measure() == pb::QUALITY_MEASURE_OVERDUE_RATE) continue;  // a rate: no mean
+      w->set_n(a.count);
+      w->set_mean(a.count == 0 ? 0 : a.sum / static_cast<double>(a.count));
+      w->set_stddev(a.count < 2 ? 0 : a.stddev);
+    }
     return absl::OkStatus();
   });
 }

@@ -100,6 +100,8 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
   grpc::Status UpdateBusinessCalendar(grpc::ServerContext*, const pb::UpdateBusinessCalendarRequest*,
                                       pb::BusinessCalendar*) override;
   grpc::Status GetKpis(grpc::ServerContext*, const pb::GetKpisRequest*, pb::Kpis*) override;
+  grpc::Status GetQualitySeries(grpc::ServerContext*, const pb::GetQualitySeriesRequest*,
+                                pb::QualitySeries*) override;
 
  private:
   // A state change on one work order: `act` edits the copy and names its events;

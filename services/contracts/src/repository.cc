@@ -365,4 +365,31 @@ absl::StatusOr<int64_t> Repository::CountExpiring(absl::CivilDay from, absl::Civ
   return row ? row->Int(0) : 0;
 }
 
+absl::StatusOr<std::vector<SigningTotal>> Repository::SigningTotals(const SigningFilter& f) {
+  std::vector<Param> params{FormatDate(f.from), FormatDate(f.to), f.currency};
+  std::string sql =
+      "SELECT type, COUNT(*), SUM(amount_minor) FROM contracts WHERE signing_date BETWEEN ? AND ? AND currency = ?";
+  if (!f.statuses.empty()) {
+    sql += " AND status IN (";
+    for (size_t i = 0; i < f.statuses.size(); ++i) {
+      sql += i == 0 ? "?" : ", ?";
+      params.emplace_back(static_cast<int>(f.statuses[i]));
+    }
+    sql += ")";
+  }
+  if (!f.owner_id.empty()) {
+    sql += " AND owner_id = ?";
+    params.emplace_back(f.owner_id);
+  } else if (!f.department_id.empty()) {
+    sql += " AND department_id = ?";
+    params.emplace_back(f.department_id);
+  }
+  sql += " GROUP BY type ORDER BY type";
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
+  std::vector<SigningTotal> out;
+  for (const auto& r : rows) out.push_back({static_cast<pb::ContractType>(r.Int(0)), r.Int(1), r.Int(2)});
+  return out;
+}
+
 }  // namespace kefu::contracts

@@ -37,6 +37,22 @@ struct ListFilter {
   std::string owner_id;
 };
 
+// GetSigningStats: contracts in one of `statuses` with a signing date in [from, to]
+// (inclusive) and an amount in `currency`, of one owner, one department (at most one of
+// the two set) or the whole company.
+struct SigningFilter {
+  std::string owner_id, department_id;
+  absl::CivilDay from, to;
+  std::string currency;
+  std::vector<pb::ContractStatus> statuses;
+};
+
+struct SigningTotal {
+  pb::ContractType type = pb::CONTRACT_TYPE_UNSPECIFIED;
+  int64_t count = 0;
+  int64_t amount_minor = 0;
+};
+
 class Repository {
  public:
   Repository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
@@ -65,6 +81,8 @@ class Repository {
   };
   absl::StatusOr<std::vector<SegmentCount>> CountByStatusAndType();
   absl::StatusOr<int64_t> CountExpiring(absl::CivilDay from, absl::CivilDay to);
+  // Count and amount by type; types without a contract are left out.
+  absl::StatusOr<std::vector<SigningTotal>> SigningTotals(const SigningFilter& filter);
 
  private:
   db::Pool* pool_;

@@ -1,5 +1,8 @@
 #include "service.h"
 
+#include <map>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "kefu/clients/customers_client.h"
 #include "kefu/db/settings.h"
@@ -23,6 +26,24 @@ std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(c));
   return s;
 }
+
+// The longest signing-date range of GetSigningStats (inclusive): two years.
+constexpr int kMaxStatsDays = 731;
+
+// Contracts that reached signing: signed and everything after it. Termination only
+// happens to signed or active contracts, so terminated ones were signed too.
+const std::vector<pb::ContractStatus>& SignedStatuses() {
+  static const auto* statuses = new std::vector<pb::ContractStatus>{
+      pb::CONTRACT_STATUS_SIGNED, pb::CONTRACT_STATUS_ACTIVE, pb::CONTRACT_STATUS_EXPIRED,
+      pb::CONTRACT_STATUS_TERMINATED, pb::CONTRACT_STATUS_SUPERSEDED};
+  return *statuses;
+}
+
+// Service revenue: service paid per call and service contracts; warranty service is free.
+bool IsServiceRevenue(pb::ContractType t) {
+  return t == pb::CONTRACT_TYPE_SERVICE_PAID || t == pb::CONTRACT_TYPE_SERVICE_CONTRACT;
+}
+bool IsNewBusiness(pb::ContractType t) { return t == pb::CONTRACT_TYPE_SALES; }
 
 }  // namespace
 
@@ -551,6 +572,65 @@ grpc::Status ContractServiceImpl::GetApprovalRules(grpc::ServerContext*, const p
                                                    pb::ApprovalRules* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_ASSIGN_OR_RETURN(*resp, Rules());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ContractServiceImpl::GetSigningStats(grpc::ServerContext*, const pb::GetSigningStatsRequest* req,
+                                                  pb::SigningStats* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckId("owner_id", req->owner_id(), kMaxIdChars, false));
+    v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+    if (!req->owner_id().empty() && !req->department_id().empty())
+      v.Add("department_id", "must be empty when owner_id is given (at most one of the two)");
+    v.Merge(CheckCurrency("currency_code", req->currency_code()));
+    auto day = [&](const char* field, const std::string& text) -> std::optional<absl::CivilDay> {
+      if (text.empty()) {
+        v.Add(field, "is required");
+        return std::nullopt;
+      }
+      auto parsed = ParseDate(field, text);
+      if (!parsed.ok()) {
+        v.Merge(parsed.status());
+        return std::nullopt;
+      }
+      return *parsed;
+    };
+    std::optional<absl::CivilDay> from = day("signed_from", req->signed_from());
+    std::optional<absl::CivilDay> to = day("signed_to", req->signed_to());
+    if (from && to) {
+      if (*to < *from) v.Add("signed_to", "must not be before signed_from");
+      else if (*to - *from + 1 > kMaxStatsDays)
+        v.Add("signed_to", absl::StrCat("the range must be at most ", kMaxStatsDays, " days"));
+    }
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    SigningFilter f;
+    f.owner_id = req->owner_id();
+    f.department_id = req->department_id();
+    f.from = *from;
+    f.to = *to;
+    f.currency = req->currency_code().empty() ? "CNY" : req->currency_code();
+    f.statuses = SignedStatuses();
+    KEFU_ASSIGN_OR_RETURN(auto totals, repo_->SigningTotals(f));
+    std::map<int, SigningTotal> by_type;
+    for (const auto& t : totals) by_type[t.type] = t;
+    // Every type in enum order, zeros included.
+    int64_t service = 0, new_business = 0;
+    for (int t = pb::CONTRACT_TYPE_SALES; t <= pb::ContractType_MAX; ++t) {
+      if (!pb::ContractType_IsValid(t)) continue;
+      auto type = static_cast<pb::ContractType>(t);
+      SigningTotal total = by_type.count(t) ? by_type[t] : SigningTotal{type, 0, 0};
+      pb::SigningStatsRow* row = resp->add_rows();
+      row->set_type(type);
+      row->set_count(total.count);
+      row->set_amount_minor(total.amount_minor);
+      if (IsServiceRevenue(type)) service += total.amount_minor;
+      if (IsNewBusiness(type)) new_business += total.amount_minor;
+    }
+    resp->set_service_amount_minor(service);
+    resp->set_new_business_amount_minor(new_business);
+    resp->set_currency_code(f.currency);
     return absl::OkStatus();
   });
 }

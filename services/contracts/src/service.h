@@ -64,6 +64,7 @@ class ContractServiceImpl final : public pb::ContractService::Service {
                                    pb::ListContractHistoryResponse*) override;
   grpc::Status CheckEntitlement(grpc::ServerContext*, const pb::CheckEntitlementRequest*, pb::Entitlement*) override;
   grpc::Status GetApprovalRules(grpc::ServerContext*, const pb::GetApprovalRulesRequest*, pb::ApprovalRules*) override;
+  grpc::Status GetSigningStats(grpc::ServerContext*, const pb::GetSigningStatsRequest*, pb::SigningStats*) override;
   grpc::Status UpdateApprovalRules(grpc::ServerContext*, const pb::UpdateApprovalRulesRequest*,
                                    pb::ApprovalRules*) override;
 

@@ -1081,4 +1081,64 @@ absl::StatusOr<std::vector<Repository::SegmentCount>> Repository::CountSegments(
   return out;
 }
 
+// ---- portfolio statistics ----
+
+absl::StatusOr<PortfolioCounts> Repository::PortfolioStats(const PortfolioFilter& f) {
+  // The portfolio: customers (alias c) held now by the owner or department. History
+  // rows of a merged duplicate were moved to the survivor, so they count for it.
+  std::string portfolio = "c.merged_into_id IS NULL";
+  std::vector<Param> holder;
+  if (!f.owner_id.empty()) {
+    portfolio += " AND c.owner_id = ?";
+    holder.emplace_back(f.owner_id);
+  } else if (!f.department_id.empty()) {
+    portfolio += " AND c.department_id = ?";
+    holder.emplace_back(f.department_id);
+  }
+  // The statement's own parameters, then the holder's.
+  auto params = [&](std::vector<Param> own) {
+    own.insert(own.end(), holder.begin(), holder.end());
+    return own;
+  };
+  const std::string from = ToSqlTime(f.from), to = ToSqlTime(f.to);
+  PortfolioCounts out;
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  KEFU_ASSIGN_OR_RETURN(
+      auto held, s.QueryOne(absl::StrCat("SELECT COUNT(*), SUM(c.create_time >= ? AND c.create_time < ?) "
+                                         "FROM customers c WHERE ", portfolio),
+                            params({from, to})));
+  if (held) {
+    out.customers = held->Int(0);
+    out.acquired = held->Int(1);
+  }
+  // Tiers are ordered: a higher number is a higher tier (standard < ... < platinum).
+  KEFU_ASSIGN_OR_RETURN(
+      auto tiers, s.QueryOne(absl::StrCat("SELECT SUM(t.to_tier > t.from_tier), SUM(t.to_tier < t.from_tier) "
+                                          "FROM tier_changes t JOIN customers c ON c.id = t.customer_id "
+                                          "WHERE t.change_time >= ? AND t.change_time < ? AND ", portfolio),
+                             params({from, to})));
+  if (tiers) {
+    out.tier_ups = tiers->Int(0);
+    out.tier_downs = tiers->Int(1);
+  }
+  KEFU_ASSIGN_OR_RETURN(
+      auto churn, s.QueryOne(absl::StrCat("SELECT COUNT(*) FROM lifecycle_changes l "
+                                          "JOIN customers c ON c.id = l.customer_id "
+                                          "WHERE l.to_stage = ? AND l.change_time >= ? AND l.change_time < ? AND ",
+                                          portfolio),
+                             params({static_cast<int>(pb::LIFECYCLE_STAGE_CHURNED), from, to})));
+  if (churn) out.churned = churn->Int(0);
+  KEFU_ASSIGN_OR_RETURN(
+      auto levels, s.Query(absl::StrCat("SELECT v.satisfaction, COUNT(*) FROM surveys v "
+                                        "JOIN customers c ON c.id = v.customer_id "
+                                        "WHERE v.status = ? AND v.complete_time >= ? AND v.complete_time < ? AND ",
+                                        portfolio, " GROUP BY v.satisfaction"),
+                           params({static_cast<int>(pb::SURVEY_STATUS_COMPLETED), from, to})));
+  for (const auto& r : levels) {
+    int64_t level = r.Int(0);
+    if (level >= 1 && level <= 5) out.surveys_by_level[level - 1] = r.Int(1);
+  }
+  return out;
+}
+
 }  // namespace kefu::customers

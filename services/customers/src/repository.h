@@ -49,6 +49,22 @@ struct Page {
 
 using IdempotencyKey = db::IdempotencyKey;
 
+// The portfolio GetPortfolioStats looks at: customers not merged away, of one owner, one
+// department (at most one of the two set) or the whole company; events in [from, to).
+struct PortfolioFilter {
+  std::string owner_id, department_id;
+  absl::Time from, to;
+};
+
+struct PortfolioCounts {
+  int64_t customers = 0;  // held now
+  int64_t acquired = 0;   // created in the range
+  int64_t tier_ups = 0, tier_downs = 0;
+  int64_t churned = 0;
+  // Surveys completed in the range: index i counts results with Satisfaction value i+1.
+  std::vector<int64_t> surveys_by_level = std::vector<int64_t>(5, 0);
+};
+
 class Repository {
  public:
   Repository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
@@ -126,6 +142,9 @@ class Repository {
     int64_t count;
   };
   absl::StatusOr<std::vector<SegmentCount>> CountSegments();
+
+  // GetPortfolioStats: each figure one aggregate statement over the portfolio.
+  absl::StatusOr<PortfolioCounts> PortfolioStats(const PortfolioFilter& filter);
 
  private:
   db::Pool* pool_;

@@ -23,6 +23,9 @@ absl::Status CheckCustomerId(absl::string_view field, int64_t id) {
   return absl::OkStatus();
 }
 
+// The longest range a statistics call covers: two years.
+constexpr int kMaxStatsDays = 731;
+
 }  // namespace
 
 // ---- metrics ----
@@ -656,6 +659,47 @@ grpc::Status CustomerServiceImpl::GetCustomer360(grpc::ServerContext* ctx, const
                                                    std::nullopt, limit, std::nullopt));
     for (auto& e : log.items) *resp->add_recent_log_entries() = std::move(e);
     FillFromPeers(peers_, req->customer_id(), CallerFrom(*ctx), resp);
+    return absl::OkStatus();
+  });
+}
+
+// ---- statistics ----
+
+grpc::Status CustomerServiceImpl::GetPortfolioStats(grpc::ServerContext*, const pb::GetPortfolioStatsRequest* req,
+                                                    pb::PortfolioStats* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckId("owner_id", req->owner_id(), kMaxIdChars, false));
+    v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+    if (!req->owner_id().empty() && !req->department_id().empty())
+      v.Add("department_id", "must be empty when owner_id is given (at most one of the two)");
+    if (!req->has_from()) v.Add("from", "is required");
+    if (!req->has_to()) v.Add("to", "is required");
+    if (req->has_from() && req->has_to()) {
+      absl::Time from = FromProtoTime(req->from()), to = FromProtoTime(req->to());
+      if (to <= from) v.Add("to", "must be after from");
+      else if (to - from > absl::Hours(24 * kMaxStatsDays))
+        v.Add("to", absl::StrCat("must be at most ", kMaxStatsDays, " days after from"));
+    }
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    PortfolioFilter f{req->owner_id(), req->department_id(), FromProtoTime(req->from()), FromProtoTime(req->to())};
+    KEFU_ASSIGN_OR_RETURN(PortfolioCounts counts, repo_->PortfolioStats(f));
+    resp->set_customers(counts.customers);
+    resp->set_acquired(counts.acquired);
+    resp->set_tier_ups(counts.tier_ups);
+    resp->set_tier_downs(counts.tier_downs);
+    resp->set_churned(counts.churned);
+    int64_t results = 0, satisfied = 0, level_sum = 0;
+    for (int level = pb::SATISFACTION_VERY_DISSATISFIED; level <= pb::SATISFACTION_VERY_SATISFIED; ++level) {
+      int64_t n = counts.surveys_by_level[level - 1];
+      results += n;
+      level_sum += n * level;
+      if (level >= pb::SATISFACTION_SATISFIED) satisfied += n;
+    }
+    resp->set_survey_results(results);
+    resp->set_satisfied(satisfied);
+    resp->set_satisfaction_rate_bp(results == 0 ? 0 : static_cast<int32_t>(satisfied * 10000 / results));
+    resp->set_mean_satisfaction(results == 0 ? 0 : static_cast<double>(level_sum) / static_cast<double>(results));
     return absl::OkStatus();
   });
 }

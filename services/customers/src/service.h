@@ -82,6 +82,8 @@ class CustomerServiceImpl final : public pb::CustomerService::Service {
   grpc::Status ListSurveys(grpc::ServerContext*, const pb::ListSurveysRequest*, pb::ListSurveysResponse*) override;
   grpc::Status GetSurveyStats(grpc::ServerContext*, const pb::GetSurveyStatsRequest*, pb::SurveyStats*) override;
   grpc::Status GetCustomer360(grpc::ServerContext*, const pb::GetCustomer360Request*, pb::Customer360*) override;
+  grpc::Status GetPortfolioStats(grpc::ServerContext*, const pb::GetPortfolioStatsRequest*,
+                                 pb::PortfolioStats*) override;
 
  private:
   Repository* repo_;
