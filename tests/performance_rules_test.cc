@@ -90,5 +90,63 @@ TEST(ControlChart, XBarChartWithPooledSigma) {
   EXPECT_EQ(chart->out_of_control, 1);
 }
 
+TEST(Periods, YearsHalvesQuartersAndMonthsAreTheirDays) {
+  auto q4 = ParsePeriod("2026-Q4");
+  ASSERT_TRUE(q4.ok());
+  EXPECT_EQ(q4->first, absl::CivilDay(2026, 10, 1));
+  EXPECT_EQ(q4->last, absl::CivilDay(2026, 12, 31));
+  EXPECT_EQ(q4->Months(), 3);
+  auto feb = ParsePeriod("2028-02");
+  ASSERT_TRUE(feb.ok());
+  EXPECT_EQ(feb->last, absl::CivilDay(2028, 2, 29));  // leap year
+  auto h2 = ParsePeriod("2026-H2");
+  ASSERT_TRUE(h2.ok());
+  EXPECT_EQ(h2->first, absl::CivilDay(2026, 7, 1));
+  EXPECT_EQ(ParsePeriod("2026")->last, absl::CivilDay(2026, 12, 31));
+  for (const char* bad : {"", "26", "2026-Q5", "2026-Q0", "2026-13", "2026-00", "2026-H3", "2026/11", "2026-1",
+                          "2026-111", "abcd", "2026-2x"})
+    EXPECT_FALSE(ParsePeriod(bad).ok()) << bad;
+}
+
+TEST(Periods, AChildTargetIsLowerOrFinerAndWithinItsParent) {
+  Period year = *ParsePeriod("2026"), q1 = *ParsePeriod("2026-Q1"), march = *ParsePeriod("2026-03"),
+         april = *ParsePeriod("2026-04");
+  constexpr int kCompany = 1, kDepartment = 2, kPerson = 6;
+  EXPECT_EQ(ChildTargetProblem(kCompany, year, kDepartment, year), "");
+  EXPECT_EQ(ChildTargetProblem(kDepartment, year, kDepartment, q1), "");  // same subject, finer period
+  EXPECT_EQ(ChildTargetProblem(kDepartment, q1, kPerson, march), "");
+  EXPECT_NE(ChildTargetProblem(kDepartment, q1, kPerson, april), "");       // outside the quarter
+  EXPECT_NE(ChildTargetProblem(kDepartment, year, kDepartment, year), "");  // not finer
+  EXPECT_NE(ChildTargetProblem(kDepartment, year, kCompany, q1), "");       // above its parent
+  EXPECT_NE(ChildTargetProblem(kDepartment, q1, kDepartment, year), "");    // coarser
+}
+
+TEST(ScorecardPolicy, DefaultsAreValidAndMistakesAreNamed) {
+  auto defaults = DefaultScorecardPolicy();
+  EXPECT_EQ(defaults.size(), ScorecardComponents().size());
+  EXPECT_TRUE(ValidateScorecardPolicy(defaults).ok());
+  auto twice = defaults;
+  twice.push_back(defaults[0]);
+  EXPECT_NE(ValidateScorecardPolicy(twice).message().find("named twice"), std::string::npos);
+  auto negative = defaults;
+  negative[2].weight = -1;
+  EXPECT_NE(ValidateScorecardPolicy(negative).message().find("policy.components[2].weight"), std::string::npos);
+  std::vector<ComponentPolicy> zero = {{"workload", 0, 10}};
+  EXPECT_FALSE(ValidateScorecardPolicy(zero).ok());
+  EXPECT_FALSE(ValidateScorecardPolicy({{"charisma", 1, 1}}).ok());
+}
+
+TEST(ScorecardPolicy, CountTargetsScaleWithMonthsAndHeadcountRatesDoNot) {
+  const ComponentSpec* handled = FindComponent("complaints_handled");
+  const ComponentSpec* overdue = FindComponent("overdue_rate");
+  ASSERT_NE(handled, nullptr);
+  ASSERT_NE(overdue, nullptr);
+  EXPECT_DOUBLE_EQ(ScaledTarget(*handled, {"complaints_handled", 10, 30}, 3, 1), 90);
+  EXPECT_DOUBLE_EQ(ScaledTarget(*handled, {"complaints_handled", 10, 30}, 3, 4), 360);
+  EXPECT_DOUBLE_EQ(ScaledTarget(*overdue, {"overdue_rate", 10, 5}, 3, 4), 5);
+  EXPECT_EQ(overdue->direction, Direction::kLowerIsBetter);
+  EXPECT_EQ(FindComponent("nope"), nullptr);
+}
+
 }  // namespace
 }  // namespace kefu::performance

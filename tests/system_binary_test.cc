@@ -26,12 +26,14 @@ struct Binary {
 };
 
 TEST(SystemBinaries, EveryServiceServesItsApiMetricsAndStopsCleanly) {
-  std::vector<Binary> services(4);
-  const char* specs[4][3] = {{"customers", "kefu.customers.v1.CustomerService", "kefu_customers_customers{"},
+  std::vector<Binary> services(5);
+  const char* specs[5][3] = {{"customers", "kefu.customers.v1.CustomerService", "kefu_customers_customers{"},
                              {"contracts", "kefu.contracts.v1.ContractService", "kefu_contracts_expiring_30d"},
                              {"complaints", "kefu.complaints.v1.ComplaintService", "kefu_complaints_open_work_orders{"},
-                             {"sales", "kefu.sales.v1.SalesService", "kefu_sales_open_projects{"}};
-  for (int i = 0; i < 4; ++i) {
+                             {"sales", "kefu.sales.v1.SalesService", "kefu_sales_open_projects{"},
+                             {"performance", "kefu.performance.v1.PerformanceService",
+                              "kefu_performance_control_chart_out_of_control_points{"}};
+  for (int i = 0; i < 5; ++i) {
     services[i].name = specs[i][0];
     services[i].api = specs[i][1];
     services[i].metric = specs[i][2];
@@ -45,7 +47,8 @@ TEST(SystemBinaries, EveryServiceServesItsApiMetricsAndStopsCleanly) {
                                   absl::StrCat("--db_port=", testing::SharedDbPort()), absl::StrCat("--db_user=", s.db.user),
                                   absl::StrCat("--db_name=", s.db.schema)};
     if (s.name != "customers") args.push_back(customers_addr);
-    if (s.name == "complaints" || s.name == "sales") args.push_back(contracts_addr);
+    if (s.name == "complaints" || s.name == "sales" || s.name == "performance") args.push_back(contracts_addr);
+    if (s.name == "performance") args.push_back(absl::StrCat("--complaints_addr=127.0.0.1:", services[2].grpc_port));
     s.process = std::make_unique<testing::Process>(testing::BuildPath(absl::StrCat("services/", s.name, "/kefu-", s.name)),
                                                    args, std::vector<std::string>{"KEFU_DB_PASSWORD=" + s.db.password});
     s.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", s.grpc_port), grpc::InsecureChannelCredentials());

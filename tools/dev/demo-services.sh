@@ -91,3 +91,75 @@ else
   done
   echo "  complaints: 30 work orders in every state; the overdue ones escalate within seconds"
 fi
+
+# ---- performance: the organisation, targets, plans and one closed 360 cycle ----
+if has_any performance staff-list; then
+  echo "  performance: demo staff already there"
+else
+  HR=(--actor H3001 --roles hr)
+  q "$K" "${HR[@]}" performance department-create D-HQ --name 客户服务中心 --manager M1000
+  q "$K" "${HR[@]}" performance department-create D-EAST --name 华东服务部 --parent D-HQ --manager M2001
+  q "$K" "${HR[@]}" performance department-create D-SOUTH --name 华南服务部 --parent D-HQ --manager M2002
+  q "$K" "${HR[@]}" performance department-create D-NORTH --name 华北服务部 --parent D-HQ --manager M2003
+  q "$K" "${HR[@]}" performance staff-create M1000 --name 陈总 --department D-HQ --role senior-manager \
+    --position 高级客户服务经理 --training "服务管理高级研修:2025-06-30:优秀"
+  q "$K" "${HR[@]}" performance staff-create H3001 --name 刘人事 --department D-HQ --role hr --position 人力资源专员 \
+    --superior M1000
+  depts=(D-EAST D-SOUTH D-NORTH)
+  mgr_names=(周经理 吴经理 郑经理)
+  for d in 0 1 2; do
+    q "$K" "${HR[@]}" performance staff-create "M200$((d + 1))" --name "${mgr_names[$d]}" --department "${depts[$d]}" \
+      --role department-manager --position 部门经理 --superior M1000
+  done
+  agent_names=(张伟 王芳 李娜 刘洋 陈静 杨磊 赵敏 黄强 周杰 吴婷 徐峰 孙丽)
+  for n in $(seq 0 11); do
+    role=agent; [ $((n % 2)) = 1 ] && role=account-manager
+    q "$K" "${HR[@]}" performance staff-create "E$((1001 + n))" --name "${agent_names[$n]}" \
+      --department "${depts[$((n / 4))]}" --role "$role" --position 客服专员 --superior "M200$((n / 4 + 1))" \
+      --training "投诉处理规范:$(day '-90 days'):合格"
+  done
+
+  year=$(date +%Y)
+  MGR=(--actor M1000 --roles senior_manager)
+  new_target() { "$K" --json "${MGR[@]}" performance target-create "$@" 2>/dev/null |
+                 sed -n 's/.*"id": "\([0-9]*\)".*/\1/p' | head -1; }
+  company=$(new_target --level company --period "$year" --metric revenue --target 600000000)
+  shares=(250000000 200000000 120000000)   # the north falls short: 570M of 600M is allotted
+  for d in 0 1 2; do
+    dept_id=$(new_target --parent "$company" --level department --subject "${depts[$d]}" --period "$year" \
+              --metric revenue --target "${shares[$d]}")
+    for n in 0 1 2 3; do
+      q new_target --parent "$dept_id" --level person --subject "E$((1001 + d * 4 + n))" --period "$year" \
+        --metric revenue --target "$(( ${shares[$d]} / 4 ))"
+    done
+  done
+
+  month_start=$(date +%Y-%m-01)
+  month_end=$(date -d "$month_start +1 month -1 day" +%F)
+  for n in $(seq 0 11); do
+    s="E$((1001 + n))"
+    id=$("$K" --json --actor "$s" performance plan-create --title "本月重点客户拜访" --type customer-visit --person "$s" \
+         --from "$month_start" --to "$month_end" --target 12 --minimum 8 --cost 3000 --purpose "了解续约意向" \
+         --request-id "demo-plan-$n" 2>/dev/null | sed -n 's/.*"id": "\([0-9]*\)".*/\1/p' | head -1)
+    [ -n "$id" ] && q "$K" --actor "$s" performance plan-record "$id" --date "$month_start" --count $(( n % 7 + 3 )) \
+      --cost $(( (n % 7 + 3) * 200 )) --note "上门拜访" --request-id "demo-exec-$n"
+  done
+
+  # Last quarter's 360 cycle: everyone rates their superior and subordinates, then HR closes it.
+  m=$((10#$(date +%m))); q_now=$(( (m - 1) / 3 + 1 ))
+  if [ "$q_now" = 1 ]; then period="$((year - 1))-Q4"; else period="$year-Q$((q_now - 1))"; fi
+  cycle=$("$K" --json "${HR[@]}" performance cycle-create --name "${period} 季度360评估" --kind quarterly \
+          --period "$period" --request-id "demo-cycle-$period" 2>/dev/null |
+          sed -n 's/.*"id": "\([0-9]*\)".*/\1/p' | head -1)
+  if [ -n "$cycle" ]; then
+    for rater in M1000 H3001 M2001 M2002 M2003 E1001 E1002 E1003 E1004 E1005 E1006 E1007 E1008 E1009 E1010 E1011 E1012; do
+      for ratee in $("$K" --json --actor "$rater" performance tasks "$cycle" 2>/dev/null |
+                     sed -n 's/.*"ratee_id": "\([A-Z0-9]*\)".*/\1/p'); do
+        score=$(( (${#rater} + ${rater: -1} + ${#ratee}) % 3 + 3 ))
+        q "$K" --actor "$rater" performance rate "$cycle" --staff "$ratee" --score "$score"
+      done
+    done
+    q "$K" "${HR[@]}" performance cycle-close "$cycle"
+  fi
+  echo "  performance: 4 departments, 17 staff, a revenue target tree (one short), 12 plans, a closed 360 cycle"
+fi

@@ -18,6 +18,7 @@ services=(
   "contracts 50053 9103 --customers_addr=127.0.0.1:50051 --sweep_interval_ms=10000"
   "complaints 50054 9104 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053"
   "sales 50052 9102 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053"
+  "performance 50055 9105 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053 --complaints_addr=127.0.0.1:50054"
 )
 
 pids=()
@@ -59,6 +60,7 @@ done
 echo "loading demo data..."
 "$root/$build/tools/demo/kefu-demo-load" --addr 127.0.0.1:50051
 KEFU_SALES_ADDR=127.0.0.1:50052 KEFU_CONTRACTS_ADDR=127.0.0.1:50053 KEFU_COMPLAINTS_ADDR=127.0.0.1:50054 \
+  KEFU_PERFORMANCE_ADDR=127.0.0.1:50055 \
   "$root/tools/dev/demo-services.sh" "$kefuctl"
 
 cat <<MSG
@@ -87,6 +89,10 @@ Try (in another terminal):
       --amount 120000 --effective 2026-11-01 --expiry 2027-10-31
   $build/tools/kefuctl/kefuctl --roles department_manager contracts approve 1 --opinion 同意
   $build/tools/kefuctl/kefuctl contracts entitlement --customer 5
+  $build/tools/kefuctl/kefuctl performance staff-list --department D-EAST
+  $build/tools/kefuctl/kefuctl performance scorecard --person E1001 --from $(date +%Y-%m-01) --to $(date +%F)
+  $build/tools/kefuctl/kefuctl performance results 1
+  $build/tools/kefuctl/kefuctl performance chart --measure satisfaction --weeks 8
 (each group has its own default address; see --help)
 
 Ctrl-C stops everything.

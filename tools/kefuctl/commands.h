@@ -16,5 +16,7 @@ void RegisterSalesCommands(Registry& registry);
 void RegisterContractCommands(Registry& registry);
 // complaints ...: kefu.complaints.v1.ComplaintService.
 void RegisterComplaintCommands(Registry& registry);
+// performance ...: kefu.performance.v1.PerformanceService.
+void RegisterPerformanceCommands(Registry& registry);
 
 }  // namespace kefuctl

@@ -11,5 +11,6 @@ int main(int argc, char** argv) {
   kefuctl::RegisterSalesCommands(registry);
   kefuctl::RegisterContractCommands(registry);
   kefuctl::RegisterComplaintCommands(registry);
+  kefuctl::RegisterPerformanceCommands(registry);
   return registry.Run(argc, argv);
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace kefu::performance {
@@ -40,6 +41,106 @@ absl::StatusOr<std::vector<RollupViolation>> CheckRollup(const std::vector<Targe
     if (sum < parent->target) out.push_back({parent_id, parent->target, sum, parent->target - sum});
   }
   return out;
+}
+
+int Period::Months() const {
+  switch (kind) {
+    case Kind::kYear: return 12;
+    case Kind::kHalf: return 6;
+    case Kind::kQuarter: return 3;
+    case Kind::kMonth: return 1;
+  }
+  return 1;
+}
+
+absl::StatusOr<Period> ParsePeriod(absl::string_view text) {
+  auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat("period \"", text,
+                                                   "\" must be YYYY, YYYY-H1/H2, YYYY-Q1..Q4 or YYYY-MM"));
+  };
+  int year = 0;
+  if (text.size() < 4 || !absl::SimpleAtoi(text.substr(0, 4), &year) || year < 1970 || year > 9999) return bad();
+  if (text.size() == 4) return Period{Period::Kind::kYear, absl::CivilDay(year, 1, 1), absl::CivilDay(year, 12, 31)};
+  if (text.size() != 7 || text[4] != '-') return bad();
+  char tag = text[5];
+  int n = text[6] - '0';
+  auto months = [&](Period::Kind kind, int first_month, int count) {
+    absl::CivilMonth start(year, first_month);
+    return Period{kind, absl::CivilDay(start), absl::CivilDay(start + count) - 1};
+  };
+  if (tag == 'H' && (n == 1 || n == 2)) return months(Period::Kind::kHalf, n == 1 ? 1 : 7, 6);
+  if (tag == 'Q' && n >= 1 && n <= 4) return months(Period::Kind::kQuarter, 3 * n - 2, 3);
+  int month = 0;
+  if (absl::SimpleAtoi(text.substr(5, 2), &month) && month >= 1 && month <= 12 && text[5] >= '0' && text[5] <= '1')
+    return months(Period::Kind::kMonth, month, 1);
+  return bad();
+}
+
+std::string ChildTargetProblem(int parent_level, const Period& parent_period, int child_level,
+                               const Period& child_period) {
+  if (!parent_period.Contains(child_period)) return "its period must lie within its parent's";
+  if (child_level < parent_level) return "its level must not be above its parent's";
+  if (child_level == parent_level && static_cast<int>(child_period.kind) <= static_cast<int>(parent_period.kind))
+    return "at its parent's level it must cover a finer period";
+  return "";
+}
+
+const std::vector<ComponentSpec>& ScorecardComponents() {
+  using D = Direction;
+  static const std::vector<ComponentSpec> specs = {
+      {"workload", "work", "performance", D::kHigherIsBetter, true},
+      {"plan_progress", "work", "performance", D::kHigherIsBetter, false},
+      {"task_execution", "work", "performance", D::kHigherIsBetter, false},
+      {"service_revenue", "service_effectiveness", "contracts", D::kHigherIsBetter, true},
+      {"new_business", "service_effectiveness", "contracts", D::kHigherIsBetter, true},
+      {"tier_net_change", "service_effectiveness", "customers", D::kHigherIsBetter, true},
+      {"churned_customers", "service_effectiveness", "customers", D::kLowerIsBetter, true},
+      {"follow_up_satisfaction", "service_effectiveness", "complaints", D::kHigherIsBetter, false},
+      {"survey_satisfaction", "service_effectiveness", "customers", D::kHigherIsBetter, false},
+      {"complaints_handled", "complaint_handling", "complaints", D::kHigherIsBetter, true},
+      {"overdue_rate", "complaint_handling", "complaints", D::kLowerIsBetter, false},
+      {"escalated", "complaint_handling", "complaints", D::kLowerIsBetter, true},
+  };
+  return specs;
+}
+
+const ComponentSpec* FindComponent(absl::string_view component) {
+  for (const auto& spec : ScorecardComponents())
+    if (component == spec.component) return &spec;
+  return nullptr;
+}
+
+std::vector<ComponentPolicy> DefaultScorecardPolicy() {
+  // Percentages are in percent (plan progress 100 = on plan); amounts in yuan.
+  return {{"workload", 10, 20},         {"plan_progress", 10, 100},          {"task_execution", 10, 100},
+          {"service_revenue", 10, 50000}, {"new_business", 10, 100000},      {"tier_net_change", 5, 1},
+          {"churned_customers", 5, 0.5},  {"follow_up_satisfaction", 10, 90}, {"survey_satisfaction", 5, 90},
+          {"complaints_handled", 10, 30}, {"overdue_rate", 10, 5},           {"escalated", 5, 1}};
+}
+
+absl::Status ValidateScorecardPolicy(const std::vector<ComponentPolicy>& policy) {
+  std::set<std::string> seen;
+  double total_weight = 0;
+  for (size_t i = 0; i < policy.size(); ++i) {
+    const auto& c = policy[i];
+    std::string at = absl::StrCat("policy.components[", i, "]");
+    if (FindComponent(c.component) == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat(at, ".component: unknown component \"", c.component, "\""));
+    if (!seen.insert(c.component).second)
+      return absl::InvalidArgumentError(absl::StrCat(at, ".component: \"", c.component, "\" named twice"));
+    if (!(c.weight >= 0) || c.weight > 1000)
+      return absl::InvalidArgumentError(absl::StrCat(at, ".weight: must be within 0..1000"));
+    if (!(c.monthly_target >= 0) || c.monthly_target > 1e15)
+      return absl::InvalidArgumentError(absl::StrCat(at, ".monthly_target: must not be negative"));
+    total_weight += c.weight;
+  }
+  if (total_weight <= 0) return absl::InvalidArgumentError("policy.components: some weight must be positive");
+  return absl::OkStatus();
+}
+
+double ScaledTarget(const ComponentSpec& spec, const ComponentPolicy& policy, double months, int headcount) {
+  if (!spec.scales) return policy.monthly_target;
+  return policy.monthly_target * months * std::max(1, headcount);
 }
 
 absl::StatusOr<Scorecard> ComputeScorecard(const std::vector<ScoreInput>& inputs) {

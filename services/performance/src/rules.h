@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
 
 namespace kefu::performance {
 
@@ -36,6 +38,27 @@ struct RollupViolation {
 // Every parent whose (non-exempt) children's targets add up to less than its own.
 // Leaves (no children) are not checked. Fails on cycles or unknown parents.
 absl::StatusOr<std::vector<RollupViolation>> CheckRollup(const std::vector<TargetNode>& nodes);
+
+// A target's period: "2026" (year), "2026-H2" (half), "2026-Q4" (quarter) or
+// "2026-11" (month), as the inclusive days it covers.
+struct Period {
+  enum class Kind { kYear = 0, kHalf = 1, kQuarter = 2, kMonth = 3 };
+  Kind kind;
+  absl::CivilDay first;
+  absl::CivilDay last;
+  bool Contains(const Period& other) const { return first <= other.first && other.last <= last; }
+  // Whole months covered (a month: 1, a quarter: 3).
+  int Months() const;
+};
+absl::StatusOr<Period> ParsePeriod(absl::string_view text);
+
+// Levels in the order company (1) -> department -> region -> customer -> position ->
+// person (6), matching the proto enum numbers.
+// A child target is either one level below or more (its period within the parent's),
+// or the same subject's finer period (same level, strictly finer period within).
+// Returns the reason it is not a valid child, or "" when it is.
+std::string ChildTargetProblem(int parent_level, const Period& parent_period, int child_level,
+                               const Period& child_period);
 
 // ---- scorecards ----
 
@@ -72,6 +95,35 @@ struct Scorecard {
 
 inline constexpr double kAchievementCap = 1.2;
 absl::StatusOr<Scorecard> ComputeScorecard(const std::vector<ScoreInput>& inputs);
+
+// The configurable part of a component: its weight and what a person achieves in a
+// month at 100%.
+struct ComponentPolicy {
+  std::string component;
+  double weight = 0;
+  double monthly_target = 0;
+};
+
+// The fixed part: which group and source it belongs to, its direction, and whether
+// its target scales with the period's length and the headcount (counts and amounts)
+// or not (rates and percentages).
+struct ComponentSpec {
+  const char* component;
+  const char* group;
+  const char* source;
+  Direction direction;
+  bool scales;
+};
+const std::vector<ComponentSpec>& ScorecardComponents();
+const ComponentSpec* FindComponent(absl::string_view component);
+std::vector<ComponentPolicy> DefaultScorecardPolicy();
+// Every component known, named once, weights not negative, targets not negative,
+// some weight positive. Errors name "policy.components[i]...".
+absl::Status ValidateScorecardPolicy(const std::vector<ComponentPolicy>& policy);
+
+// The target for a subject over `months` months with `headcount` people (1 for a
+// person).
+double ScaledTarget(const ComponentSpec& spec, const ComponentPolicy& policy, double months, int headcount);
 
 // ---- 360-degree evaluation ----
 
