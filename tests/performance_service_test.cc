@@ -577,6 +577,58 @@ TEST_F(PerformanceTest, ScorecardPullsFiguresFromEveryServiceAndSaysWhichAreMiss
   EXPECT_EQ(Stub()->GetScorecard(Ctx().get(), req, &card).error_code(), StatusCode::NOT_FOUND);
 }
 
+// ---------------------------------------------------------------- staff ids elsewhere
+
+TEST_F(PerformanceTest, OtherServicesHandWorkOnlyToActiveStaff) {
+  customers::Peers peers;
+  peers.performance = *channel_;
+  peers.timeout = absl::Seconds(2);
+  testing::CustomersFixture checked_customers(clock_, peers);
+  int64_t id = checked_customers.CreateCustomer("交接客户", cpb::TIER_SILVER);
+  auto stub = cpb::CustomerService::NewStub(checked_customers.channel());
+  cpb::ReassignOwnerRequest reassign;
+  reassign.set_customer_id(id);
+  reassign.set_new_owner_id("ghost");
+  reassign.set_reason("客户经理离职");
+  cpb::Customer out;
+  grpc::Status st = stub->ReassignOwner(Ctx("M", "department_manager").get(), reassign, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(st), "UNKNOWN_STAFF");
+  EXPECT_NE(st.error_message().find("new_owner_id"), std::string::npos);
+  reassign.set_new_owner_id("D");
+  st = stub->ReassignOwner(Ctx("M", "department_manager").get(), reassign, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.owner_id(), "D");
+  cpb::TransferPortfolioRequest transfer;
+  transfer.set_from_owner_id("D");
+  transfer.set_to_owner_id("nobody");
+  cpb::TransferPortfolioResponse moved;
+  EXPECT_EQ(stub->TransferPortfolio(Ctx("M", "department_manager").get(), transfer, &moved).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+
+  testing::ComplaintsFixture checked_complaints(clock_, checked_customers.channel(), 0, *channel_);
+  auto complaints = wo::ComplaintService::NewStub(checked_complaints.channel());
+  wo::CreateWorkOrderRequest create;
+  auto* w = create.mutable_work_order();
+  w->set_customer_id(id);
+  w->set_channel(wo::CHANNEL_PHONE);
+  w->set_type(wo::WORK_ORDER_TYPE_CONSULTATION);
+  w->set_severity(wo::SEVERITY_MINOR);
+  w->set_content("咨询保修政策");
+  wo::WorkOrder order;
+  ASSERT_TRUE(complaints->CreateWorkOrder(Ctx("A", "agent").get(), create, &order).ok());
+  wo::AssignWorkOrderRequest assign;
+  assign.set_work_order_id(order.id());
+  assign.set_handler_id("ghost");
+  st = complaints->AssignWorkOrder(Ctx("M", "department_manager").get(), assign, &order);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(st), "UNKNOWN_STAFF");
+  assign.set_handler_id("B");
+  st = complaints->AssignWorkOrder(Ctx("M", "department_manager").get(), assign, &order);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(order.handler_id(), "B");
+}
+
 // ---------------------------------------------------------------- 360 evaluation
 
 // Every message any RPC of the service returns, recursively, has no field that could

@@ -10,8 +10,13 @@ const std::vector<kefu::db::Migration>& ComplaintsMigrations();
 
 namespace kefu::testing {
 
-ComplaintsFixture::ComplaintsFixture(const Clock* clock, std::shared_ptr<grpc::Channel> customers, int port)
-    : clock_(clock), customers_(std::move(customers)), db_(CreateSchema("fx_cmp")), port_(port ? port : FreePort()) {
+ComplaintsFixture::ComplaintsFixture(const Clock* clock, std::shared_ptr<grpc::Channel> customers, int port,
+                                     std::shared_ptr<grpc::Channel> performance)
+    : clock_(clock),
+      customers_(std::move(customers)),
+      performance_(std::move(performance)),
+      db_(CreateSchema("fx_cmp")),
+      port_(port ? port : FreePort()) {
   metrics_ = std::make_unique<complaints::BusinessMetrics>(registry_);
   channel_ = channels_.Get(absl::StrCat("127.0.0.1:", port_));
   Start();
@@ -35,6 +40,7 @@ void ComplaintsFixture::Start() {
   complaints::ServiceConfig config;
   config.customers = customers_;
   config.customers_timeout = absl::Seconds(2);
+  config.performance = performance_;
   config.zone = absl::FixedTimeZone(8 * 3600);
   service_ = std::make_unique<complaints::ComplaintServiceImpl>(repo_.get(), metrics_.get(), clock_, config);
   server_->AddService(service_.get(), complaints::v1::ComplaintService::service_full_name());

@@ -16,8 +16,10 @@ namespace kefu::testing {
 
 class ComplaintsFixture {
  public:
-  // customers: where tiers are looked up; port 0 picks a free port.
-  ComplaintsFixture(const Clock* clock, std::shared_ptr<grpc::Channel> customers, int port = 0);
+  // customers: where tiers are looked up; port 0 picks a free port; performance:
+  // where handlers are checked (none by default).
+  ComplaintsFixture(const Clock* clock, std::shared_ptr<grpc::Channel> customers, int port = 0,
+                    std::shared_ptr<grpc::Channel> performance = nullptr);
   ~ComplaintsFixture();
   void Start();
   void Stop();
@@ -28,6 +30,7 @@ class ComplaintsFixture {
  private:
   const Clock* clock_;
   std::shared_ptr<grpc::Channel> customers_;
+  std::shared_ptr<grpc::Channel> performance_;
   db::Config db_;
   int port_;
   prometheus::Registry registry_;

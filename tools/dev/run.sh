@@ -14,9 +14,9 @@ mkdir -p "$run_dir/logs"
 # name grpc_port metrics_port [extra flags]: the documented defaults (README
 # "Configuration"), started in this order.
 services=(
-  "customers 50051 9101 --complaints_addr=127.0.0.1:50054 --contracts_addr=127.0.0.1:50053 --sales_addr=127.0.0.1:50052"
+  "customers 50051 9101 --complaints_addr=127.0.0.1:50054 --contracts_addr=127.0.0.1:50053 --sales_addr=127.0.0.1:50052 --performance_addr=127.0.0.1:50055"
   "contracts 50053 9103 --customers_addr=127.0.0.1:50051 --sweep_interval_ms=10000"
-  "complaints 50054 9104 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053"
+  "complaints 50054 9104 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053 --performance_addr=127.0.0.1:50055"
   "sales 50052 9102 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053"
   "performance 50055 9105 --customers_addr=127.0.0.1:50051 --contracts_addr=127.0.0.1:50053 --complaints_addr=127.0.0.1:50054"
 )

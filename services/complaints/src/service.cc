@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "kefu/clients/contracts_client.h"
 #include "kefu/clients/customers_client.h"
+#include "kefu/clients/performance_client.h"
 #include "kefu/errors.h"
 #include "kefu/handler.h"
 #include "kefu/log.h"
@@ -438,7 +439,11 @@ grpc::Status ComplaintServiceImpl::AssignWorkOrder(grpc::ServerContext* ctx, con
       v.Add("handler_id", "one of department_id or handler_id is required");
     v.Merge(CheckText("note", req->note(), kMaxNoteChars, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    Caller caller = CallerFrom(*ctx);
+    if (!req->handler_id().empty())
+      KEFU_RETURN_IF_ERROR(clients::RequireActiveStaff(config_.performance, req->handler_id(), "handler_id",
+                                                       config_.customers_timeout, &caller));
+    std::string actor = caller.ActorOrSystem();
     KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          if (!IsOpen(w.status()))

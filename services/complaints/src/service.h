@@ -53,6 +53,8 @@ struct ServiceConfig {
   // Where the contracts service answers entitlement checks; null = not deployed, and
   // work orders stay UNCLASSIFIED until it is.
   std::shared_ptr<grpc::Channel> contracts = nullptr;
+  // Where handlers are checked to be active staff; null = performance not deployed.
+  std::shared_ptr<grpc::Channel> performance = nullptr;
   // Service days (entitlement dates) are calendar days in this zone.
   absl::TimeZone zone = absl::FixedTimeZone(8 * 3600);
   double risk_threshold = kDefaultRiskThreshold;

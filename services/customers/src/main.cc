@@ -10,6 +10,7 @@
 ABSL_FLAG(std::string, complaints_addr, "", "complaints service, for the 360 view (empty = not deployed).");
 ABSL_FLAG(std::string, contracts_addr, "", "contracts service, for the 360 view (empty = not deployed).");
 ABSL_FLAG(std::string, sales_addr, "", "sales service, for the 360 view (empty = not deployed).");
+ABSL_FLAG(std::string, performance_addr, "", "performance service, to check new owners are active staff (empty = not checked).");
 ABSL_FLAG(int, peer_timeout_ms, 1000, "Deadline of each 360-view call to another service.");
 
 const std::vector<kefu::db::Migration>& CustomersMigrations();
@@ -25,7 +26,8 @@ int main(int argc, char** argv) {
   kefu::customers::Peers peers{channels.Get(absl::GetFlag(FLAGS_complaints_addr)),
                                channels.Get(absl::GetFlag(FLAGS_contracts_addr)),
                                channels.Get(absl::GetFlag(FLAGS_sales_addr)),
-                               absl::Milliseconds(absl::GetFlag(FLAGS_peer_timeout_ms))};
+                               absl::Milliseconds(absl::GetFlag(FLAGS_peer_timeout_ms)),
+                               channels.Get(absl::GetFlag(FLAGS_performance_addr))};
   kefu::customers::CustomerServiceImpl service(&repo, &metrics, clock, peers);
   server.AddService(&service, kefu::customers::v1::CustomerService::service_full_name());
   server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });

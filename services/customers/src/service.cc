@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "kefu/clients/performance_client.h"
 #include "kefu/errors.h"
 #include "kefu/handler.h"
 #include "kefu/paging.h"
@@ -238,7 +239,10 @@ grpc::Status CustomerServiceImpl::ReassignOwner(grpc::ServerContext* ctx, const 
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, false));
     if (req->version() < 0) v.Add("version", "must not be negative");
     KEFU_RETURN_IF_ERROR(v.Finish());
-    std::string actor = CallerFrom(*ctx).ActorOrSystem();
+    Caller caller = CallerFrom(*ctx);
+    KEFU_RETURN_IF_ERROR(
+        clients::RequireActiveStaff(peers_.performance, req->new_owner_id(), "new_owner_id", peers_.timeout, &caller));
+    std::string actor = caller.ActorOrSystem();
     absl::Time now = clock_->Now();
     KEFU_ASSIGN_OR_RETURN(
         *resp, repo_->Mutate(req->customer_id(), req->version(),
@@ -274,9 +278,12 @@ grpc::Status CustomerServiceImpl::TransferPortfolio(grpc::ServerContext* ctx, co
     if (!req->from_owner_id().empty() && req->from_owner_id() == req->to_owner_id())
       v.Add("to_owner_id", "must differ from from_owner_id");
     KEFU_RETURN_IF_ERROR(v.Finish());
+    Caller caller = CallerFrom(*ctx);
+    KEFU_RETURN_IF_ERROR(
+        clients::RequireActiveStaff(peers_.performance, req->to_owner_id(), "to_owner_id", peers_.timeout, &caller));
     KEFU_ASSIGN_OR_RETURN(auto ids, repo_->TransferPortfolio(req->from_owner_id(), req->to_owner_id(),
                                                              req->new_department_id(), req->reason(),
-                                                             CallerFrom(*ctx).ActorOrSystem()));
+                                                             caller.ActorOrSystem()));
     resp->set_transferred_count(static_cast<int32_t>(ids.size()));
     for (int64_t id : ids) {
       resp->add_customer_ids(id);

@@ -19,6 +19,8 @@ struct Peers {
   std::shared_ptr<grpc::Channel> contracts;
   std::shared_ptr<grpc::Channel> sales;
   absl::Duration timeout = absl::Seconds(1);
+  // Staff ids of new owners are checked here; null = performance not deployed.
+  std::shared_ptr<grpc::Channel> performance = nullptr;
 };
 
 void FillFromPeers(const Peers& peers, int64_t customer_id, const Caller& caller, v1::Customer360* view);
