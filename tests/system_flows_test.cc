@@ -1,0 +1,490 @@
+// The main business flows end to end, against the five real service binaries wired to
+// each other as `make run` wires them (fast sweeps so that "on its own" happens within
+// seconds), each on its own MariaDB schema, called only over gRPC.
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <functional>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "kefu/complaints/v1/complaints.grpc.pb.h"
+#include "kefu/contracts/v1/contracts.grpc.pb.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/performance/v1/performance.grpc.pb.h"
+#include "kefu/probe.h"
+#include "kefu/sales/v1/sales.grpc.pb.h"
+#include "kefu/time_util.h"
+#include "support/test_env.h"
+
+namespace kefu {
+namespace {
+
+namespace cpb = ::kefu::customers::v1;
+namespace ctr = ::kefu::contracts::v1;
+namespace wo = ::kefu::complaints::v1;
+namespace spb = ::kefu::sales::v1;
+namespace ppb = ::kefu::performance::v1;
+using ::grpc::StatusCode;
+
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor, const std::string& roles = "") {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  ctx->AddMetadata("x-kefu-actor", actor);
+  if (!roles.empty()) ctx->AddMetadata("x-kefu-roles", roles);
+  return ctx;
+}
+
+// Polls `done` until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30)) {
+  absl::Time end = absl::Now() + timeout;
+  while (absl::Now() < end) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return done();
+}
+
+std::string Today() { return absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600))); }
+
+struct Service {
+  std::string name;
+  int grpc_port = testing::FreePort();
+  int metrics_port = testing::FreePort();
+  db::Config db;
+  std::unique_ptr<testing::Process> process;
+  std::shared_ptr<grpc::Channel> channel;
+  std::string addr() const { return absl::StrCat("127.0.0.1:", grpc_port); }
+};
+
+class SystemFlows : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    system_ = new std::map<std::string, Service>();
+    for (const char* name : {"customers", "contracts", "complaints", "sales", "performance"}) (*system_)[name].name = name;
+    auto addr = [](const char* flag, const char* svc) { return absl::StrCat("--", flag, "=", S(svc).addr()); };
+    std::map<std::string, std::vector<std::string>> extra = {
+        {"customers",
+         {addr("complaints_addr", "complaints"), addr("contracts_addr", "contracts"), addr("sales_addr", "sales"),
+          addr("performance_addr", "performance")}},
+        {"contracts", {addr("customers_addr", "customers"), "--sweep_interval_ms=300", "--outbox_interval_ms=200"}},
+        {"complaints",
+         {addr("customers_addr", "customers"), addr("contracts_addr", "contracts"),
+          addr("performance_addr", "performance"), "--sweep_interval_ms=200", "--outbox_interval_ms=200"}},
+        {"sales", {addr("customers_addr", "customers"), addr("contracts_addr", "contracts"), "--outbox_interval_ms=200"}},
+        {"performance",
+         {addr("customers_addr", "customers"), addr("contracts_addr", "contracts"),
+          addr("complaints_addr", "complaints")}}};
+    for (auto& [name, s] : *system_) {
+      s.db = testing::CreateSchema(absl::StrCat("flow_", name));
+      std::vector<std::string> args{"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", s.grpc_port),
+                                    absl::StrCat("--metrics_port=", s.metrics_port),
+                                    absl::StrCat("--db_port=", testing::SharedDbPort()),
+                                    absl::StrCat("--db_user=", s.db.user), absl::StrCat("--db_name=", s.db.schema),
+                                    "--log_level=warn"};
+      for (const auto& e : extra[name]) args.push_back(e);
+      s.process = std::make_unique<testing::Process>(
+          testing::BuildPath(absl::StrCat("services/", name, "/kefu-", name)), args,
+          std::vector<std::string>{"KEFU_DB_PASSWORD=" + s.db.password});
+      s.channel = grpc::CreateChannel(s.addr(), grpc::InsecureChannelCredentials());
+    }
+    for (auto& [name, s] : *system_) {
+      bool serving = Eventually([&] {
+        auto h = probe::CheckHealth(s.channel, "", absl::Seconds(1));
+        return h.ok() && *h == probe::HealthState::kServing;
+      });
+      ASSERT_TRUE(serving) << name << "\n" << s.process->Output();
+    }
+    SeedStaff();
+  }
+  static void TearDownTestSuite() {
+    for (auto& [name, s] : *system_) s.process->Signal(SIGTERM);
+    for (auto& [name, s] : *system_) EXPECT_EQ(s.process->WaitExit(20000), 0) << name << "\n" << s.process->Output();
+    for (auto& [name, s] : *system_) testing::DropSchema(s.db);
+    delete system_;
+  }
+  static Service& S(const std::string& name) { return system_->at(name); }
+
+  static auto Customers() { return cpb::CustomerService::NewStub(S("customers").channel); }
+  static auto Contracts() { return ctr::ContractService::NewStub(S("contracts").channel); }
+  static auto Complaints() { return wo::ComplaintService::NewStub(S("complaints").channel); }
+  static auto Sales() { return spb::SalesService::NewStub(S("sales").channel); }
+  static auto Performance() { return ppb::PerformanceService::NewStub(S("performance").channel); }
+
+  static void SeedStaff() {
+    auto perf = Performance();
+    ppb::CreateDepartmentRequest dept;
+    dept.mutable_department()->set_id("D-FLOW");
+    dept.mutable_department()->set_name("华东服务部");
+    ppb::Department d;
+    ASSERT_TRUE(perf->CreateDepartment(Ctx("H1", "hr").get(), dept, &d).ok());
+    for (const char* id : {"MGR", "AM1", "AM2", "AG1"}) {
+      ppb::CreateStaffRequest req;
+      auto* s = req.mutable_staff();
+      s->set_id(id);
+      s->set_employee_number(absl::StrCat("EMP-", id));
+      s->set_name(absl::StrCat("员工", id));
+      s->set_department_id("D-FLOW");
+      s->set_role(std::string(id) == "MGR" ? ppb::ROLE_DEPARTMENT_MANAGER : ppb::ROLE_ACCOUNT_MANAGER);
+      if (std::string(id) != "MGR") s->set_superior_id("MGR");
+      ppb::Staff out;
+      grpc::Status st = perf->CreateStaff(Ctx("H1", "hr").get(), req, &out);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+    }
+  }
+
+  static int64_t NewCustomer(const std::string& name, cpb::Tier tier, const std::string& owner) {
+    cpb::CreateCustomerRequest req;
+    req.mutable_customer()->set_kind(cpb::CUSTOMER_KIND_ORGANIZATION);
+    req.mutable_customer()->set_name(name);
+    req.mutable_customer()->set_tier(tier);
+    req.mutable_customer()->set_owner_id(owner);
+    req.mutable_customer()->set_department_id("D-FLOW");
+    cpb::Customer out;
+    grpc::Status s = Customers()->CreateCustomer(Ctx(owner).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.id();
+  }
+
+  static std::vector<cpb::LogEntry> Log(int64_t customer) {
+    cpb::ListLogEntriesRequest req;
+    req.set_customer_id(customer);
+    req.set_page_size(200);
+    cpb::ListLogEntriesResponse resp;
+    EXPECT_TRUE(Customers()->ListLogEntries(Ctx("AG1").get(), req, &resp).ok());
+    return {resp.entries().begin(), resp.entries().end()};
+  }
+
+  static std::string Metrics(const std::string& name) {
+    auto m = testing::HttpGet(S(name).metrics_port, "/metrics");
+    return m.ok() ? *m : "";
+  }
+
+  static std::map<std::string, Service>* system_;
+};
+
+std::map<std::string, Service>* SystemFlows::system_;
+
+// Flow 1: a customer calls with a fault; the work order gets its deadlines from the
+// tier, escalates on its own, is resolved, followed up, reopened, and closed.
+TEST_F(SystemFlows, AFaultIsTakenEscalatedResolvedReopenedAndClosed) {
+  int64_t customer = NewCustomer("杭州远景制造有限公司", cpb::TIER_GOLD, "AM1");
+  auto complaints = Complaints();
+  wo::CreateWorkOrderRequest create;
+  auto* w = create.mutable_work_order();
+  w->set_customer_id(customer);
+  w->set_channel(wo::CHANNEL_PHONE);
+  w->set_type(wo::WORK_ORDER_TYPE_FAULT_REPORT);
+  w->set_severity(wo::SEVERITY_GENERAL);
+  w->set_content("生产线控制柜报警，设备停机");
+  w->set_department_id("D-FLOW");
+  w->set_handler_id("AG1");
+  // Reported three days ago and never answered: the response deadline is long gone.
+  *w->mutable_received_time() = ToProtoTime(absl::Now() - absl::Hours(72));
+  create.set_request_id("flow1-fault");
+  wo::WorkOrder order;
+  grpc::Status st = complaints->CreateWorkOrder(Ctx("AG1", "agent").get(), create, &order);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(order.customer_tier(), static_cast<int>(cpb::TIER_GOLD));
+  EXPECT_EQ(order.service_type(), wo::SERVICE_TYPE_PAID);  // no contract, no warranty
+  EXPECT_TRUE(order.has_response_deadline());
+
+  wo::GetWorkOrderRequest get;
+  get.set_work_order_id(order.id());
+  ASSERT_TRUE(Eventually([&] {
+    return complaints->GetWorkOrder(Ctx("AG1").get(), get, &order).ok() &&
+           order.escalation_level() >= wo::ESCALATION_LEVEL_DEPARTMENT_MANAGER;
+  })) << "the sweep never escalated it";
+  EXPECT_TRUE(order.overdue());
+
+  auto act = [&](auto method, const std::string& who, const std::string& roles) {
+    wo::WorkOrderActionRequest r;
+    r.set_work_order_id(order.id());
+    grpc::Status s = (complaints.get()->*method)(Ctx(who, roles).get(), r, &order);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  };
+  act(&wo::ComplaintService::Stub::AcceptWorkOrder, "AG1", "agent");
+  act(&wo::ComplaintService::Stub::StartWork, "AG1", "agent");
+  wo::ResolveWorkOrderRequest resolve;
+  resolve.set_work_order_id(order.id());
+  resolve.mutable_resolution()->set_summary("更换控制柜电源模块");
+  resolve.mutable_resolution()->add_actions(wo::RESOLUTION_ACTION_REPAIR);
+  resolve.mutable_resolution()->set_root_cause("电源模块老化");
+  ASSERT_TRUE(complaints->ResolveWorkOrder(Ctx("AG1", "agent").get(), resolve, &order).ok());
+  act(&wo::ComplaintService::Stub::StartFollowUp, "AG1", "agent");
+  wo::RecordFollowUpRequest follow;
+  follow.set_work_order_id(order.id());
+  follow.set_satisfaction(2);
+  follow.set_note("两天后再次报警");
+  ASSERT_TRUE(complaints->RecordFollowUp(Ctx("AG1", "agent").get(), follow, &order).ok());
+  EXPECT_EQ(order.status(), wo::STATUS_IN_PROGRESS);  // reopened
+  EXPECT_EQ(order.reopen_count(), 1);
+  ASSERT_TRUE(complaints->ResolveWorkOrder(Ctx("AG1", "agent").get(), resolve, &order).ok());
+  act(&wo::ComplaintService::Stub::StartFollowUp, "AG1", "agent");
+  follow.set_satisfaction(5);
+  follow.set_note("运行稳定，很满意");
+  ASSERT_TRUE(complaints->RecordFollowUp(Ctx("AG1", "agent").get(), follow, &order).ok());
+  EXPECT_EQ(order.status(), wo::STATUS_CLOSED);
+
+  // Every step is in the timeline and, through the outbox, in the customer's log.
+  wo::GetTimelineRequest timeline_req;
+  timeline_req.set_work_order_id(order.id());
+  wo::Timeline timeline;
+  ASSERT_TRUE(complaints->GetTimeline(Ctx("AG1").get(), timeline_req, &timeline).ok());
+  EXPECT_GE(timeline.events_size(), 9);
+  const std::string reference = "complaints/" + order.number();
+  int logged = 0;
+  bool satisfied_logged = false;
+  ASSERT_TRUE(Eventually([&] {
+    logged = 0;
+    for (const auto& e : Log(customer)) {
+      if (e.reference() != reference) continue;
+      ++logged;
+      EXPECT_EQ(e.category(), cpb::LOG_CATEGORY_SERVICE);  // a fault report is service work
+      satisfied_logged |= e.satisfaction() == cpb::SATISFACTION_VERY_SATISFIED;
+    }
+    return logged >= 9 && satisfied_logged;
+  })) << "the customer log has " << logged << " entries of " << reference;
+  std::string metrics = Metrics("complaints");
+  EXPECT_NE(metrics.find("kefu_complaints_escalations_total{department=\"D-FLOW\",level=\"department_manager\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("kefu_complaints_follow_ups_total"), std::string::npos);
+}
+
+// Flow 2: a sales project is won; its draft contract is reviewed, signed and becomes
+// active on its own; from then on the customer's faults are contract service; an
+// older contract expires on its own.
+TEST_F(SystemFlows, AWonProjectBecomesAnActiveContractThatEntitlesService) {
+  int64_t customer = NewCustomer("宁波海联物流集团", cpb::TIER_SILVER, "AM1");
+  auto sales = Sales();
+  spb::CreateProjectRequest create;
+  auto* p = create.mutable_project();
+  p->set_name("全国服务网点运维外包");
+  p->set_customer_id(customer);
+  p->set_owner_id("AM1");
+  p->set_department_id("D-FLOW");
+  p->set_goal("三年运维外包");
+  p->set_customer_contact("物流部张总");
+  p->mutable_estimated_amount()->set_currency_code("CNY");
+  p->mutable_estimated_amount()->set_amount_minor(88'000'000);
+  p->set_expected_signing_date(Today());
+  spb::Project project;
+  grpc::Status st = sales->CreateProject(Ctx("AM1", "account_manager").get(), create, &project);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  auto move = [&](spb::Stage stage, const std::string& summary = "") {
+    spb::ChangeStageRequest req;
+    req.set_project_id(project.id());
+    req.set_stage(stage);
+    if (!summary.empty()) {
+      req.mutable_closing()->set_reason(summary);
+      req.mutable_closing()->mutable_total_cost()->set_amount_minor(1'500'000);
+    }
+    grpc::Status s = sales->ChangeStage(Ctx("AM1", "account_manager").get(), req, &project);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  move(spb::STAGE_PROPOSAL);
+  spb::AddActivityRequest visit;
+  visit.mutable_activity()->set_project_id(project.id());
+  visit.mutable_activity()->set_type(spb::ACTIVITY_TYPE_VISIT);
+  visit.mutable_activity()->set_purpose("现场调研网点分布");
+  visit.mutable_activity()->set_result("客户认可方案");
+  spb::Activity activity;
+  st = sales->AddActivity(Ctx("AM1", "account_manager").get(), visit, &activity);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  move(spb::STAGE_BIDDING);
+  spb::SetCompetitorsRequest competitors;
+  competitors.set_project_id(project.id());
+  competitors.add_competitors()->set_name("某外资服务商");
+  st = sales->SetCompetitors(Ctx("AM1", "account_manager").get(), competitors, &project);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  move(spb::STAGE_NEGOTIATION);
+  move(spb::STAGE_CONTRACT);
+  move(spb::STAGE_WON, "网点覆盖与响应时间优于对手");
+
+  // The draft arrives in contracts through the sales outbox.
+  auto contracts = Contracts();
+  ctr::Contract draft;
+  ASSERT_TRUE(Eventually([&] {
+    ctr::ListContractsRequest list;
+    list.set_customer_id(customer);
+    ctr::ListContractsResponse resp;
+    if (!contracts->ListContracts(Ctx("AM1").get(), list, &resp).ok() || resp.contracts_size() == 0) return false;
+    draft = resp.contracts(0);
+    return true;
+  })) << "no draft contract for the won project";
+  EXPECT_EQ(draft.sales_project_id(), project.id());
+  EXPECT_EQ(draft.status(), ctr::CONTRACT_STATUS_DRAFT);
+
+  // The contract desk makes it a service contract, then review, approval, signing.
+  ctr::UpdateContractRequest update;
+  *update.mutable_contract() = draft;
+  update.mutable_contract()->set_type(ctr::CONTRACT_TYPE_SERVICE_CONTRACT);
+  update.mutable_update_mask()->add_paths("type");
+  ASSERT_TRUE(contracts->UpdateContract(Ctx("AM1").get(), update, &draft).ok());
+  ctr::ContractActionRequest submit;
+  submit.set_contract_id(draft.id());
+  ASSERT_TRUE(contracts->SubmitForReview(Ctx("AM1").get(), submit, &draft).ok());
+  ctr::RecordApprovalRequest approve;
+  approve.set_contract_id(draft.id());
+  approve.set_decision(ctr::DECISION_PASS);
+  approve.set_opinion("同意");
+  EXPECT_EQ(contracts->RecordApproval(Ctx("AG1", "agent").get(), approve, &draft).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(contracts->RecordApproval(Ctx("MGR", "department_manager").get(), approve, &draft).ok());
+  ctr::SignContractRequest sign;
+  sign.set_contract_id(draft.id());
+  st = contracts->SignContract(Ctx("AM1").get(), sign, &draft);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ctr::GetContractRequest get;
+  get.set_contract_id(draft.id());
+  ASSERT_TRUE(Eventually([&] {
+    return contracts->GetContract(Ctx("AM1").get(), get, &draft).ok() && draft.status() == ctr::CONTRACT_STATUS_ACTIVE;
+  })) << "the signed contract did not become active on its effective day";
+
+  wo::CreateWorkOrderRequest fault;
+  auto* w = fault.mutable_work_order();
+  w->set_customer_id(customer);
+  w->set_channel(wo::CHANNEL_PHONE);
+  w->set_type(wo::WORK_ORDER_TYPE_FAULT_REPORT);
+  w->set_severity(wo::SEVERITY_MINOR);
+  w->set_content("分拣线扫码枪失灵");
+  w->set_department_id("D-FLOW");
+  wo::WorkOrder order;
+  ASSERT_TRUE(Complaints()->CreateWorkOrder(Ctx("AG1", "agent").get(), fault, &order).ok());
+  EXPECT_EQ(order.service_type(), wo::SERVICE_TYPE_CONTRACT);
+  EXPECT_EQ(order.contract_id(), draft.id());
+
+  // Last year's warranty, signed long ago, expires on its own.
+  ctr::CreateContractRequest old;
+  auto* c = old.mutable_contract();
+  c->set_customer_id(customer);
+  c->set_name("上一年度保修");
+  c->set_type(ctr::CONTRACT_TYPE_SERVICE_WARRANTY);
+  c->mutable_amount()->set_currency_code("CNY");
+  c->mutable_amount()->set_amount_minor(0);
+  absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  c->set_effective_date(absl::FormatCivilTime(today - 400));
+  c->set_expiry_date(absl::FormatCivilTime(today - 35));
+  ctr::Contract expiring;
+  st = contracts->CreateContract(Ctx("AM1").get(), old, &expiring);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  submit.set_contract_id(expiring.id());
+  ASSERT_TRUE(contracts->SubmitForReview(Ctx("AM1").get(), submit, &expiring).ok());
+  approve.set_contract_id(expiring.id());
+  ASSERT_TRUE(contracts->RecordApproval(Ctx("MGR", "department_manager").get(), approve, &expiring).ok());
+  sign.set_contract_id(expiring.id());
+  sign.set_signing_date(absl::FormatCivilTime(today - 401));
+  st = contracts->SignContract(Ctx("AM1").get(), sign, &expiring);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  get.set_contract_id(expiring.id());
+  ASSERT_TRUE(Eventually([&] {
+    return contracts->GetContract(Ctx("AM1").get(), get, &expiring).ok() &&
+           expiring.status() == ctr::CONTRACT_STATUS_EXPIRED;
+  })) << "the old warranty never expired";
+
+  // The whole story is in the customer's log.
+  ASSERT_TRUE(Eventually([&] {
+    int sales_entries = 0, contract_entries = 0;
+    for (const auto& e : Log(customer)) {
+      sales_entries += e.category() == cpb::LOG_CATEGORY_SALES;
+      contract_entries += e.description().find("合同") != std::string::npos;
+    }
+    return sales_entries >= 5 && contract_entries >= 3;
+  }));
+}
+
+// Flow 3: an account manager leaves; the customers go to a colleague who sees their
+// whole history, and nobody can hand work to the person who left.
+TEST_F(SystemFlows, AnAccountManagerLeavesAndTheNewOwnerSeesTheHistory) {
+  int64_t first = NewCustomer("苏州恒达精密", cpb::TIER_GOLD, "AM2");
+  int64_t second = NewCustomer("无锡新材科技", cpb::TIER_STANDARD, "AM2");
+  auto customers = Customers();
+  cpb::AppendLogEntryRequest visit;
+  visit.mutable_entry()->set_customer_id(first);
+  visit.mutable_entry()->set_category(cpb::LOG_CATEGORY_VISIT);
+  visit.mutable_entry()->set_channel(cpb::CHANNEL_VISIT);
+  visit.mutable_entry()->set_description("拜访采购部，确认明年续约意向");
+  cpb::LogEntry entry;
+  grpc::Status st = customers->AppendLogEntry(Ctx("AM2").get(), visit, &entry);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  auto perf = Performance();
+  ppb::GetStaffRequest get;
+  get.set_staff_id("AM2");
+  ppb::UpdateStaffRequest leave;
+  ASSERT_TRUE(perf->GetStaff(Ctx("H1").get(), get, leave.mutable_staff()).ok());
+  leave.mutable_staff()->set_status(ppb::STAFF_STATUS_LEFT);
+  leave.mutable_update_mask()->add_paths("status");
+  ppb::Staff left;
+  ASSERT_TRUE(perf->UpdateStaff(Ctx("H1", "hr").get(), leave, &left).ok());
+
+  cpb::TransferPortfolioRequest transfer;
+  transfer.set_from_owner_id("AM2");
+  transfer.set_to_owner_id("AM1");
+  transfer.set_reason("客户经理离职，客户移交");
+  cpb::TransferPortfolioResponse moved;
+  st = customers->TransferPortfolio(Ctx("MGR", "department_manager").get(), transfer, &moved);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(moved.transferred_count(), 2);
+  // Handing them back to the person who left is refused.
+  transfer.set_from_owner_id("AM1");
+  transfer.set_to_owner_id("AM2");
+  EXPECT_EQ(customers->TransferPortfolio(Ctx("MGR", "department_manager").get(), transfer, &moved).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+
+  cpb::ListCustomersRequest mine;
+  mine.set_owner_id("AM1");
+  mine.set_page_size(100);
+  cpb::ListCustomersResponse list;
+  ASSERT_TRUE(customers->ListCustomers(Ctx("AM1").get(), mine, &list).ok());
+  int found = 0;
+  for (const auto& c : list.customers()) found += c.id() == first || c.id() == second;
+  EXPECT_EQ(found, 2);
+  auto history = Log(first);
+  bool saw_visit = false, saw_transfer = false;
+  for (const auto& e : history) {
+    saw_visit |= e.description().find("确认明年续约意向") != std::string::npos;
+    saw_transfer |= e.description().find("AM1") != std::string::npos;
+  }
+  EXPECT_TRUE(saw_visit);
+  EXPECT_TRUE(saw_transfer);
+}
+
+// Flow 4 (part): a scorecard over the live system pulls every source, and the 360
+// view of a customer shows work orders, contracts and projects from the others.
+TEST_F(SystemFlows, ScorecardAndCustomer360DrawOnEveryService) {
+  ppb::GetScorecardRequest req;
+  req.set_subject_kind(ppb::SUBJECT_KIND_DEPARTMENT);
+  req.set_subject_id("D-FLOW");
+  absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  req.set_from(absl::FormatCivilTime(today - 30));
+  req.set_to(absl::FormatCivilTime(today));
+  ppb::Scorecard card;
+  grpc::Status st = Performance()->GetScorecard(Ctx("MGR", "department_manager").get(), req, &card);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(card.unavailable().empty());
+  EXPECT_EQ(card.lines_size(), 12);
+
+  int64_t customer = NewCustomer("上海360视图客户", cpb::TIER_PLATINUM, "AM1");
+  wo::CreateWorkOrderRequest create;
+  auto* w = create.mutable_work_order();
+  w->set_customer_id(customer);
+  w->set_channel(wo::CHANNEL_PHONE);
+  w->set_type(wo::WORK_ORDER_TYPE_CONSULTATION);
+  w->set_severity(wo::SEVERITY_MINOR);
+  w->set_content("咨询延保政策");
+  w->set_department_id("D-FLOW");
+  wo::WorkOrder order;
+  ASSERT_TRUE(Complaints()->CreateWorkOrder(Ctx("AG1", "agent").get(), create, &order).ok());
+  cpb::GetCustomer360Request view_req;
+  view_req.set_customer_id(customer);
+  cpb::Customer360 view;
+  ASSERT_TRUE(Customers()->GetCustomer360(Ctx("AM1").get(), view_req, &view).ok());
+  EXPECT_EQ(view.open_work_orders_size(), 1);
+  for (const auto& part : view.parts()) EXPECT_TRUE(part.available()) << part.part() << ": " << part.reason();
+}
+
+}  // namespace
+}  // namespace kefu
