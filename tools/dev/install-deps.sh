@@ -12,7 +12,11 @@ packages=(
   prometheus-cpp-dev                       # /metrics endpoint and metric types
   libgtest-dev libgmock-dev                # GoogleTest
   mariadb-server mariadb-client            # the database for `make run` and the tests
+  prometheus                               # Prometheus and promtool: `make run`, tests/deploy
+  python3-yaml nodejs                      # tests/deploy (kubectl comes with the machine image)
 )
+# Debian's nodejs has no npm of its own; a Node.js that brings npm needs none.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -57,6 +57,20 @@ for s in "${services[@]}"; do
   done
 done
 
+# Prometheus (Debian's package, when installed): scrapes every service and
+# evaluates deploy/prometheus/rules; data in .run/prometheus.
+prom_url=""
+if command -v prometheus >/dev/null 2>&1; then
+  prom_port=${KEFU_RUN_PROMETHEUS_PORT:-9090}
+  targets=()
+  for s in "${services[@]}"; do read -r name _ metrics_port _ <<<"$s"; targets+=("$name=127.0.0.1:$metrics_port"); done
+  "$root/deploy/prometheus/local-config.sh" "$run_dir/prometheus.yml" 5s "${targets[@]}"
+  prometheus --config.file="$run_dir/prometheus.yml" --storage.tsdb.path="$run_dir/prometheus" \
+    --web.listen-address="127.0.0.1:$prom_port" >"$run_dir/logs/prometheus.log" 2>&1 &
+  pids+=($!)
+  prom_url="http://127.0.0.1:$prom_port"
+fi
+
 echo "loading demo data..."
 "$root/$build/tools/demo/kefu-demo-load" --addr 127.0.0.1:50051
 KEFU_SALES_ADDR=127.0.0.1:50052 KEFU_CONTRACTS_ADDR=127.0.0.1:50053 KEFU_COMPLAINTS_ADDR=127.0.0.1:50054 \
@@ -73,6 +87,7 @@ for s in "${services[@]}"; do
   printf '  %-11s grpc 127.0.0.1:%s   metrics http://127.0.0.1:%s/metrics   log .run/logs/%s.log\n' \
     "$name" "$grpc_port" "$metrics_port" "$name"
 done
+[ -z "$prom_url" ] || printf '  %-11s %s  (alerts %s/alerts, targets %s/targets)\n' Prometheus "$prom_url" "$prom_url" "$prom_url"
 cat <<MSG
 
 Try (in another terminal):
