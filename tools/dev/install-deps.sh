@@ -14,6 +14,7 @@ packages=(
   mariadb-server mariadb-client            # the database for `make run` and the tests
   prometheus                               # Prometheus and promtool: `make run`, tests/deploy
   python3-yaml nodejs                      # tests/deploy (kubectl comes with the machine image)
+  python3-grpcio python3-protobuf          # examples/python and its test
 )
 # Debian's nodejs has no npm of its own; a Node.js that brings npm needs none.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
