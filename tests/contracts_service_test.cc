@@ -294,6 +294,12 @@ TEST_F(ContractsTest, RenewalsAndAmendmentsKeepTheirHistory) {
   clock_->Set(Noon(2027, 6, 1));
   int64_t customer = customers_->CreateCustomer("合同测试客户丁", cpb::TIER_STANDARD);
   pb::Contract original = Active(customer, pb::CONTRACT_TYPE_SERVICE_CONTRACT, "2027-06-01", "2027-06-30");
+  // It ends within 30 days and nobody has drafted its renewal yet (the alert's gauge).
+  const absl::CivilDay june1(2027, 6, 1);
+  auto unrenewed_before = repo_->CountExpiringWithoutRenewal(june1, june1 + 30);
+  ASSERT_TRUE(unrenewed_before.ok());
+  EXPECT_GE(*unrenewed_before, 1);
+  const int64_t expiring_before = *repo_->CountExpiring(june1, june1 + 30);
   pb::RenewContractRequest renew;
   renew.set_contract_id(original.id());
   renew.set_expiry_date("2028-06-30");
@@ -303,6 +309,10 @@ TEST_F(ContractsTest, RenewalsAndAmendmentsKeepTheirHistory) {
   ASSERT_TRUE(Stub()->RenewContract(Ctx().get(), renew, &replay).ok());
   EXPECT_EQ(renewal.id(), replay.id());
   EXPECT_EQ(renewal.relation(), pb::RELATION_RENEWAL);
+  auto unrenewed_after = repo_->CountExpiringWithoutRenewal(june1, june1 + 30);
+  ASSERT_TRUE(unrenewed_after.ok());
+  EXPECT_EQ(*unrenewed_after, *unrenewed_before - 1);
+  EXPECT_EQ(*repo_->CountExpiring(june1, june1 + 30), expiring_before);  // still expiring, but renewed
   EXPECT_EQ(renewal.effective_date(), "2027-07-01");
   EXPECT_EQ(renewal.previous_contract_id(), original.id());
 

@@ -365,6 +365,17 @@ absl::StatusOr<int64_t> Repository::CountExpiring(absl::CivilDay from, absl::Civ
   return row ? row->Int(0) : 0;
 }
 
+absl::StatusOr<int64_t> Repository::CountExpiringWithoutRenewal(absl::CivilDay from, absl::CivilDay to) {
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  KEFU_ASSIGN_OR_RETURN(
+      auto row, s.QueryOne("SELECT COUNT(*) FROM contracts c WHERE c.status = ? AND c.expiry_date BETWEEN ? AND ? "
+                           "AND NOT EXISTS (SELECT 1 FROM contracts r WHERE r.previous_contract_id = c.id "
+                           "AND r.relation = ? AND r.status <> ?)",
+                           {static_cast<int>(pb::CONTRACT_STATUS_ACTIVE), FormatDate(from), FormatDate(to),
+                            static_cast<int>(pb::RELATION_RENEWAL), static_cast<int>(pb::CONTRACT_STATUS_TERMINATED)}));
+  return row ? row->Int(0) : 0;
+}
+
 absl::StatusOr<std::vector<SigningTotal>> Repository::SigningTotals(const SigningFilter& f) {
   std::vector<Param> params{FormatDate(f.from), FormatDate(f.to), f.currency};
   std::string sql =

@@ -81,6 +81,9 @@ class Repository {
   };
   absl::StatusOr<std::vector<SegmentCount>> CountByStatusAndType();
   absl::StatusOr<int64_t> CountExpiring(absl::CivilDay from, absl::CivilDay to);
+  // Of those, the ones no renewal has been drafted for (a terminated renewal does not
+  // count as one).
+  absl::StatusOr<int64_t> CountExpiringWithoutRenewal(absl::CivilDay from, absl::CivilDay to);
   // Count and amount by type; types without a contract are left out.
   absl::StatusOr<std::vector<SigningTotal>> SigningTotals(const SigningFilter& filter);
 

@@ -68,6 +68,11 @@ BusinessMetrics::BusinessMetrics(prometheus::Registry& registry)
                    .Help("Active contracts whose expiry day is within the next 30 days.")
                    .Register(registry)
                    .Add({});
+  expiring_without_renewal_ = &prometheus::BuildGauge()
+                                   .Name("kefu_contracts_expiring_without_renewal_30d")
+                                   .Help("Active contracts expiring within 30 days that no renewal has been drafted for.")
+                                   .Register(registry)
+                                   .Add({});
   expired_ = &prometheus::BuildCounter()
                   .Name("kefu_contracts_expired_total")
                   .Help("Contracts that expired on their own.")
@@ -80,11 +85,13 @@ void BusinessMetrics::Signed(const common::v1::Money& amount) {
   signed_amount_.Add({{"currency", amount.currency_code()}}).Increment(static_cast<double>(amount.amount_minor()));
 }
 void BusinessMetrics::Expired() { expired_->Increment(); }
-void BusinessMetrics::SetCounts(const std::vector<Repository::SegmentCount>& counts, int64_t expiring_30d) {
+void BusinessMetrics::SetCounts(const std::vector<Repository::SegmentCount>& counts, int64_t expiring_30d,
+                                int64_t expiring_without_renewal_30d) {
   std::map<std::pair<int, int>, int64_t> fresh;
   for (const auto& c : counts) fresh[{c.status, c.type}] += c.count;
   for (auto& [key, gauge] : contracts_) gauge->Set(static_cast<double>(fresh[key]));
   expiring_->Set(static_cast<double>(expiring_30d));
+  expiring_without_renewal_->Set(static_cast<double>(expiring_without_renewal_30d));
 }
 
 // ---- background ----
@@ -121,7 +128,8 @@ void ContractServiceImpl::RefreshMetrics() {
   auto counts = repo_->CountByStatusAndType();
   absl::CivilDay today = Today();
   auto expiring = repo_->CountExpiring(today, today + 30);
-  if (counts.ok() && expiring.ok()) metrics_->SetCounts(*counts, *expiring);
+  auto unrenewed = repo_->CountExpiringWithoutRenewal(today, today + 30);
+  if (counts.ok() && expiring.ok() && unrenewed.ok()) metrics_->SetCounts(*counts, *expiring, *unrenewed);
 }
 
 absl::StatusOr<pb::ApprovalRules> ContractServiceImpl::Rules() {

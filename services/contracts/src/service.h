@@ -20,12 +20,14 @@ class BusinessMetrics {
   explicit BusinessMetrics(prometheus::Registry& registry);
   void Signed(const common::v1::Money& amount);
   void Expired();
-  void SetCounts(const std::vector<Repository::SegmentCount>& counts, int64_t expiring_30d);
+  void SetCounts(const std::vector<Repository::SegmentCount>& counts, int64_t expiring_30d,
+                 int64_t expiring_without_renewal_30d);
 
  private:
   prometheus::Family<prometheus::Counter>& signed_amount_;
   std::map<std::pair<int, int>, prometheus::Gauge*> contracts_;
   prometheus::Gauge* expiring_;
+  prometheus::Gauge* expiring_without_renewal_;
   prometheus::Counter* expired_;
 };
 
