@@ -343,6 +343,41 @@ TEST_F(ContractsTest, RenewalsAndAmendmentsKeepTheirHistory) {
   EXPECT_EQ(chain.contracts(0).status(), pb::CONTRACT_STATUS_SUPERSEDED);
 }
 
+TEST_F(ContractsTest, AnAmendmentInForceOnItsOwnSupersedesTheOriginal) {
+  clock_->Set(Noon(2027, 8, 1));
+  int64_t customer = customers_->CreateCustomer("合同测试客户己", cpb::TIER_STANDARD);
+  pb::Contract original = Active(customer, pb::CONTRACT_TYPE_SERVICE_CONTRACT, "2027-08-01", "2028-07-31");
+  pb::AmendContractRequest amend;
+  amend.set_contract_id(original.id());
+  *amend.mutable_amended() = original;
+  amend.mutable_amended()->set_effective_date("2027-09-01");
+  amend.set_reason("九月起增加两个服务点");
+  pb::Contract amendment;
+  grpc::Status st = Stub()->AmendContract(Ctx().get(), amend, &amendment);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  pb::ContractActionRequest submit;
+  submit.set_contract_id(amendment.id());
+  ASSERT_TRUE(Stub()->SubmitForReview(Ctx().get(), submit, &amendment).ok());
+  amendment = Approve(amendment, "department_manager");
+  pb::SignContractRequest sign;
+  sign.set_contract_id(amendment.id());
+  ASSERT_TRUE(Stub()->SignContract(Ctx().get(), sign, &amendment).ok());
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  pb::GetContractRequest get;
+  get.set_contract_id(original.id());
+  pb::Contract now;
+  ASSERT_TRUE(Stub()->GetContract(Ctx().get(), get, &now).ok());
+  EXPECT_EQ(now.status(), pb::CONTRACT_STATUS_ACTIVE);  // the amendment is not in force yet
+
+  clock_->Set(Noon(2027, 9, 1));
+  ASSERT_TRUE(service_->SweepOnce().ok());
+  ASSERT_TRUE(Stub()->GetContract(Ctx().get(), get, &now).ok());
+  EXPECT_EQ(now.status(), pb::CONTRACT_STATUS_SUPERSEDED);
+  get.set_contract_id(amendment.id());
+  ASSERT_TRUE(Stub()->GetContract(Ctx().get(), get, &now).ok());
+  EXPECT_EQ(now.status(), pb::CONTRACT_STATUS_ACTIVE);
+}
+
 TEST_F(ContractsTest, BadInputAndStaleVersions) {
   clock_->Set(Noon(2027, 7, 1));
   int64_t customer = customers_->CreateCustomer("合同测试客户戊", cpb::TIER_STANDARD);

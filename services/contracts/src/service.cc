@@ -98,9 +98,11 @@ void BusinessMetrics::SetCounts(const std::vector<Repository::SegmentCount>& cou
 
 absl::StatusOr<int> ContractServiceImpl::SweepOnce(int limit) {
   absl::CivilDay today = Today();
+  std::vector<pb::Contract> amendments;
   KEFU_ASSIGN_OR_RETURN(
       int activated, repo_->SweepDates(pb::CONTRACT_STATUS_SIGNED, "effective_date", "<=", today, limit, "system",
                                        [&](const pb::Contract& c) -> absl::StatusOr<Change> {
+                                         if (c.relation() == pb::RELATION_AMENDMENT) amendments.push_back(c);
                                          Change ch;
                                          ch.updated = c;
                                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(c.status(), Action::kActivate));
@@ -121,6 +123,9 @@ absl::StatusOr<int> ContractServiceImpl::SweepOnce(int limit) {
                                        return ch;
                                      }));
   for (int i = 0; i < expired_count; ++i) metrics_->Expired();
+  // Amendments that came into force on their own supersede what they amend, as on
+  // ActivateContract.
+  for (const auto& a : amendments) SupersedeAmended(a, "system");
   return activated + expired;
 }
 
@@ -433,6 +438,11 @@ absl::StatusOr<pb::Contract> ContractServiceImpl::Activate(int64_t id, int64_t v
                           ch.log.push_back("合同生效 became active");
                           return ch;
                         }));
+  SupersedeAmended(active, actor);
+  return active;
+}
+
+void ContractServiceImpl::SupersedeAmended(const pb::Contract& active, const std::string& actor) {
   if (active.relation() == pb::RELATION_AMENDMENT && active.previous_contract_id() > 0) {
     // The amended contract stops counting once its amendment is in force.
     auto superseded = repo_->Mutate(active.previous_contract_id(), 0, actor,
@@ -448,7 +458,6 @@ absl::StatusOr<pb::Contract> ContractServiceImpl::Activate(int64_t id, int64_t v
       log::Warn("amended contract not superseded", {{"contract_id", active.previous_contract_id()},
                                                     {"error", superseded.status().ToString()}});
   }
-  return active;
 }
 
 grpc::Status ContractServiceImpl::ActivateContract(grpc::ServerContext* ctx, const pb::ContractActionRequest* req,

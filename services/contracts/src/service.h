@@ -75,6 +75,8 @@ class ContractServiceImpl final : public pb::ContractService::Service {
   absl::StatusOr<pb::ApprovalRules> Rules();
   // Activates one signed contract (and supersedes what it amends).
   absl::StatusOr<pb::Contract> Activate(int64_t id, int64_t version, const std::string& actor);
+  // Marks the contract an active amendment amends as superseded (a no-op otherwise).
+  void SupersedeAmended(const pb::Contract& active, const std::string& actor);
 
   Repository* repo_;
   db::Pool* pool_;
