@@ -70,6 +70,14 @@ std::string ReasonOf(const absl::Status& status) {
   return d ? d->reason() : "";
 }
 
+std::vector<Violation> ViolationsOf(const absl::Status& status) {
+  std::vector<Violation> out;
+  auto d = DetailOf(status);
+  if (!d) return out;
+  for (const auto& v : d->field_violations()) out.push_back({v.field(), v.description()});
+  return out;
+}
+
 std::string MetadataOf(const absl::Status& status, absl::string_view key) {
   auto d = DetailOf(status);
   if (!d) return "";

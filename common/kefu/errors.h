@@ -52,6 +52,8 @@ absl::Status IllegalTransition(absl::string_view from, absl::string_view to);
 
 // The reason recorded on a status made by MakeError, or "" when none.
 std::string ReasonOf(const absl::Status& status);
+// The field violations recorded on a status made by MakeError.
+std::vector<Violation> ViolationsOf(const absl::Status& status);
 // The metadata value for key on a status made by MakeError, or "".
 std::string MetadataOf(const absl::Status& status, absl::string_view key);
 

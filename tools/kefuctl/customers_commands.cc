@@ -7,11 +7,18 @@
 #include <google/protobuf/field_mask.pb.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "commands.h"
+#include "csv.h"
+#include "enum_names.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "output.h"
 #include "rpc.h"
@@ -416,6 +423,179 @@ int SurveyStats(Invocation& inv) {
 
 // ---- statistics ----
 
+// ---- bulk import and export (CSV) ----
+
+// The CSV columns, by header name, in the order export writes them. Import takes any
+// order and any subset that includes name.
+constexpr const char* kCsvColumns[] = {"name",   "kind",  "tier",  "region",  "industry", "owner",
+                                       "department", "contact", "phone", "email", "address", "tags"};
+
+// One CSV record as a Customer; errors name the row and the column.
+absl::StatusOr<pb::Customer> CustomerFromCsv(const std::vector<std::string>& header, const csv::Record& rec,
+                                             int row) {
+  pb::Customer c;
+  c.set_kind(pb::CUSTOMER_KIND_ORGANIZATION);
+  pb::Contact contact;
+  auto set_enum = [&](const google::protobuf::EnumDescriptor* type, const std::string& column,
+                      const std::string& value, const std::function<void(int)>& set) -> absl::Status {
+    auto parsed = ParseEnumValue(type, value);
+    if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("row ", row, ", ", column, ": ", parsed.status().message()));
+    set(*parsed);
+    return absl::OkStatus();
+  };
+  for (size_t i = 0; i < header.size() && i < rec.size(); ++i) {
+    const std::string& col = header[i];
+    std::string v(absl::StripAsciiWhitespace(rec[i]));
+    if (v.empty()) continue;
+    if (col == "name") c.set_name(v);
+    else if (col == "kind") {
+      auto st = set_enum(pb::CustomerKind_descriptor(), col, v, [&](int n) { c.set_kind(static_cast<pb::CustomerKind>(n)); });
+      if (!st.ok()) return st;
+    } else if (col == "tier") {
+      auto st = set_enum(pb::Tier_descriptor(), col, v, [&](int n) { c.set_tier(static_cast<pb::Tier>(n)); });
+      if (!st.ok()) return st;
+    } else if (col == "region") c.set_region(v);
+    else if (col == "industry") c.set_industry(v);
+    else if (col == "owner") c.set_owner_id(v);
+    else if (col == "department") c.set_department_id(v);
+    else if (col == "contact") contact.set_name(v);
+    else if (col == "phone") contact.set_phone(v);
+    else if (col == "email") contact.set_email(v);
+    else if (col == "address") contact.set_address(v);
+    else if (col == "tags") {
+      for (absl::string_view t : absl::StrSplit(v, ';', absl::SkipWhitespace()))
+        c.add_tags(std::string(absl::StripAsciiWhitespace(t)));
+    }
+  }
+  if (rec.size() > header.size())
+    return absl::InvalidArgumentError(absl::StrCat("row ", row, ": ", rec.size(), " fields but ", header.size(), " columns"));
+  if (!contact.name().empty() || !contact.phone().empty() || !contact.email().empty() || !contact.address().empty()) {
+    contact.set_primary(true);
+    *c.add_contacts() = contact;
+  }
+  return c;
+}
+
+csv::Record CustomerToCsv(const pb::Customer& c) {
+  pb::Contact primary = c.contacts_size() > 0 ? c.contacts(0) : pb::Contact();
+  for (const auto& ct : c.contacts())
+    if (ct.primary()) primary = ct;
+  return {c.name(),
+          ShortEnumName(pb::CustomerKind_descriptor(), c.kind()),
+          ShortEnumName(pb::Tier_descriptor(), c.tier()),
+          c.region(),
+          c.industry(),
+          c.owner_id(),
+          c.department_id(),
+          primary.name(),
+          primary.phone(),
+          primary.email(),
+          primary.address(),
+          absl::StrJoin(c.tags(), ";")};
+}
+
+constexpr int kImportChunk = 500;
+
+int ImportCustomers(Invocation& inv) {
+  std::string path = inv.args()[0];
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) inv.UsageError(absl::StrCat(path, ": cannot be read"));
+    text << in.rdbuf();
+  }
+  auto records = csv::Parse(text.str());
+  if (!records.ok()) inv.UsageError(absl::StrCat(path, ": ", records.status().message()));
+  if (records->empty()) inv.UsageError(absl::StrCat(path, ": no header row"));
+  std::vector<std::string> header;
+  for (const auto& h : (*records)[0]) {
+    std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(h));
+    if (std::find(std::begin(kCsvColumns), std::end(kCsvColumns), name) == std::end(kCsvColumns))
+      inv.UsageError(absl::StrCat(path, ": unknown column '", h, "'; columns are ", absl::StrJoin(kCsvColumns, ",")));
+    header.push_back(name);
+  }
+  if (std::find(header.begin(), header.end(), "name") == header.end()) inv.UsageError(path + ": a name column is needed");
+  std::vector<pb::Customer> rows;
+  for (size_t i = 1; i < records->size(); ++i) {
+    auto c = CustomerFromCsv(header, (*records)[i], static_cast<int>(i));
+    if (!c.ok()) inv.UsageError(std::string(c.status().message()));
+    rows.push_back(std::move(*c));
+  }
+
+  auto stub = NewStub(inv);
+  auto ctx = inv.NewContext();
+  // A whole file is one call: allow it minutes, not the per-call default.
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::max(std::chrono::seconds(300), std::chrono::seconds(absl::ToInt64Seconds(inv.global().timeout))));
+  pb::ImportCustomersResponse resp;
+  auto writer = stub->ImportCustomers(ctx.get(), &resp);
+  pb::ImportCustomersRequest msg;
+  msg.mutable_options()->set_skip_invalid(inv.Bool("skip-invalid"));
+  msg.mutable_options()->set_allow_duplicates(inv.Bool("allow-duplicates"));
+  msg.mutable_options()->set_validate_only(inv.Bool("validate-only"));
+  const bool progress = !inv.global().json && rows.size() > static_cast<size_t>(kImportChunk);
+  for (size_t sent = 0; sent < rows.size() || sent == 0;) {
+    for (size_t k = 0; k < static_cast<size_t>(kImportChunk) && sent < rows.size(); ++k) *msg.add_customers() = rows[sent++];
+    if (!writer->Write(msg)) break;  // the server ended the call; Finish says why
+    msg.Clear();
+    if (progress) std::cerr << "\rsent " << sent << "/" << rows.size() << " rows" << std::flush;
+    if (rows.empty()) break;
+  }
+  if (progress) std::cerr << "\n";
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) return inv.Fail(status);
+  if (inv.global().json) return inv.Print(resp);
+  std::cout << resp.rows() << " rows: " << resp.imported() << " imported, " << resp.invalid() << " invalid, "
+            << resp.duplicates() << " duplicates" << (resp.committed() ? "" : "; nothing was written") << "\n";
+  for (const auto& r : resp.results()) {
+    if (r.outcome() != pb::ImportRowResult::OUTCOME_INVALID && r.outcome() != pb::ImportRowResult::OUTCOME_DUPLICATE)
+      continue;
+    std::vector<std::string> why;
+    for (const auto& v : r.violations()) why.push_back(absl::StrCat(v.field(), ": ", v.description()));
+    if (r.duplicate_of_row() > 0) why.push_back(absl::StrCat("same customer as row ", r.duplicate_of_row()));
+    if (r.duplicate_of_customer_ids_size() > 0)
+      why.push_back(absl::StrCat("looks like stored customer ", absl::StrJoin(r.duplicate_of_customer_ids(), ", ")));
+    std::cout << "  row " << r.row() << ": " << absl::StrJoin(why, "; ") << "\n";
+  }
+  bool rejected = resp.invalid() + resp.duplicates() > 0;
+  // Scripts can tell a file that did not (or would not) go in whole.
+  return rejected && !resp.committed() ? kExitRpcError : kExitOk;
+}
+
+int ExportCustomers(Invocation& inv) {
+  pb::ExportCustomersRequest req;
+  req.set_owner_id(inv.Str("owner"));
+  req.set_department_id(inv.Str("department"));
+  req.set_region(inv.Str("region"));
+  req.set_tag(inv.Str("tag"));
+  req.set_tier(inv.Enum<pb::Tier>("tier"));
+  req.set_lifecycle_stage(inv.Enum<pb::LifecycleStage>("stage"));
+  std::ofstream file;
+  std::string path = inv.Str("output", "-");
+  if (path != "-") {
+    file.open(path, std::ios::binary | std::ios::trunc);
+    if (!file) inv.UsageError(absl::StrCat("--output ", path, ": cannot be written"));
+  }
+  std::ostream& out = path == "-" ? std::cout : file;
+  auto stub = NewStub(inv);
+  auto ctx = inv.NewContext();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+  auto reader = stub->ExportCustomers(ctx.get(), req);
+  out << csv::FormatRecord(csv::Record(std::begin(kCsvColumns), std::end(kCsvColumns))) << "\r\n";
+  pb::Customer c;
+  int64_t n = 0;
+  while (reader->Read(&c)) {
+    out << csv::FormatRecord(CustomerToCsv(c)) << "\r\n";
+    if (++n % 1000 == 0 && path != "-") std::cerr << "\rexported " << n << " customers" << std::flush;
+  }
+  grpc::Status status = reader->Finish();
+  if (path != "-") std::cerr << "\rexported " << n << " customers to " << path << "\n";
+  return status.ok() ? kExitOk : inv.Fail(status);
+}
+
 int PortfolioStats(Invocation& inv) {
   pb::GetPortfolioStatsRequest req;
   req.set_owner_id(inv.Str("owner"));
@@ -536,6 +716,20 @@ void RegisterCustomerCommands(Registry& r) {
                   BoolFlag("allow-duplicates", "create even if it looks like an existing customer")}}),
          0, 0, CreateCustomer});
   r.Add({"customers get", "ID", "Show one customer", "", {}, 1, 1, GetCustomer});
+  r.Add({"customers import", "FILE.csv", "Import customers from CSV (- reads stdin)",
+         "Columns (header row, any order): name,kind,tier,region,industry,owner,department,contact,phone,email,"
+         "address,tags (tags separated by ';'). Every row is checked first; one bad or duplicate row imports "
+         "nothing unless --skip-invalid. Prints each rejected row.",
+         {BoolFlag("skip-invalid", "import the good rows and report the others"),
+          BoolFlag("allow-duplicates", "import rows that look like stored customers"),
+          BoolFlag("validate-only", "check and report, write nothing")},
+         1, 1, ImportCustomers});
+  r.Add({"customers export", "", "Export customers as CSV (the columns import reads)", "",
+         {ValueFlag("output", "FILE", "write here instead of stdout (shows progress)"),
+          ValueFlag("owner", "STAFF_ID", "owned by"), ValueFlag("department", "DEPT_ID", "of this department"),
+          ValueFlag("region", "TEXT", "in this region"), ValueFlag("tag", "TAG", "with this tag"),
+          EnumFlag<pb::Tier>("tier", "of this tier"), EnumFlag<pb::LifecycleStage>("stage", "at this lifecycle stage")},
+         0, 0, ExportCustomers});
   r.Add({"customers list", "", "Search customers (merged records are never listed)", "",
          Concat({{ValueFlag("owner", "STAFF_ID", "account manager"), EnumFlag<pb::Tier>("tier", "service tier"),
                   EnumFlag<pb::LifecycleStage>("stage", "lifecycle stage"), ValueFlag("region", "TEXT", "region"),

@@ -28,6 +28,8 @@ inline constexpr size_t kMaxContacts = 20;
 inline constexpr size_t kMaxTags = 20;
 inline constexpr size_t kMaxTagChars = 64;
 inline constexpr size_t kMaxIdChars = 64;
+// Rows per ImportCustomers call: all are checked before any is written.
+inline constexpr int kMaxImportRows = 10000;
 inline constexpr int64_t kDefaultFluctuationBp = 3000;
 
 // "C00001234" <-> 1234.

@@ -340,6 +340,43 @@ absl::StatusOr<std::vector<pb::DuplicateMatch>> Repository::FindDuplicates(
   return FindDuplicatesIn(s, true, name, phones, emails, exclude_id);
 }
 
+namespace {
+
+// One new customer with its contacts, tags and the creation entry of its log.
+absl::StatusOr<pb::Customer> InsertCustomer(Session& s, const pb::Customer& input, const std::string& actor,
+                                            const std::string& log_text, absl::Time now) {
+  pb::Customer c = input;
+  KEFU_ASSIGN_OR_RETURN(
+      auto ins,
+      s.ExecInsert("INSERT INTO customers (kind, name, name_key, industry, region, source, owner_id, "
+                   "department_id, tier, lifecycle_stage, credit_rating, create_time, update_time, version) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                   {static_cast<int>(c.kind()), c.name(), NormalizeName(c.name()), c.industry(),
+                    c.region(), static_cast<int>(c.source()), c.owner_id(), c.department_id(),
+                    static_cast<int>(c.tier()), static_cast<int>(c.lifecycle_stage()),
+                    static_cast<int>(c.credit_rating()), ToSqlTime(now), ToSqlTime(now)}));
+  c.set_id(ins.last_insert_id);
+  c.set_number(CustomerNumber(c.id()));
+  c.set_version(1);
+  c.set_merged_into_id(0);
+  *c.mutable_create_time() = ToProtoTime(now);
+  *c.mutable_update_time() = ToProtoTime(now);
+  KEFU_RETURN_IF_ERROR(WriteContacts(s, c, false));
+  KEFU_RETURN_IF_ERROR(WriteTags(s, c, false));
+  pb::LogEntry e = AccountLogEntry(c.id(), actor, log_text, "", now);
+  KEFU_RETURN_IF_ERROR(InsertLog(s, e, now));
+  return c;
+}
+
+void ContactKeys(const pb::Customer& c, std::vector<std::string>* phones, std::vector<std::string>* emails) {
+  for (const auto& ct : c.contacts()) {
+    if (!ct.phone().empty()) phones->push_back(ct.phone());
+    if (!ct.email().empty()) emails->push_back(ct.email());
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<pb::Customer> Repository::Create(const pb::Customer& input, const IdempotencyKey& key,
                                                 bool allow_duplicates, const std::string& actor) {
   std::vector<std::string> phones, emails;
@@ -363,26 +400,7 @@ absl::StatusOr<pb::Customer> Repository::Create(const pb::Customer& input, const
       KEFU_ASSIGN_OR_RETURN(auto dups, FindDuplicatesIn(s, input.kind() != pb::CUSTOMER_KIND_PERSON, input.name(), phones, emails, 0));
       if (!dups.empty()) return DuplicateError(dups);
     }
-    pb::Customer c = input;
-    KEFU_ASSIGN_OR_RETURN(
-        auto ins,
-        s.ExecInsert("INSERT INTO customers (kind, name, name_key, industry, region, source, owner_id, "
-                     "department_id, tier, lifecycle_stage, credit_rating, create_time, update_time, version) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                     {static_cast<int>(c.kind()), c.name(), NormalizeName(c.name()), c.industry(),
-                      c.region(), static_cast<int>(c.source()), c.owner_id(), c.department_id(),
-                      static_cast<int>(c.tier()), static_cast<int>(c.lifecycle_stage()),
-                      static_cast<int>(c.credit_rating()), ToSqlTime(now), ToSqlTime(now)}));
-    c.set_id(ins.last_insert_id);
-    c.set_number(CustomerNumber(c.id()));
-    c.set_version(1);
-    c.set_merged_into_id(0);
-    *c.mutable_create_time() = ToProtoTime(now);
-    *c.mutable_update_time() = ToProtoTime(now);
-    KEFU_RETURN_IF_ERROR(WriteContacts(s, c, false));
-    KEFU_RETURN_IF_ERROR(WriteTags(s, c, false));
-    pb::LogEntry e = AccountLogEntry(c.id(), actor, "客户建档 customer record created", "", now);
-    KEFU_RETURN_IF_ERROR(InsertLog(s, e, now));
+    KEFU_ASSIGN_OR_RETURN(pb::Customer c, InsertCustomer(s, input, actor, "客户建档 customer record created", now));
     if (!key.request_id.empty())
       KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, "customers.create", key.request_id, absl::StrCat(c.id())));
     return c;
@@ -390,6 +408,28 @@ absl::StatusOr<pb::Customer> Repository::Create(const pb::Customer& input, const
   if (!created.ok()) return created.status();
   if (replayed_id != 0) return Get(replayed_id);
   return created;
+}
+
+absl::StatusOr<std::vector<pb::DuplicateMatch>> Repository::DuplicatesOf(const pb::Customer& c) {
+  std::vector<std::string> phones, emails;
+  ContactKeys(c, &phones, &emails);
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  return FindDuplicatesIn(s, c.kind() != pb::CUSTOMER_KIND_PERSON, c.name(), phones, emails, 0);
+}
+
+absl::StatusOr<std::vector<pb::Customer>> Repository::CreateMany(const std::vector<pb::Customer>& rows,
+                                                                 const std::string& actor) {
+  absl::Time now = clock_->Now();
+  return pool_->InTransaction<std::vector<pb::Customer>>(
+      [&](Session& s) -> absl::StatusOr<std::vector<pb::Customer>> {
+        std::vector<pb::Customer> out;
+        out.reserve(rows.size());
+        for (const auto& row : rows) {
+          KEFU_ASSIGN_OR_RETURN(pb::Customer c, InsertCustomer(s, row, actor, "客户建档 imported", now));
+          out.push_back(std::move(c));
+        }
+        return out;
+      });
 }
 
 absl::StatusOr<pb::Customer> Repository::Mutate(int64_t id, int64_t expected_version, const Decide& decide) {

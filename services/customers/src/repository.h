@@ -73,6 +73,12 @@ class Repository {
   // Fails with ALREADY_EXISTS (DUPLICATE_CUSTOMER) when duplicates exist and are not allowed.
   absl::StatusOr<pb::Customer> Create(const pb::Customer& customer, const IdempotencyKey& key,
                                       bool allow_duplicates, const std::string& actor);
+  // Stored customers a new record would duplicate, as Create checks them.
+  absl::StatusOr<std::vector<pb::DuplicateMatch>> DuplicatesOf(const pb::Customer& customer);
+  // Writes the rows in one transaction (each with its creation log entry) and returns
+  // them with their ids, in order. Duplicate checks are the caller's.
+  absl::StatusOr<std::vector<pb::Customer>> CreateMany(const std::vector<pb::Customer>& rows,
+                                                       const std::string& actor);
   using Decide = std::function<absl::StatusOr<Change>(const pb::Customer& current)>;
   // Locks the customer, checks expected_version (0 skips the check), asks `decide`
   // for the change and writes it with version + 1.

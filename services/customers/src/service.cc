@@ -1,10 +1,13 @@
 #include "service.h"
 
+#include <map>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "kefu/clients/performance_client.h"
 #include "kefu/errors.h"
 #include "kefu/handler.h"
+#include "kefu/log.h"
 #include "kefu/paging.h"
 #include "kefu/request_context.h"
 #include "kefu/validation.h"
@@ -123,6 +126,130 @@ grpc::Status CustomerServiceImpl::CreateCustomer(grpc::ServerContext* ctx, const
     *resp = std::move(created).value();
     metrics_->LogAppended(pb::LOG_CATEGORY_ACCOUNT);
     return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// Keys that make two new rows the same customer (as duplicate detection matches them).
+std::vector<std::string> DuplicateKeys(const pb::Customer& c) {
+  std::vector<std::string> keys;
+  if (c.kind() != pb::CUSTOMER_KIND_PERSON) keys.push_back("n:" + NormalizeName(c.name()));
+  for (const auto& ct : c.contacts()) {
+    if (!ct.phone().empty()) keys.push_back("p:" + NormalizePhone(ct.phone()));
+    if (!ct.email().empty()) keys.push_back("e:" + NormalizeEmail(ct.email()));
+  }
+  return keys;
+}
+
+}  // namespace
+
+grpc::Status CustomerServiceImpl::ImportCustomers(grpc::ServerContext* ctx,
+                                                  grpc::ServerReader<pb::ImportCustomersRequest>* reader,
+                                                  pb::ImportCustomersResponse* resp) {
+  return RunHandler([&]() -> absl::Status {
+    pb::ImportOptions options;
+    std::vector<pb::Customer> rows;
+    pb::ImportCustomersRequest msg;
+    for (bool first = true; reader->Read(&msg); first = false) {
+      if (first) options = msg.options();
+      // Refused as soon as the stream grows past the limit, before it is all in memory.
+      if (rows.size() + msg.customers_size() > static_cast<size_t>(kMaxImportRows))
+        return MakeError(absl::StatusCode::kInvalidArgument, "IMPORT_TOO_LARGE",
+                         absl::StrCat("customers: at most ", kMaxImportRows, " rows per import; split the file"),
+                         {{"customers", absl::StrCat("at most ", kMaxImportRows, " rows per import")}});
+      for (auto& c : *msg.mutable_customers()) rows.push_back(std::move(c));
+    }
+    if (rows.empty()) return RequiredField("customers");
+    Caller caller = CallerFrom(*ctx);
+    std::map<std::string, int> first_row_with_key;
+    std::vector<pb::Customer> to_write;
+    std::vector<int> written_rows;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      auto* r = resp->add_results();
+      r->set_row(static_cast<int32_t>(i + 1));
+      absl::Status valid = ValidateCustomerFields(rows[i], "customer", true);
+      if (!valid.ok()) {
+        r->set_outcome(pb::ImportRowResult::OUTCOME_INVALID);
+        for (const auto& v : ViolationsOf(valid)) {
+          auto* out = r->add_violations();
+          out->set_field(v.field.rfind("customer.", 0) == 0 ? v.field.substr(9) : v.field);
+          out->set_description(v.description);
+        }
+        continue;
+      }
+      pb::Customer c = WithCreateDefaults(rows[i]);
+      bool duplicate = false;
+      for (const auto& key : DuplicateKeys(c)) {
+        auto [it, fresh] = first_row_with_key.emplace(key, static_cast<int>(i + 1));
+        if (!fresh && !options.allow_duplicates()) {
+          r->set_duplicate_of_row(it->second);
+          duplicate = true;
+          break;
+        }
+      }
+      if (!duplicate && !options.allow_duplicates()) {
+        KEFU_ASSIGN_OR_RETURN(auto dups, repo_->DuplicatesOf(c));
+        for (const auto& d : dups) r->add_duplicate_of_customer_ids(d.customer_id());
+        duplicate = !dups.empty();
+      }
+      if (duplicate) {
+        r->set_outcome(pb::ImportRowResult::OUTCOME_DUPLICATE);
+        metrics_->DuplicateDetected();
+        continue;
+      }
+      r->set_outcome(pb::ImportRowResult::OUTCOME_VALID);
+      to_write.push_back(std::move(c));
+      written_rows.push_back(static_cast<int>(i));
+    }
+    int32_t bad = 0;
+    for (const auto& r : resp->results()) {
+      if (r.outcome() == pb::ImportRowResult::OUTCOME_INVALID) resp->set_invalid(resp->invalid() + 1);
+      if (r.outcome() == pb::ImportRowResult::OUTCOME_DUPLICATE) resp->set_duplicates(resp->duplicates() + 1);
+    }
+    bad = resp->invalid() + resp->duplicates();
+    resp->set_rows(static_cast<int32_t>(rows.size()));
+    // Nothing half-imported: one bad row stops the whole import unless asked to skip.
+    if (options.validate_only() || (bad > 0 && !options.skip_invalid()) || to_write.empty()) return absl::OkStatus();
+    KEFU_ASSIGN_OR_RETURN(auto created, repo_->CreateMany(to_write, caller.ActorOrSystem()));
+    for (size_t k = 0; k < created.size(); ++k) {
+      auto* r = resp->mutable_results(written_rows[k]);
+      r->set_outcome(pb::ImportRowResult::OUTCOME_IMPORTED);
+      r->set_customer_id(created[k].id());
+      r->set_number(created[k].number());
+      metrics_->LogAppended(pb::LOG_CATEGORY_ACCOUNT);
+    }
+    resp->set_imported(static_cast<int32_t>(created.size()));
+    resp->set_committed(true);
+    log::Info("customers imported", {{"rows", resp->rows()}, {"imported", resp->imported()}, {"rejected", bad}});
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CustomerServiceImpl::ExportCustomers(grpc::ServerContext* ctx, const pb::ExportCustomersRequest* req,
+                                                  grpc::ServerWriter<pb::Customer>* writer) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    v.Merge(CheckId("owner_id", req->owner_id(), kMaxIdChars, false));
+    v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+    v.Merge(CheckText("region", req->region(), kMaxShortText, false));
+    v.Merge(CheckText("tag", req->tag(), kMaxTagChars, false));
+    v.Merge(CheckEnum("tier", req->tier(), pb::Tier_IsValid, false));
+    v.Merge(CheckEnum("lifecycle_stage", req->lifecycle_stage(), pb::LifecycleStage_IsValid, false));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    ListCustomersFilter f{req->owner_id(), req->department_id(), req->region(), "", req->tag(), req->tier(),
+                          req->lifecycle_stage()};
+    // Page by page in id order: memory stays flat however many customers match, and a
+    // slow reader only holds one page.
+    std::optional<CustomerCursor> after;
+    for (;;) {
+      if (ctx->IsCancelled()) return absl::CancelledError("the client went away");
+      KEFU_ASSIGN_OR_RETURN(auto page, repo_->List(f, kMaxPageSize, after));
+      for (const auto& c : page.items)
+        if (!writer->Write(c)) return absl::CancelledError("the client went away");
+      if (!page.more || page.items.empty()) return absl::OkStatus();
+      after = CustomerCursor{"", page.items.back().id()};
+    }
   });
 }
 

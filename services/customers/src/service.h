@@ -49,6 +49,10 @@ class CustomerServiceImpl final : public pb::CustomerService::Service {
   grpc::Status GetCustomer(grpc::ServerContext*, const pb::GetCustomerRequest*, pb::Customer*) override;
   grpc::Status UpdateCustomer(grpc::ServerContext*, const pb::UpdateCustomerRequest*, pb::Customer*) override;
   grpc::Status ListCustomers(grpc::ServerContext*, const pb::ListCustomersRequest*, pb::ListCustomersResponse*) override;
+  grpc::Status ImportCustomers(grpc::ServerContext*, grpc::ServerReader<pb::ImportCustomersRequest>*,
+                               pb::ImportCustomersResponse*) override;
+  grpc::Status ExportCustomers(grpc::ServerContext*, const pb::ExportCustomersRequest*,
+                               grpc::ServerWriter<pb::Customer>*) override;
   grpc::Status FindDuplicates(grpc::ServerContext*, const pb::FindDuplicatesRequest*, pb::FindDuplicatesResponse*) override;
   grpc::Status MergeCustomers(grpc::ServerContext*, const pb::MergeCustomersRequest*, pb::Customer*) override;
   grpc::Status ReassignOwner(grpc::ServerContext*, const pb::ReassignOwnerRequest*, pb::Customer*) override;
