@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# `make bench`: the standard kefu-bench suite. Starts a private MariaDB and the real
+# kefu-customers binary on free loopback ports, runs the floors (health Check through
+# the same server; point select and durable insert through Connector/C++ at the same
+# pool size) and the service calls at concurrency 1 and 8, then GetCustomer open-loop at
+# half the closed-loop c=8 rate, and prints one table with the ratios to the floors.
+# Results (one JSON per run, summary.tsv, table.txt) stay in <build_dir>/bench-results.
+#
+# usage: tools/bench/run-suite.sh <build_dir>
+# env:   KEFU_BENCH_DURATION (default 10s), KEFU_BENCH_WARMUP (1s), KEFU_BENCH_POOL (8),
+#        KEFU_BENCH_CONCURRENCY (default "1 8")
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:?usage: run-suite.sh <build_dir>}" && pwd)
+duration=${KEFU_BENCH_DURATION:-10s}
+warmup=${KEFU_BENCH_WARMUP:-1s}
+pool=${KEFU_BENCH_POOL:-8}
+levels=${KEFU_BENCH_CONCURRENCY:-1 8}
+service="$build/services/customers/kefu-customers"
+bench="$build/tools/bench/kefu-bench"
+for f in "$service" "$bench"; do
+  [ -x "$f" ] || { echo "missing $f: build first" >&2; exit 1; }
+done
+
+out="$build/bench-results"
+rm -rf "$out"
+mkdir -p "$out"
+work=$(mktemp -d /tmp/kefu-bench-XXXXXX)
+pid=""
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$pid" ]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  "$root/tools/dev/mariadb.sh" stop "$work/mariadb" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+db_port=$(free_port)
+export KEFU_DEV_DB_PASSWORD=kefu-bench KEFU_DB_PASSWORD=kefu-bench
+"$root/tools/dev/mariadb.sh" start "$work/mariadb" "$db_port" >/dev/null
+"$root/tools/dev/mariadb.sh" provision "$work/mariadb" customers
+
+grpc_port=$(free_port)
+metrics_port=$(free_port)
+"$service" --listen_host=127.0.0.1 --grpc_port="$grpc_port" --metrics_port="$metrics_port" \
+  --db_port="$db_port" --db_pool_size="$pool" >"$out/customers.log" 2>&1 &
+pid=$!
+
+common=(--target="127.0.0.1:$grpc_port" --db_port="$db_port" --db_pool_size="$pool"
+        --duration="$duration" --warmup="$warmup" --summary="$out/summary.tsv"
+        --server_api="grpc++ sync server (kefu::Server), db pool $pool")
+run() {  # workload mode load [flags...]
+  local w=$1 mode=$2 load=$3
+  shift 3
+  echo "-- $w $mode $load" >&2
+  "$bench" "${common[@]}" --workload="$w" --mode="$mode" "$@" --json="$out/$w-$mode-$load.json" >/dev/null
+}
+
+for c in $levels; do
+  # get_customer before db_point_select: its setup creates the rows the select reads.
+  for w in health get_customer db_point_select create_customer db_insert; do
+    run "$w" closed "c$c" --concurrency="$c"
+  done
+done
+rate=$(awk -F'\t' '$1 == "get_customer" && $2 == "closed" { r = $7 / 2 } END { printf "%d", (r > 1 ? r : 1) }' \
+  "$out/summary.tsv")
+run get_customer open "r$rate" --rate="$rate" --concurrency="$pool"
+
+cores=$(nproc)
+{
+  echo "kefu-bench suite: $cores cores, kefu-customers (grpc++ sync server) db pool $pool," \
+    "$duration per run after $warmup warm-up, loopback"
+  echo "latency in ms; closed: c = calls in flight (db: connections); open: fixed arrival rate, timed from the"
+  echo "scheduled send; ratio = calls/s of the call over its floor"
+  echo
+  awk -F'\t' '
+    BEGIN {
+      printf "%-16s %-6s %-8s %8s %6s %9s %8s %8s %8s %8s %8s\n", "workload", "mode", "load", "calls", "errors",
+        "calls/s", "p50", "p90", "p99", "p99.9", "max"
+    }
+    {
+      load = $2 == "open" ? sprintf("%d/s", $4) : sprintf("c=%d", $3)
+      printf "%-16s %-6s %-8s %8d %6d %9.1f %8.3f %8.3f %8.3f %8.3f %8.3f\n", $1, $2, load, $5, $6, $7,
+        $8 / 1000, $9 / 1000, $10 / 1000, $11 / 1000, $12 / 1000
+      if ($2 != "closed") next
+      tput[$1, $3] = $7; p50[$1, $3] = $8
+      if (!(($3) in seen)) { seen[$3] = 1; order[++n] = $3 }
+    }
+    END {
+      print ""
+      printf "%-44s %-5s %9s %9s %7s %9s %9s %7s\n", "ratio", "load", "calls/s", "floor/s", "ratio",
+        "p50 ms", "floor ms", "ratio"
+      for (k = 1; k <= n; ++k) {
+        c = order[k]
+        h = tput["health", c]; s = tput["db_point_select", c]
+        if (h > 0 && s > 0 && tput["get_customer", c] > 0) {
+          f = 1 / (1 / h + 1 / s); fl = (p50["health", c] + p50["db_point_select", c]) / 1000
+          printf "%-44s c=%-3d %9.1f %9.1f %7.2f %9.3f %9.3f %7.2f\n",
+            "GetCustomer / (health + point select)", c, tput["get_customer", c], f, tput["get_customer", c] / f,
+            p50["get_customer", c] / 1000, fl, p50["get_customer", c] / 1000 / fl
+        }
+        i = tput["db_insert", c]
+        if (i > 0 && tput["create_customer", c] > 0) {
+          printf "%-44s c=%-3d %9.1f %9.1f %7.2f %9.3f %9.3f %7.2f\n",
+            "CreateCustomer / durable insert", c, tput["create_customer", c], i, tput["create_customer", c] / i,
+            p50["create_customer", c] / 1000, p50["db_insert", c] / 1000,
+            p50["create_customer", c] / p50["db_insert", c]
+        }
+      }
+    }' "$out/summary.tsv"
+  errors=$(awk -F'\t' '{ n += $6 } END { print n + 0 }' "$out/summary.tsv")
+  echo
+  echo "errors in all runs: $errors (details in the JSON files)"
+} | tee "$out/table.txt"
+echo "results: $out"

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# bench_smoke (CTest): every kefu-bench workload for a second or two at concurrency 2,
+# plus one open-loop run, against the real kefu-customers on a throw-away schema of the
+# CTest MariaDB (fixture "mariadb", $KEFU_TEST_DB_PORT). kefu-bench --check fails a run
+# with no calls, any error or any wrong response; no speed is asserted, so a loaded
+# machine cannot make it flaky.
+#
+# usage: tools/bench/smoke.sh <build_dir>
+set -euo pipefail
+
+build=$(cd "${1:?usage: smoke.sh <build_dir>}" && pwd)
+db_port=${KEFU_TEST_DB_PORT:?KEFU_TEST_DB_PORT is not set: run this test through ctest (make test)}
+service="$build/services/customers/kefu-customers"
+bench="$build/tools/bench/kefu-bench"
+for f in "$service" "$bench"; do
+  [ -x "$f" ] || { echo "missing $f: build first" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/kefu-bench-smoke-XXXXXX)
+schema="kefu_bsmoke_$(printf '%06x' $((RANDOM * 32768 + RANDOM)))$$"
+user=${schema:0:32}
+password="test-pw"
+pid=""
+
+admin_sql() {
+  mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$db_port" -ukefu_admin -e "$1"
+}
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  if [ "$rc" != 0 ] && [ -f "$work/customers.log" ]; then
+    echo "kefu-customers log tail:" >&2
+    tail -20 "$work/customers.log" >&2
+  fi
+  admin_sql "DROP DATABASE IF EXISTS \`$schema\`; DROP USER IF EXISTS '$user'@'127.0.0.1';" || true
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+admin_sql "CREATE DATABASE \`$schema\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+           CREATE USER '$user'@'127.0.0.1' IDENTIFIED BY '$password';
+           GRANT ALL ON \`$schema\`.* TO '$user'@'127.0.0.1';"
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+KEFU_DB_PASSWORD="$password" "$service" --listen_host=127.0.0.1 --grpc_port="$port" --metrics_port=-1 \
+  --db_port="$db_port" --db_name="$schema" --db_user="$user" >"$work/customers.log" 2>&1 &
+pid=$!
+
+export KEFU_DB_PASSWORD="$password"
+common=(--target="127.0.0.1:$port" --db_port="$db_port" --db_user="$user" --db_name="$schema"
+        --warmup=200ms --duration=1500ms --check --summary="$work/summary.tsv")
+# get_customer first: its setup creates the rows db_point_select reads.
+for w in health get_customer create_customer db_point_select db_insert; do
+  echo "== $w closed, concurrency 2"
+  "$bench" "${common[@]}" --workload="$w" --mode=closed --concurrency=2 --setup_customers=20 \
+    --json="$work/$w.json"
+  grep -q '"error_count": 0,' "$work/$w.json"
+done
+for w in get_customer db_point_select; do
+  echo "== $w open, 100/s"
+  "$bench" "${common[@]}" --workload="$w" --mode=open --rate=100 --concurrency=2 --setup_customers=20
+done
+[ "$(wc -l <"$work/summary.tsv")" = 7 ] || { echo "expected 7 summary lines" >&2; exit 1; }
+
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=""
+[ "$rc" = 0 ] || { echo "kefu-customers exited with $rc" >&2; exit 1; }
+echo "bench_smoke: every workload ran with no errors"
