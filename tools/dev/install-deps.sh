@@ -13,11 +13,18 @@ packages=(
   libgtest-dev libgmock-dev                # GoogleTest
   mariadb-server mariadb-client            # the database for `make run` and the tests
   prometheus                               # Prometheus and promtool: `make run`, tests/deploy
-  python3-yaml nodejs                      # tests/deploy (kubectl comes with the machine image)
+  python3-yaml nodejs                      # tests/deploy (kubectl: see below)
   python3-grpcio python3-protobuf          # examples/python and its test
 )
 # Debian's nodejs has no npm of its own; a Node.js that brings npm needs none.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+# tests/deploy render with `kubectl kustomize` (components need kustomize v5). Debian's
+# kubernetes-client is too old, so the machine's kubectl package is used; when it is
+# missing, ask apt for it (the machine's sources may carry it) and say so plainly if not.
+if ! command -v kubectl >/dev/null 2>&1; then
+  if apt-cache show kubectl >/dev/null 2>&1; then packages+=(kubectl)
+  else echo "warning: no kubectl (with kustomize v5) available; the deploy_k8s test will fail" >&2; fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -195,15 +195,22 @@ int TargetRollup(Invocation& inv) {
 
 // ---- plans ----
 
+// Exactly one of --person and --department.
+void Assignee(const Invocation& inv, pb::AssigneeKind* kind, std::string* id) {
+  if (inv.Has("department") == inv.Has("person")) inv.UsageError("give exactly one of --person and --department");
+  *kind = inv.Has("department") ? pb::ASSIGNEE_KIND_DEPARTMENT : pb::ASSIGNEE_KIND_PERSON;
+  *id = inv.Has("department") ? inv.Str("department") : inv.Str("person");
+}
+
+
 int PlanCreate(Invocation& inv) {
   pb::CreatePlanRequest req;
   auto* p = req.mutable_plan();
   p->set_title(inv.Str("title"));
   p->set_type(inv.Enum<pb::PlanType>("type"));
-  bool department = inv.Has("department");
-  if (department == inv.Has("person")) inv.UsageError("give exactly one of --person and --department");
-  p->set_assignee_kind(department ? pb::ASSIGNEE_KIND_DEPARTMENT : pb::ASSIGNEE_KIND_PERSON);
-  p->set_assignee_id(department ? inv.Str("department") : inv.Str("person"));
+  pb::AssigneeKind kind;
+  Assignee(inv, &kind, p->mutable_assignee_id());
+  p->set_assignee_kind(kind);
   p->set_start_date(inv.Str("from"));
   p->set_end_date(inv.Str("to"));
   p->set_target_count(inv.Int("target"));
@@ -221,12 +228,6 @@ int PlanGet(Invocation& inv) {
   req.set_plan_id(NumberArg(inv, 0, "plan id"));
   auto stub = NewStub(inv);
   return CallAndPrint(inv, *stub, &Stub::GetPlan, req);
-}
-
-void Assignee(const Invocation& inv, pb::AssigneeKind* kind, std::string* id) {
-  if (inv.Has("department") == inv.Has("person")) inv.UsageError("give exactly one of --person and --department");
-  *kind = inv.Has("department") ? pb::ASSIGNEE_KIND_DEPARTMENT : pb::ASSIGNEE_KIND_PERSON;
-  *id = inv.Has("department") ? inv.Str("department") : inv.Str("person");
 }
 
 int PlanList(Invocation& inv) {
@@ -279,9 +280,9 @@ int PlanProgress(Invocation& inv) {
 
 int Scorecard(Invocation& inv) {
   pb::GetScorecardRequest req;
-  if (inv.Has("department") == inv.Has("person")) inv.UsageError("give exactly one of --person and --department");
-  req.set_subject_kind(inv.Has("department") ? pb::SUBJECT_KIND_DEPARTMENT : pb::SUBJECT_KIND_PERSON);
-  req.set_subject_id(inv.Has("department") ? inv.Str("department") : inv.Str("person"));
+  pb::AssigneeKind kind;
+  Assignee(inv, &kind, req.mutable_subject_id());
+  req.set_subject_kind(kind == pb::ASSIGNEE_KIND_DEPARTMENT ? pb::SUBJECT_KIND_DEPARTMENT : pb::SUBJECT_KIND_PERSON);
   req.set_from(inv.Str("from"));
   req.set_to(inv.Str("to"));
   auto stub = NewStub(inv);

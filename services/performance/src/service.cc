@@ -797,8 +797,11 @@ grpc::Status PerformanceServiceImpl::UpdateScorecardPolicy(grpc::ServerContext* 
     if (!req->has_policy()) return RequiredField("policy");
     if (req->policy().version() < 0) return InvalidField("policy.version", "must not be negative");
     if (absl::Status s = ValidateScorecardPolicy(FromProto(req->policy())); !s.ok()) {
+      // The rules say "<field>: <what is wrong>"; name the field in the gRPC error.
       std::string message(s.message());
-      return InvalidField(message.substr(0, message.find(':')), message.substr(message.find(':') + 2));
+      size_t colon = message.find(": ");
+      if (colon == std::string::npos) return InvalidField("policy.components", message);
+      return InvalidField(message.substr(0, colon), message.substr(colon + 2));
     }
     KEFU_RETURN_IF_ERROR(RequireRole(CallerFrom(*ctx), {"senior_manager", "hr"}, "changing the scorecard weights"));
     KEFU_ASSIGN_OR_RETURN(*resp, db::SaveSetting(*pool_, kPolicySetting, req->policy(), clock_->Now()));
