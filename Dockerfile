@@ -3,6 +3,8 @@
 #   docker build --target customers -t kefu-customers:0.1.0 .
 #   docker build --target sales -t kefu-sales:0.1.0 .        (contracts, complaints,
 #   performance alike; k8s/ deploys them as kefu-<service>:<tag>)
+# Every image also carries kefuctl: Kubernetes' native gRPC probes cannot speak TLS,
+# so k8s/ probes with `kefuctl health` (exec) against 127.0.0.1 and the mounted CA.
 # tests/deploy/check_dockerfile.py keeps this file in step with the CMake targets,
 # tools/dev/install-deps.sh and the Kubernetes manifests.
 ARG DEBIAN_IMAGE=debian:bookworm-20250520-slim
@@ -16,6 +18,7 @@ RUN apt-get update \
       libprotobuf-dev protobuf-compiler \
       libabsl-dev \
       libmysqlcppconn-dev \
+      libjwt-dev \
       prometheus-cpp-dev \
       libgtest-dev libgmock-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -23,8 +26,8 @@ WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
  && cmake --build /build -j"$(nproc)" --target \
-      kefu-customers kefu-sales kefu-contracts kefu-complaints kefu-performance \
- && strip --strip-debug /build/services/*/kefu-*
+      kefu-customers kefu-sales kefu-contracts kefu-complaints kefu-performance kefuctl \
+ && strip --strip-debug /build/services/*/kefu-* /build/tools/kefuctl/kefuctl
 
 # ---- runtime: shared libraries only, no compiler, an unprivileged user ----
 FROM ${DEBIAN_IMAGE} AS runtime
@@ -34,6 +37,7 @@ RUN apt-get update \
       libprotobuf32 \
       libabsl20220623 \
       libmysqlcppconn7v5 libmariadb3 \
+      libjwt0 libssl3 \
       libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libcivetweb1 \
       tzdata \
  && rm -rf /var/lib/apt/lists/* \
@@ -44,6 +48,8 @@ RUN apt-get update \
 USER 10001:10001
 # Configuration comes from KEFU_* variables and flags (README "Configuration").
 ENV KEFU_LISTEN_HOST=0.0.0.0
+# The probes' client (and an operator's, through kubectl exec).
+COPY --from=build /build/tools/kefuctl/kefuctl /usr/local/bin/kefuctl
 
 FROM runtime AS customers
 COPY --from=build /build/services/customers/kefu-customers /usr/local/bin/kefu-customers

@@ -9,6 +9,7 @@
 #include "kefu/metrics.h"
 #include "kefu/paging.h"
 #include "kefu/time_util.h"
+#include "kefu/log.h"
 #include "kefu/validation.h"
 
 namespace kefu {
@@ -69,6 +70,17 @@ TEST(Mask, HidesPersonalData) {
   EXPECT_EQ(MaskPhone("13812345678"), "138****5678");
   EXPECT_EQ(MaskEmail("wangli@example.com"), "w***@example.com");
   EXPECT_EQ(MaskPhone("123"), "****");
+  EXPECT_EQ(MaskAddress("上海市浦东新区世纪大道100号"), "上海市浦东新****");
+  EXPECT_EQ(MaskAddress("Main"), "Main****");
+}
+
+TEST(Log, ScrubsPhoneNumbersAndEmailsButKeepsOrdinaryText) {
+  EXPECT_EQ(log::ScrubPersonalData("call 13812345678 now"), "call 138******78 now");
+  EXPECT_EQ(log::ScrubPersonalData("+8613812345678"), "+861********78");
+  EXPECT_EQ(log::ScrubPersonalData("mail wang.li@example.com please"), "mail w******@example.com please");
+  // Dates, short numbers and ids stay readable.
+  EXPECT_EQ(log::ScrubPersonalData("2026-12-02 order 123456 E1001"), "2026-12-02 order 123456 E1001");
+  EXPECT_EQ(log::ScrubPersonalData(""), "");
 }
 
 TEST(Money, RejectsNegativeOverflowAndBadCurrencyAccordingToTheRules) {

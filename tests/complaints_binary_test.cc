@@ -14,6 +14,7 @@
 #include "kefu/probe.h"
 #include "kefu/time_util.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 namespace kefu {
 namespace {
@@ -34,6 +35,7 @@ struct Service {
                                   absl::StrCat("--db_user=", db.user), absl::StrCat("--db_name=", db.schema),
                                   "--shutdown_grace_ms=10000"};
     args.insert(args.end(), extra.begin(), extra.end());
+    for (auto& f : testing::SecurityFlags()) args.push_back(f);
     process = std::make_unique<testing::Process>(testing::BuildPath(absl::StrCat("services/", name, "/kefu-", name)),
                                                  args, std::vector<std::string>{"KEFU_DB_PASSWORD=" + db.password});
     channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port), grpc::InsecureChannelCredentials());
@@ -51,7 +53,7 @@ struct Service {
 std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(10)) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  ctx->AddMetadata("x-kefu-actor", "E3001");
+  kefu::testing::Authorize(ctx.get(), "E3001", "senior_manager");
   return ctx;
 }
 

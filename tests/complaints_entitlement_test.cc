@@ -14,6 +14,7 @@
 #include "support/contracts_fixture.h"
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& ComplaintsMigrations();
 
@@ -29,8 +30,7 @@ const absl::TimeZone kZone = absl::FixedTimeZone(8 * 3600);
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& roles = "") {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  ctx->AddMetadata("x-kefu-actor", "E4001");
-  if (!roles.empty()) ctx->AddMetadata("x-kefu-roles", roles);
+  kefu::testing::Authorize(ctx.get(), "E4001", roles.empty() ? "senior_manager" : roles);
   return ctx;
 }
 

@@ -21,6 +21,7 @@
 #include "customers/src/repository.h"
 #include "customers/src/service.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& CustomersMigrations();
 const std::vector<kefu::db::Migration>& ComplaintsMigrations();
@@ -41,6 +42,8 @@ const absl::Time kFridayAfternoon = Shanghai(2026, 11, 20, 16, 0);
 std::unique_ptr<Server> StartServer(const db::Config& db, grpc::Service* service, const char* full_name,
                                     const char* name, int port, const std::vector<db::Migration>& migrations) {
   ServerOptions o;
+  o.token_verifier = kefu::testing::TestVerifier();
+  kefu::testing::UseTestServiceIdentity();
   o.service_name = name;
   o.listen_host = "127.0.0.1";
   o.grpc_port = port;
@@ -69,6 +72,8 @@ class ComplaintsTest : public ::testing::Test {
     customers_channel_ = new std::shared_ptr<grpc::Channel>(channels.Get(absl::StrCat("127.0.0.1:", customers_port_)));
 
     ServerOptions o;
+    o.token_verifier = kefu::testing::TestVerifier();
+    kefu::testing::UseTestServiceIdentity();
     complaints_pool_ = db::Pool::Create(*complaints_db_).release();
     ASSERT_TRUE(db::ApplyMigrations(*complaints_pool_, ComplaintsMigrations()).ok());
     repo_ = new Repository(complaints_pool_, clock_);
@@ -93,6 +98,8 @@ class ComplaintsTest : public ::testing::Test {
     customers_pool_clock_ = clock_;
     customers_server_ = new Server([] {
       ServerOptions o;
+      o.token_verifier = kefu::testing::TestVerifier();
+      kefu::testing::UseTestServiceIdentity();
       o.service_name = "customers";
       o.listen_host = "127.0.0.1";
       o.grpc_port = customers_port_;
@@ -119,8 +126,8 @@ class ComplaintsTest : public ::testing::Test {
                                                   const std::string& roles = "agent") {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    ctx->AddMetadata("x-kefu-actor", actor);
-    ctx->AddMetadata("x-kefu-roles", roles);
+    // The test's work orders belong to D-SERVICE, the department of its staff.
+    kefu::testing::Authorize(ctx.get(), actor, roles, "D-SERVICE");
     return ctx;
   }
   std::unique_ptr<pb::ComplaintService::Stub> Stub() { return pb::ComplaintService::NewStub(*channel_); }
@@ -467,15 +474,15 @@ TEST_F(ComplaintsTest, PolicyAndCalendarAreVersionedAndValidated) {
   *update.mutable_policy() = current;
   update.mutable_policy()->mutable_rules(0)->set_respond_within_seconds(1800);
   pb::DeadlinePolicy saved;
-  ASSERT_TRUE(Stub()->UpdateDeadlinePolicy(Ctx().get(), update, &saved).ok());
+  ASSERT_TRUE(Stub()->UpdateDeadlinePolicy(Ctx("S1", "senior_manager").get(), update, &saved).ok());
   EXPECT_EQ(saved.version(), 1);
   // The same (now stale) version again is refused.
-  grpc::Status s = Stub()->UpdateDeadlinePolicy(Ctx().get(), update, &saved);
+  grpc::Status s = Stub()->UpdateDeadlinePolicy(Ctx("S1", "senior_manager").get(), update, &saved);
   EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
   // A policy without a catch-all rule per severity is refused, naming the field.
   update.mutable_policy()->set_version(1);
   update.mutable_policy()->mutable_rules()->DeleteSubrange(0, 2);
-  s = Stub()->UpdateDeadlinePolicy(Ctx().get(), update, &saved);
+  s = Stub()->UpdateDeadlinePolicy(Ctx("S1", "senior_manager").get(), update, &saved);
   EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("policy.rules"), std::string::npos);
 
@@ -486,11 +493,11 @@ TEST_F(ComplaintsTest, PolicyAndCalendarAreVersionedAndValidated) {
   *cal_update.mutable_calendar() = calendar;
   cal_update.mutable_calendar()->add_holidays("2027-01-01");
   pb::BusinessCalendar cal_saved;
-  ASSERT_TRUE(Stub()->UpdateBusinessCalendar(Ctx().get(), cal_update, &cal_saved).ok());
+  ASSERT_TRUE(Stub()->UpdateBusinessCalendar(Ctx("S1", "senior_manager").get(), cal_update, &cal_saved).ok());
   EXPECT_EQ(cal_saved.version(), 1);
   cal_update.mutable_calendar()->set_version(1);
   cal_update.mutable_calendar()->add_holidays("2027-02-30");
-  s = Stub()->UpdateBusinessCalendar(Ctx().get(), cal_update, &cal_saved);
+  s = Stub()->UpdateBusinessCalendar(Ctx("S1", "senior_manager").get(), cal_update, &cal_saved);
   EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("calendar.holidays[1]"), std::string::npos);
   EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "FIELD_INVALID");
@@ -499,11 +506,11 @@ TEST_F(ComplaintsTest, PolicyAndCalendarAreVersionedAndValidated) {
   pb::UpdateDeadlinePolicyRequest restore;
   *restore.mutable_policy() = current;
   restore.mutable_policy()->set_version(1);
-  ASSERT_TRUE(Stub()->UpdateDeadlinePolicy(Ctx().get(), restore, &saved).ok());
+  ASSERT_TRUE(Stub()->UpdateDeadlinePolicy(Ctx("S1", "senior_manager").get(), restore, &saved).ok());
   pb::UpdateBusinessCalendarRequest restore_cal;
   *restore_cal.mutable_calendar() = calendar;
   restore_cal.mutable_calendar()->set_version(1);
-  ASSERT_TRUE(Stub()->UpdateBusinessCalendar(Ctx().get(), restore_cal, &cal_saved).ok());
+  ASSERT_TRUE(Stub()->UpdateBusinessCalendar(Ctx("S1", "senior_manager").get(), restore_cal, &cal_saved).ok());
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "kefu/outbox.h"
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& ContractsMigrations();
 
@@ -39,6 +40,8 @@ class ContractsTest : public ::testing::Test {
     customers_ = new testing::CustomersFixture(clock_);
     db_ = new db::Config(testing::CreateSchema("ctr"));
     ServerOptions o;
+    o.token_verifier = kefu::testing::TestVerifier();
+    kefu::testing::UseTestServiceIdentity();
     o.service_name = "contracts";
     o.listen_host = "127.0.0.1";
     o.metrics_port = -1;
@@ -67,8 +70,7 @@ class ContractsTest : public ::testing::Test {
   static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor = "E1001", const std::string& roles = "") {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    ctx->AddMetadata("x-kefu-actor", actor);
-    if (!roles.empty()) ctx->AddMetadata("x-kefu-roles", roles);
+    kefu::testing::Authorize(ctx.get(), actor, roles.empty() ? "senior_manager" : roles);
     return ctx;
   }
   std::unique_ptr<pb::ContractService::Stub> Stub() { return pb::ContractService::NewStub(*channel_); }

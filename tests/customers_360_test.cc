@@ -12,6 +12,7 @@
 #include "support/contracts_fixture.h"
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 namespace kefu {
 namespace {
@@ -22,7 +23,7 @@ namespace ctr = contracts::v1;
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& roles = "") {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  if (!roles.empty()) ctx->AddMetadata("x-kefu-roles", roles);
+  kefu::testing::Authorize(ctx.get(), "E1001", roles.empty() ? "senior_manager" : roles);
   return ctx;
 }
 

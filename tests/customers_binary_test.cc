@@ -11,6 +11,7 @@
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/probe.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 namespace kefu {
 namespace {
@@ -22,12 +23,13 @@ class ServiceProcess {
  public:
   ServiceProcess(const db::Config& db, int db_port)
       : grpc_port_(testing::FreePort()), metrics_port_(testing::FreePort()) {
+    std::vector<std::string> args{"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", grpc_port_),
+                                  absl::StrCat("--metrics_port=", metrics_port_), absl::StrCat("--db_port=", db_port),
+                                  absl::StrCat("--db_user=", db.user), absl::StrCat("--db_name=", db.schema),
+                                  "--db_acquire_timeout_ms=1000", "--shutdown_grace_ms=5000"};
+    for (auto& f : testing::SecurityFlags()) args.push_back(f);
     process_ = std::make_unique<testing::Process>(
-        testing::BuildPath("services/customers/kefu-customers"),
-        std::vector<std::string>{"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", grpc_port_),
-                                 absl::StrCat("--metrics_port=", metrics_port_), absl::StrCat("--db_port=", db_port),
-                                 absl::StrCat("--db_user=", db.user), absl::StrCat("--db_name=", db.schema),
-                                 "--db_acquire_timeout_ms=1000", "--shutdown_grace_ms=5000"},
+        testing::BuildPath("services/customers/kefu-customers"), args,
         std::vector<std::string>{absl::StrCat("KEFU_DB_PASSWORD=", db.password)});
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials());
   }
@@ -58,6 +60,7 @@ grpc::Status GetCustomer(const std::shared_ptr<grpc::Channel>& ch, int64_t id, c
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (!request_id.empty()) ctx.AddMetadata("x-request-id", request_id);
+  kefu::testing::Authorize(&ctx, "E1001", "agent,senior_manager");
   pb::GetCustomerRequest req;
   req.set_customer_id(id);
   pb::Customer out;
@@ -72,7 +75,7 @@ TEST(CustomersBinary, ServesHealthReflectionMetricsLogsAndStopsOnSigterm) {
   EXPECT_EQ(svc.Health("readiness"), HealthState::kServing);
   EXPECT_EQ(svc.Health("kefu.customers.v1.CustomerService"), HealthState::kServing);
 
-  auto services = probe::ListServices(svc.channel(), absl::Seconds(5));
+  auto services = probe::ListServices(svc.channel(), absl::Seconds(5), "Bearer " + testing::TestToken("E1001", "agent"));
   ASSERT_TRUE(services.ok()) << services.status();
   for (const char* want : {"kefu.customers.v1.CustomerService", "grpc.health.v1.Health"})
     EXPECT_NE(std::find(services->begin(), services->end(), want), services->end()) << want;

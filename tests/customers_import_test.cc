@@ -8,6 +8,7 @@
 #include "kefu/log.h"
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 namespace kefu {
 namespace {
@@ -18,7 +19,7 @@ using Outcome = pb::ImportRowResult;
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  ctx->AddMetadata("x-kefu-actor", "E1001");
+  kefu::testing::Authorize(ctx.get(), "E1001", "senior_manager");
   return ctx;
 }
 

@@ -15,6 +15,7 @@
 #include "customers/src/repository.h"
 #include "customers/src/service.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& CustomersMigrations();
 
@@ -30,6 +31,8 @@ class CustomersServiceTest : public ::testing::Test {
     log::Init("customers", log::Level::kWarn);
     clock_ = new FakeClock(absl::FromUnixSeconds(1790000000));  // 2026-09-21
     ServerOptions o;
+    o.token_verifier = kefu::testing::TestVerifier();
+    kefu::testing::UseTestServiceIdentity();
     o.service_name = "customers";
     o.listen_host = "127.0.0.1";
     o.metrics_port = -1;
@@ -57,7 +60,7 @@ class CustomersServiceTest : public ::testing::Test {
   static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor = "E1001") {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    ctx->AddMetadata("x-kefu-actor", actor);
+    kefu::testing::Authorize(ctx.get(), actor, "senior_manager");
     return ctx;
   }
 

@@ -23,6 +23,7 @@
 #include "support/contracts_fixture.h"
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& PerformanceMigrations();
 
@@ -41,8 +42,8 @@ absl::Time At(int y, int m, int d, int h = 10) { return absl::FromCivil(absl::Ci
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor = "E1001", const std::string& roles = "") {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  ctx->AddMetadata("x-kefu-actor", actor);
-  if (!roles.empty()) ctx->AddMetadata("x-kefu-roles", roles);
+  // Staff of these tests work in department "svc".
+  kefu::testing::Authorize(ctx.get(), actor, roles.empty() ? "senior_manager" : roles, "svc");
   return ctx;
 }
 
@@ -60,6 +61,8 @@ class PerformanceTest : public ::testing::Test {
     contracts_channel_ = new std::shared_ptr<grpc::Channel>(channels.Get(absl::StrCat("127.0.0.1:", contracts_->port())));
     db_ = new db::Config(testing::CreateSchema("perf"));
     ServerOptions o;
+    o.token_verifier = kefu::testing::TestVerifier();
+    kefu::testing::UseTestServiceIdentity();
     o.service_name = "performance";
     o.listen_host = "127.0.0.1";
     o.metrics_port = -1;

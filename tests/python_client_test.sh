@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python example client (examples/python) against the real customers binary:
-# generates the stubs, starts build/services/customers/kefu-customers on a free loopback
+# generates the stubs, starts build/services/customers/kefu-customers (TLS, tokens) on a free loopback
 # port with a throw-away schema and user on the CTest MariaDB (fixture "mariadb",
 # $KEFU_TEST_DB_PORT), waits until kefuctl reports it healthy, runs kefu_client.py,
 # stops the service with SIGTERM, drops the schema, and exits with the client's status.
@@ -56,10 +56,16 @@ admin_sql "CREATE DATABASE \`$schema\` CHARACTER SET utf8mb4 COLLATE utf8mb4_uni
            CREATE USER '$user'@'127.0.0.1' IDENTIFIED BY '$password';
            GRANT ALL ON \`$schema\`.* TO '$user'@'127.0.0.1';"
 
+echo "== TLS certificates and token keys: tools/dev/gen-pki.sh"
+"$src/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
+export KEFU_TLS_CA_FILE="$work/pki/ca.pem"
+
 port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "== kefu-customers on 127.0.0.1:$port"
 KEFU_DB_PASSWORD="$password" "$binary" --listen_host=127.0.0.1 --grpc_port="$port" --metrics_port=-1 \
-  --db_port="$db_port" --db_name="$schema" --db_user="$user" >"$work/customers.log" 2>&1 &
+  --db_port="$db_port" --db_name="$schema" --db_user="$user" \
+  --tls_cert_file="$work/pki/service.pem" --tls_key_file="$work/pki/service-key.pem" \
+  --jwt_public_key_file="$work/pki/jwt-public.pem" >"$work/customers.log" 2>&1 &
 pid=$!
 
 healthy=""
@@ -76,8 +82,9 @@ fi
 
 echo "== examples/python/kefu_client.py"
 client_rc=0
+token=$("$kefuctl" token mint --signing_key "$work/pki/jwt-private.pem" --actor E1001 --roles account_manager --department D-PY --ttl 10m)
 "$python" "$src/examples/python/kefu_client.py" --stubs "$work/stubs" --addr "127.0.0.1:$port" \
-  --actor E1001 || client_rc=$?
+  --ca "$work/pki/ca.pem" --token "$token" --actor E1001 || client_rc=$?
 
 echo "== SIGTERM kefu-customers"
 kill -TERM "$pid"

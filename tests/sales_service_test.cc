@@ -18,6 +18,7 @@
 #include "support/contracts_fixture.h"
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& SalesMigrations();
 
@@ -38,6 +39,8 @@ class SalesTest : public ::testing::Test {
     contracts_channel_ = new std::shared_ptr<grpc::Channel>(channels.Get(absl::StrCat("127.0.0.1:", contracts_->port())));
     db_ = new db::Config(testing::CreateSchema("sales"));
     ServerOptions o;
+    o.token_verifier = kefu::testing::TestVerifier();
+    kefu::testing::UseTestServiceIdentity();
     o.service_name = "sales";
     o.listen_host = "127.0.0.1";
     o.metrics_port = -1;
@@ -66,7 +69,7 @@ class SalesTest : public ::testing::Test {
   static std::unique_ptr<grpc::ClientContext> Ctx() {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    ctx->AddMetadata("x-kefu-actor", "E1001");
+    kefu::testing::Authorize(ctx.get(), "E1001", "senior_manager");
     return ctx;
   }
   std::unique_ptr<pb::SalesService::Stub> Stub() { return pb::SalesService::NewStub(*channel_); }

@@ -19,6 +19,7 @@
 #include "kefu/server.h"
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& ComplaintsMigrations();
 
@@ -40,6 +41,8 @@ class QualitySeriesTest : public ::testing::Test {
     customers_ = new testing::CustomersFixture(clock_);
     db_ = new db::Config(testing::CreateSchema("stats_cmp"));
     ServerOptions o;
+    o.token_verifier = kefu::testing::TestVerifier();
+    kefu::testing::UseTestServiceIdentity();
     o.service_name = "complaints";
     o.listen_host = "127.0.0.1";
     o.metrics_port = -1;
@@ -75,8 +78,7 @@ class QualitySeriesTest : public ::testing::Test {
   static std::unique_ptr<grpc::ClientContext> Ctx() {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    ctx->AddMetadata("x-kefu-actor", "E2001");
-    ctx->AddMetadata("x-kefu-roles", "agent");
+    kefu::testing::Authorize(ctx.get(), "E2001", "senior_manager");
     return ctx;
   }
   static void Expect(const grpc::Status& s) { EXPECT_TRUE(s.ok()) << s.error_message(); }

@@ -16,6 +16,7 @@
 #include "kefu/server.h"
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& ContractsMigrations();
 
@@ -36,6 +37,8 @@ class SigningStatsTest : public ::testing::Test {
     customers_ = new testing::CustomersFixture(clock_);
     db_ = new db::Config(testing::CreateSchema("stats_ctr"));
     ServerOptions o;
+    o.token_verifier = kefu::testing::TestVerifier();
+    kefu::testing::UseTestServiceIdentity();
     o.service_name = "contracts";
     o.listen_host = "127.0.0.1";
     o.metrics_port = -1;
@@ -67,8 +70,7 @@ class SigningStatsTest : public ::testing::Test {
   static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& roles = "") {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    ctx->AddMetadata("x-kefu-actor", "E1001");
-    if (!roles.empty()) ctx->AddMetadata("x-kefu-roles", roles);
+    kefu::testing::Authorize(ctx.get(), "E1001", roles.empty() ? "senior_manager" : roles);
     return ctx;
   }
   static void Expect(const grpc::Status& s) { EXPECT_TRUE(s.ok()) << s.error_message(); }

@@ -13,6 +13,7 @@
 #include "kefu/log.h"
 #include "kefu/time_util.h"
 #include "support/customers_fixture.h"
+#include "support/auth.h"
 
 namespace kefu::customers {
 namespace {
@@ -43,7 +44,7 @@ class PortfolioStatsTest : public ::testing::Test {
   static std::unique_ptr<grpc::ClientContext> Ctx() {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    ctx->AddMetadata("x-kefu-actor", "E9000");
+    kefu::testing::Authorize(ctx.get(), "E9000", "senior_manager");
     return ctx;
   }
   static void Expect(const grpc::Status& s) { EXPECT_TRUE(s.ok()) << s.error_message(); }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "kefu/probe.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 namespace kefu {
 namespace {
@@ -46,6 +47,7 @@ TEST(SystemBinaries, EveryServiceServesItsApiMetricsAndStopsCleanly) {
                                   absl::StrCat("--metrics_port=", s.metrics_port),
                                   absl::StrCat("--db_port=", testing::SharedDbPort()), absl::StrCat("--db_user=", s.db.user),
                                   absl::StrCat("--db_name=", s.db.schema)};
+    for (auto& f : testing::SecurityFlags()) args.push_back(f);
     if (s.name != "customers") args.push_back(customers_addr);
     if (s.name == "complaints" || s.name == "sales" || s.name == "performance") args.push_back(contracts_addr);
     if (s.name == "performance") args.push_back(absl::StrCat("--complaints_addr=127.0.0.1:", services[2].grpc_port));
@@ -61,7 +63,7 @@ TEST(SystemBinaries, EveryServiceServesItsApiMetricsAndStopsCleanly) {
       if (!serving) absl::SleepFor(absl::Milliseconds(100));
     }
     ASSERT_TRUE(serving) << s.name << "\n" << s.process->Output();
-    auto list = probe::ListServices(s.channel, absl::Seconds(5));
+    auto list = probe::ListServices(s.channel, absl::Seconds(5), "Bearer " + testing::TestToken("E1001", "agent"));
     ASSERT_TRUE(list.ok()) << s.name;
     EXPECT_NE(std::find(list->begin(), list->end(), s.api), list->end()) << s.name;
     auto metrics = testing::HttpGet(s.metrics_port, "/metrics");

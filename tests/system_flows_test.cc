@@ -18,6 +18,7 @@
 #include "kefu/sales/v1/sales.grpc.pb.h"
 #include "kefu/time_util.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 namespace kefu {
 namespace {
@@ -32,8 +33,8 @@ using ::grpc::StatusCode;
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor, const std::string& roles = "") {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  ctx->AddMetadata("x-kefu-actor", actor);
-  if (!roles.empty()) ctx->AddMetadata("x-kefu-roles", roles);
+  // The flows' staff, customers and work orders belong to D-FLOW.
+  kefu::testing::Authorize(ctx.get(), actor, roles.empty() ? "senior_manager" : roles, "D-FLOW");
   return ctx;
 }
 
@@ -85,6 +86,7 @@ class SystemFlows : public ::testing::Test {
                                     absl::StrCat("--db_user=", s.db.user), absl::StrCat("--db_name=", s.db.schema),
                                     "--log_level=warn"};
       for (const auto& e : extra[name]) args.push_back(e);
+      for (auto& f : testing::SecurityFlags()) args.push_back(f);
       s.process = std::make_unique<testing::Process>(
           testing::BuildPath(absl::StrCat("services/", name, "/kefu-", name)), args,
           std::vector<std::string>{"KEFU_DB_PASSWORD=" + s.db.password});

@@ -5,6 +5,7 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include "absl/time/clock.h"
+#include "kefu/security/transport.h"
 
 namespace kefu {
 
@@ -18,7 +19,8 @@ std::shared_ptr<grpc::Channel> ChannelPool::Get(const std::string& target) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-    ch = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    ch = grpc::CreateCustomChannel(
+        target, security::MakeChannelCredentials(security::ClientTransport()), args);
   }
   return ch;
 }
@@ -26,7 +28,7 @@ std::shared_ptr<grpc::Channel> ChannelPool::Get(const std::string& target) {
 std::unique_ptr<grpc::ClientContext> NewCallContext(absl::Duration timeout, const Caller* caller) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  if (caller) Propagate(*caller, ctx.get());
+  Propagate(caller ? *caller : Caller{}, ctx.get());
   return ctx;
 }
 

@@ -61,6 +61,37 @@ void AppendJsonString(std::string* out, absl::string_view s) {
   out->push_back('"');
 }
 
+namespace {
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsEmailLocalChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '.' || c == '_' || c == '%' ||
+         c == '+' || c == '-';
+}
+}  // namespace
+
+std::string ScrubPersonalData(absl::string_view s) {
+  std::string out(s);
+  // E-mail local parts: everything between the start of the word and '@'.
+  for (size_t at = out.find('@'); at != std::string::npos; at = out.find('@', at + 1)) {
+    size_t start = at;
+    while (start > 0 && IsEmailLocalChar(out[start - 1])) --start;
+    for (size_t i = start + 1; i < at; ++i) out[i] = '*';
+  }
+  // Long digit runs.
+  for (size_t i = 0; i < out.size();) {
+    if (!IsDigit(out[i])) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < out.size() && IsDigit(out[j])) ++j;
+    if (j - i >= 7)
+      for (size_t k = i + 3; k < j - 2; ++k) out[k] = '*';
+    i = j;
+  }
+  return out;
+}
+
 void Write(Level level, absl::string_view msg, std::initializer_list<Field> fields) {
   if (!Enabled(level)) return;
   std::string line = "{\"ts\":\"";
@@ -73,7 +104,10 @@ void Write(Level level, absl::string_view msg, std::initializer_list<Field> fiel
     line.push_back(',');
     AppendJsonString(&line, f.key);
     line.push_back(':');
-    if (auto* s = std::get_if<absl::string_view>(&f.value)) AppendJsonString(&line, *s);
+    if (auto* s = std::get_if<absl::string_view>(&f.value)) {
+      if (f.key == "request_id" || f.key == "method") AppendJsonString(&line, *s);
+      else AppendJsonString(&line, ScrubPersonalData(*s));
+    }
     else if (auto* i = std::get_if<int64_t>(&f.value)) absl::StrAppend(&line, *i);
     else if (auto* d = std::get_if<double>(&f.value)) absl::StrAppendFormat(&line, "%.6g", *d);
     else if (auto* b = std::get_if<bool>(&f.value)) line += *b ? "true" : "false";

@@ -40,6 +40,13 @@ inline void Info(absl::string_view m, std::initializer_list<Field> f = {}) { Wri
 inline void Warn(absl::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kWarn, m, f); }
 inline void Error(absl::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kError, m, f); }
 
+// The safety net behind "personal data never goes into a log field unmasked": every
+// string field value (except request_id and method) passes through this. Runs of 7 or
+// more digits (phone numbers, with or without "+") keep their first 3 and last 2
+// digits; e-mail addresses keep the first character of the local part. Names and
+// addresses cannot be recognised, so no code logs them.
+std::string ScrubPersonalData(absl::string_view s);
+
 // JSON string escaping (exposed for tests and the CLI).
 void AppendJsonString(std::string* out, absl::string_view s);
 

@@ -8,6 +8,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "kefu/errors.h"
 #include "kefu/log.h"
 #include "kefu/request_context.h"
@@ -102,7 +103,12 @@ Metrics::Metrics()
                       .Name("kefu_db_transaction_retries_total")
                       .Help("Transactions retried after a deadlock or lock-wait timeout.")
                       .Register(*registry_)
-                      .Add({})) {
+                      .Add({})),
+      auth_denied_(prometheus::BuildCounter()
+                       .Name("kefu_auth_denied_total")
+                       .Help("Calls refused before any handler ran, by method and reason "
+                             "(unauthenticated, permission_denied, unknown_method).")
+                       .Register(*registry_)) {
   auto& q = prometheus::BuildHistogram()
                 .Name("kefu_db_query_duration_seconds")
                 .Help("Latency of database statements by operation.")
@@ -212,6 +218,22 @@ void Metrics::OnPoolState(int in_use, int idle, int max) {
 }
 
 void Metrics::OnTransactionRetry() { tx_retries_.Increment(); }
+
+void Metrics::RecordDenied(absl::string_view method_path, bool known_method, absl::string_view reason) {
+  // Label values come only from the access matrix, never from what a client sent.
+  std::string service = "unknown", method = "unknown";
+  if (known_method) {
+    absl::string_view path = absl::StripPrefix(method_path, "/");
+    size_t slash = path.find('/');
+    if (slash != absl::string_view::npos) {
+      service = std::string(path.substr(0, slash));
+      method = std::string(path.substr(slash + 1));
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auth_denied_.Add({{"grpc_service", service}, {"grpc_method", method}, {"reason", std::string(reason)}})
+      .Increment();
+}
 
 namespace {
 

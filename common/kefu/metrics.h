@@ -70,6 +70,9 @@ class Metrics : public db::Observer {
   void OnPoolState(int in_use, int idle, int max) override;
   void OnTransactionRetry() override;
 
+  // A call refused by authentication or the role matrix (security/authenticator.h).
+  void RecordDenied(absl::string_view method_path, bool known_method, absl::string_view reason);
+
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory();
 
  private:
@@ -89,6 +92,7 @@ class Metrics : public db::Observer {
   prometheus::Histogram& acquire_seconds_;
   prometheus::Counter& acquire_failures_;
   prometheus::Counter& tx_retries_;
+  prometheus::Family<prometheus::Counter>& auth_denied_;
   std::map<std::string, prometheus::Histogram*, std::less<>> query_seconds_;
   std::map<std::string, prometheus::Counter*, std::less<>> query_errors_;
 

@@ -84,10 +84,12 @@ absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& ch
 }
 
 absl::StatusOr<std::vector<std::string>> ListServices(const std::shared_ptr<grpc::Channel>& channel,
-                                                      absl::Duration timeout) {
+                                                      absl::Duration timeout,
+                                                      const std::string& authorization) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
   grpc::CompletionQueue cq;
   auto call = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   std::vector<std::string> names;

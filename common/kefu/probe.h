@@ -20,8 +20,10 @@ const char* HealthStateName(HealthState s);
 absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
                                         const std::string& service, absl::Duration timeout);
 
-// Names of the services the server lists through reflection.
+// Names of the services the server lists through reflection (which, unlike health,
+// needs a caller: pass "Bearer <token>").
 absl::StatusOr<std::vector<std::string>> ListServices(const std::shared_ptr<grpc::Channel>& channel,
-                                                      absl::Duration timeout);
+                                                      absl::Duration timeout,
+                                                      const std::string& authorization = "");
 
 }  // namespace kefu::probe

@@ -1,7 +1,7 @@
 #pragma once
-// Who is calling and on behalf of which request, read from call metadata.
-// Until token authentication lands the acting staff id travels in x-kefu-actor;
-// services read it only through Caller so the source can change in one place.
+// Who is calling and on behalf of which request. The identity comes from the verified
+// bearer token (security/authenticator.h puts it in the call's AuthContext); services
+// read it only through Caller.
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
@@ -14,17 +14,13 @@
 namespace kefu {
 
 inline constexpr char kRequestIdHeader[] = "x-request-id";
-inline constexpr char kActorHeader[] = "x-kefu-actor";
-inline constexpr char kActorDepartmentHeader[] = "x-kefu-department";
-// Comma-separated role names: agent, account_manager, department_manager,
-// senior_manager, hr, service.
-inline constexpr char kActorRolesHeader[] = "x-kefu-roles";
 
 struct Caller {
   std::string staff_id;       // "" when anonymous
   std::string department_id;  // "" when unknown
   std::string request_id;     // for log correlation
-  std::vector<std::string> roles;
+  std::vector<std::string> roles;  // agent, account_manager, ... (security/access_policy.h)
+  std::string service;  // set when another kefu service is calling ("complaints")
   bool HasRole(absl::string_view role) const {
     for (const auto& r : roles)
       if (r == role) return true;
@@ -36,7 +32,8 @@ struct Caller {
 
 Caller CallerFrom(const grpc::ServerContext& ctx);
 
-// Copies the caller's identity and request id onto an outgoing call.
+// Prepares an outgoing call: this service's own token, the request id, and the caller
+// as the staff member the call is made on behalf of.
 void Propagate(const Caller& caller, grpc::ClientContext* ctx);
 
 }  // namespace kefu

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "kefu/log.h"
+#include "kefu/security/identity.h"
 
 ABSL_FLAG(std::string, listen_host, "0.0.0.0", "Address the gRPC and metrics listeners bind to.");
 ABSL_FLAG(int, grpc_port, -1, "gRPC port (default: the service's documented port; 0 = any free port).");
@@ -34,6 +35,19 @@ ABSL_FLAG(int, db_lock_wait_timeout_s, 5, "InnoDB lock wait timeout per statemen
 ABSL_FLAG(bool, migrate, true, "Apply the service's schema migrations at startup.");
 ABSL_FLAG(int, max_threads, 64, "Cap on gRPC server threads.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest accepted request message.");
+ABSL_FLAG(bool, plaintext, false,
+          "Development only: no TLS, and only loopback clients are accepted.");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate this service presents (server, and client for mTLS).");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM CA that signs peers: verifies the services this one calls, and client certificates.");
+ABSL_FLAG(bool, tls_require_client_cert, false, "Mutual TLS: refuse clients without a certificate from --tls_ca_file.");
+ABSL_FLAG(std::string, jwt_public_key_file, "", "PEM RSA public key that verifies bearer tokens (required).");
+ABSL_FLAG(std::string, jwt_issuer, "kefu", "Required token issuer (iss).");
+ABSL_FLAG(std::string, jwt_audience, "kefu", "Required token audience (aud).");
+ABSL_FLAG(std::string, service_key_file, "",
+          "PEM RSA private key this service signs its own short-lived service tokens with, "
+          "for calls to other services.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 ABSL_FLAG(int, drain_delay_ms, 0, "After SIGTERM, report NOT_SERVING this long before closing the listener.");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "After SIGTERM, how long in-flight calls may still take.");
@@ -102,6 +116,37 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
   o.drain_delay = absl::Milliseconds(absl::GetFlag(FLAGS_drain_delay_ms));
   o.shutdown_grace = absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
 
+  auto fail = [](absl::string_view what, const absl::Status& s) {
+    log::Error(what, {{"error", s.ToString()}});
+    std::exit(2);
+  };
+  security::TransportFiles files;
+  files.plaintext = absl::GetFlag(FLAGS_plaintext);
+  files.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  files.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  files.ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  files.require_client_cert = absl::GetFlag(FLAGS_tls_require_client_cert);
+  auto transport = security::LoadTransport(files);
+  if (!transport.ok()) fail("invalid TLS configuration", transport.status());
+  o.transport = *transport;
+  security::SetClientTransport(*transport);
+  if (o.transport.plaintext) log::Warn("plaintext transport: development only, loopback clients only");
+
+  std::string public_key = absl::GetFlag(FLAGS_jwt_public_key_file);
+  if (public_key.empty())
+    fail("--jwt_public_key_file is required", absl::FailedPreconditionError("no token verifier"));
+  auto verifier = security::TokenVerifier::FromPublicKeyFile(public_key, absl::GetFlag(FLAGS_jwt_issuer),
+                                                             absl::GetFlag(FLAGS_jwt_audience));
+  if (!verifier.ok()) fail("cannot load --jwt_public_key_file", verifier.status());
+  o.token_verifier = *verifier;
+  std::string service_key = absl::GetFlag(FLAGS_service_key_file);
+  if (!service_key.empty()) {
+    auto signer = security::TokenSigner::FromPrivateKeyFile(service_key, absl::GetFlag(FLAGS_jwt_issuer),
+                                                            absl::GetFlag(FLAGS_jwt_audience));
+    if (!signer.ok()) fail("cannot load --service_key_file", signer.status());
+    security::SetServiceIdentity(defaults.name, *signer);
+  }
+
   // Every thread created from here on inherits the blocked set; Run() takes the signals.
   sigset_t set;
   sigemptyset(&set);
@@ -113,6 +158,9 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
 
 Server::Server(ServerOptions options) : options_(std::move(options)) {
   pool_ = db::Pool::Create(options_.db, &metrics_);
+  audit_ = std::make_unique<security::AuditLog>(pool_.get(), &metrics_.registry());
+  audit_service_ = std::make_unique<security::AuditServiceImpl>(pool_.get());
+  AddService(audit_service_.get(), audit::v1::AuditService::service_full_name());
 }
 
 Server::~Server() { Shutdown(); }
@@ -147,9 +195,20 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  if (!options_.token_verifier)
+    return absl::FailedPreconditionError("no token verifier configured (--jwt_public_key_file)");
+  security::SetCallVerifier(options_.token_verifier);
+  auto credentials = security::MakeServerCredentials(options_.transport);
+  credentials->SetAuthMetadataProcessor(std::make_shared<security::Authenticator>(
+      options_.token_verifier, [this](absl::string_view method, absl::string_view reason) {
+        metrics_.RecordDenied(method, reason != "unknown_method", reason);
+        log::Warn("call refused", {{"method", reason == "unknown_method" ? "unknown" : method},
+                                   {"reason", reason}});
+      }));
+
   grpc::ServerBuilder builder;
   std::string address = absl::StrCat(options_.listen_host, ":", options_.grpc_port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.AddListeningPort(address, credentials, &grpc_port_);
   for (const auto& [svc, desc] : services_) builder.RegisterService(svc);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   grpc::ResourceQuota quota(absl::StrCat("kefu-", options_.service_name));
@@ -157,6 +216,7 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
   builder.SetResourceQuota(quota);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics_.InterceptorFactory());
+  interceptors.push_back(audit_->InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   server_ = builder.BuildAndStart();
@@ -195,6 +255,7 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
     });
   }
   log::Info("listening", {{"grpc_port", grpc_port_}, {"metrics_port", metrics_.port()},
+                          {"tls", !options_.transport.plaintext},
                           {"db_host", options_.db.host}, {"db_port", options_.db.port},
                           {"db_name", options_.db.schema}});
   return absl::OkStatus();
@@ -265,6 +326,7 @@ void Server::Shutdown() {
     if (t.joinable()) t.join();
   threads_.clear();
   if (server_) server_->Wait();
+  if (audit_) audit_->Stop();  // flushes the rows of the calls just drained
 }
 
 }  // namespace kefu

@@ -5,6 +5,9 @@
 //   - the database pool, migrations applied at startup (retried until the database
 //     answers), and a health loop that keeps grpc.health.v1 NOT_SERVING while the
 //     database is unreachable;
+//   - security: TLS (or loopback-only plaintext for development), bearer tokens and the
+//     role matrix checked before any handler (security/authenticator.h), the audit
+//     trail and its ListAuditEntries service (security/audit.h);
 //   - server reflection, the metrics interceptor and /metrics;
 //   - background tasks (schedulers, metric refreshers) that run while serving;
 //   - graceful shutdown on SIGTERM/SIGINT: readiness goes NOT_SERVING, in-flight calls
@@ -28,6 +31,10 @@
 #include "absl/time/time.h"
 #include "kefu/db/db.h"
 #include "kefu/metrics.h"
+#include "kefu/security/audit.h"
+#include "kefu/security/authenticator.h"
+#include "kefu/security/tokens.h"
+#include "kefu/security/transport.h"
 
 namespace google::protobuf {
 class ServiceDescriptor;
@@ -50,6 +57,10 @@ struct ServerOptions {
   bool migrate = true;
   int max_threads = 64;
   int max_message_bytes = 4 << 20;
+  // Programmatic default is loopback plaintext (in-process tests); the flags default to TLS.
+  security::TransportConfig transport{/*plaintext=*/true};
+  // Required: every call but health checks carries a token this verifies.
+  std::shared_ptr<const security::TokenVerifier> token_verifier;
   absl::Duration health_interval = absl::Seconds(1);
   // After SIGTERM: how long readiness reports NOT_SERVING before the listener closes
   // (lets load balancers stop routing), then how long in-flight calls may take.
@@ -95,6 +106,8 @@ class Server {
   ServerOptions options_;
   Metrics metrics_;
   std::unique_ptr<db::Pool> pool_;
+  std::unique_ptr<security::AuditLog> audit_;
+  std::unique_ptr<security::AuditServiceImpl> audit_service_;
   std::vector<std::pair<grpc::Service*, const google::protobuf::ServiceDescriptor*>> services_;
   struct Task {
     std::string name;

@@ -199,4 +199,14 @@ std::string MaskEmail(absl::string_view email) {
   return absl::StrCat(email.substr(0, 1), "***", email.substr(at));
 }
 
+std::string MaskAddress(absl::string_view address) {
+  // Keep six characters (code points, not bytes: addresses are mostly Chinese).
+  size_t end = 0;
+  for (int chars = 0; end < address.size() && chars < 6; ++chars) {
+    ++end;
+    while (end < address.size() && (static_cast<unsigned char>(address[end]) & 0xC0) == 0x80) ++end;
+  }
+  return absl::StrCat(address.substr(0, end), "****");
+}
+
 }  // namespace kefu

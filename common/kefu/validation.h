@@ -59,5 +59,7 @@ std::string NormalizeName(absl::string_view name);    // trimmed, inner spaces c
 // Masks personal data for logs: "138****5678", "z***@example.com".
 std::string MaskPhone(absl::string_view phone);
 std::string MaskEmail(absl::string_view email);
+// The first few characters of an address, then "****": "上海市浦东新区****".
+std::string MaskAddress(absl::string_view address);
 
 }  // namespace kefu

@@ -7,11 +7,15 @@
   stage `FROM runtime AS <service>` that copies that binary from the build stage
   and runs it, and the build stage builds that target; no stage for a service
   that is not in services/;
+- every image ships kefuctl (built in the build stage, /usr/local/bin/kefuctl): the
+  Kubernetes probes are exec probes running `kefuctl health`, since native gRPC
+  probes cannot speak TLS;
 - the images are the ones k8s/ deploys (kefu-<service>), with the same ports and
-  user id;
+  user id, and every probe command is a program the image has;
 - the build stage installs the build packages of tools/dev/install-deps.sh; the
   runtime stage none of them, and (with a build dir) every shared library the
-  built binaries load comes from a runtime package or its dependencies;
+  built binaries (services and kefuctl) load comes from a runtime package or its
+  dependencies;
 - base images pinned by a tag other than latest; .dockerignore keeps build trees
   and .git out but everything CMake needs in.
 
@@ -29,6 +33,8 @@ import yaml
 
 REPO = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")
 BUILD = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else None
+# The client every image carries for the exec probes (tools/kefuctl).
+KEFUCTL_COPY = "--from=build /build/tools/kefuctl/kefuctl /usr/local/bin/kefuctl"
 
 
 def read(rel):
@@ -64,10 +70,13 @@ def k8s_deployments():
         d = yaml.safe_load(open(path, encoding="utf-8"))
         spec = d["spec"]["template"]["spec"]
         c = spec["containers"][0]
+        probes = [c[k]["exec"]["command"][0] for k in ("startupProbe", "livenessProbe", "readinessProbe")
+                  if (c.get(k) or {}).get("exec", {}).get("command")]
         out[d["metadata"]["name"]] = {
             "image": c["image"],
             "ports": sorted(p["containerPort"] for p in c["ports"]),
             "uid": spec["securityContext"]["runAsUser"],
+            "probes": sorted(set(probes)),
         }
     return out
 
@@ -194,6 +203,9 @@ def check(text, dockerignore, services, deps, k8s, libs, closure_of):
                 p(f"runtime stage lacks {lib}, which the binaries load")
     # one image per service
     stage_services = {n for n, s in names.items() if s["base"].lower() == "runtime"}
+    if "kefuctl" not in targets:
+        p("build stage does not build target kefuctl (the probes' client)")
+    runtime_copies = [a for op, a in runtime["ins"] if op == "COPY"]
     for svc in sorted(services):
         s = names.get(svc)
         if not s or s["base"].lower() != "runtime":
@@ -205,6 +217,9 @@ def check(text, dockerignore, services, deps, k8s, libs, closure_of):
         want = f"--from=build /build/services/{services[svc]}/kefu-{svc} /usr/local/bin/kefu-{svc}"
         if want not in copies:
             p(f"stage {svc} must `COPY {want}`")
+        if KEFUCTL_COPY not in copies + runtime_copies:
+            p(f"image {svc} lacks kefuctl: runtime or {svc} stage must `COPY {KEFUCTL_COPY}`")
+        shipped = {a.split()[-1] for a in copies + runtime_copies}
         entry = [a for op, a in s["ins"] if op == "ENTRYPOINT"]
         if entry != [f'["/usr/local/bin/kefu-{svc}"]']:
             p(f"stage {svc} ENTRYPOINT {entry}")
@@ -219,6 +234,9 @@ def check(text, dockerignore, services, deps, k8s, libs, closure_of):
             p(f"stage {svc} exposes {exposed}, the Deployment uses {dep['ports']}")
         if uid.isdigit() and dep["uid"] != int(uid):
             p(f"k8s runs {svc} as uid {dep['uid']}, the image as {uid}")
+        for prog in dep["probes"]:
+            if prog not in shipped:
+                p(f"k8s probes {svc} with {prog}, which image {svc} does not have")
     for svc in sorted(stage_services - set(services)):
         if not os.path.isdir(os.path.join(REPO, "services", svc)):
             p(f"stage {svc} has no services/{svc}")
@@ -245,6 +263,9 @@ def main():
     if BUILD:
         binaries = [b for s, d in services.items()
                     for b in [os.path.join(BUILD, "services", d, f"kefu-{s}")] if os.path.exists(b)]
+        kefuctl = os.path.join(BUILD, "tools", "kefuctl", "kefuctl")
+        if binaries and os.path.exists(kefuctl):
+            binaries.append(kefuctl)
         if binaries:
             libs = library_packages(binaries)
     cache = {}
@@ -279,9 +300,13 @@ def main():
         ("running as root", lambda t: t.replace("USER 10001:10001", "USER root")),
         ("wrong binary copied", lambda t: t.replace(f"/build/services/{services[some]}/kefu-{some} ", "/build/tools/kefuctl/kefuctl ", 1)),
         ("ports out of step with k8s", lambda t: re.sub(r"EXPOSE 5005(\d) ", r"EXPOSE 6005\1 ", t, count=1)),
+        ("kefuctl not built", lambda t: t.replace(" kefuctl \\\n", " \\\n", 1)),
+        ("kefuctl not shipped", lambda t: t.replace(f"COPY {KEFUCTL_COPY}", "", 1)),
+        ("kefuctl shipped elsewhere", lambda t: t.replace("/usr/local/bin/kefuctl\n", "/opt/kefuctl\n", 1)),
     ]
     if libs is not None:
         mutants.append(("a runtime library missing", lambda t: t.replace("libmysqlcppconn7v5 libmariadb3", "", 1)))
+        mutants.append(("libjwt missing at runtime", lambda t: t.replace("libjwt0 ", "", 1)))
     for name, mutate in mutants:
         broken = mutate(text)
         if broken == text:

@@ -6,12 +6,16 @@
 //     anywhere in an object is an error;
 //  2. the deployment checklist of issue 8 on every overlay (probes, resources,
 //     restricted security, pinned images, PDB/HPA/NetworkPolicy per service, the
-//     call graph in the NetworkPolicies, databases and Secrets, scraping, dashboards).
+//     call graph in the NetworkPolicies, databases and Secrets, scraping, dashboards)
+//     and of the transport security: TLS and token Secrets mounted and configured,
+//     exec probes through kefuctl over TLS, mutual TLS in prod, certificates and keys
+//     that fit together and name every address a service dials.
 //
 //   node k8s_check.mjs --node-modules DIR --work DIR --src REPO --tree COPY
 //        [--overlay NAME=rendered.yaml]... [--component NAME=rendered.yaml]...
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -41,6 +45,17 @@ const callersOf = (svc) => Object.keys(SERVICES).filter((c) => SERVICES[c].calls
 const API_CLIENTS = "ns:kefu.io/api-client=true";
 const MONITORING = "ns:kubernetes.io/metadata.name=monitoring";
 const DNS = "ns:kubernetes.io/metadata.name=kube-system+pod:k8s-app=kube-dns";
+// Transport security (k8s/README.md "Secrets"): which key of which generated Secret
+// each KEFU_*_FILE variable must name, and the probes' client in every image.
+const SECURITY_FILES = {
+  KEFU_TLS_CERT_FILE: ["kefu-tls", "service.pem"],
+  KEFU_TLS_KEY_FILE: ["kefu-tls", "service-key.pem"],
+  KEFU_TLS_CA_FILE: ["kefu-tls", "ca.pem"],
+  KEFU_JWT_PUBLIC_KEY_FILE: ["kefu-jwt", "jwt-public.pem"],
+  KEFU_SERVICE_KEY_FILE: ["kefu-jwt", "jwt-private.pem"],
+};
+const KEFUCTL = "/usr/local/bin/kefuctl";
+const EKU = { serverAuth: "1.3.6.1.5.5.7.3.1", clientAuth: "1.3.6.1.5.5.7.3.2" };
 
 let failures = 0;
 let checks = 0;
@@ -130,10 +145,18 @@ function validateSchemas(items, fileTag) {
 }
 
 // ---- helpers ----
+// kustomize wraps long Secret values (certificates, keys) over several lines; the API
+// server's base64 decoding skips line breaks, the schema's "byte" format does not.
+const unwrapSecret = (o) => {
+  if (o.kind === "Secret" && o.data)
+    for (const k of Object.keys(o.data)) if (typeof o.data[k] === "string") o.data[k] = o.data[k].replace(/[\r\n]/g, "");
+  return o;
+};
 const load = (file) =>
   YAML.parseAllDocuments(fs.readFileSync(file, "utf8"))
     .map((d) => d.toJSON())
-    .filter((o) => o);
+    .filter((o) => o)
+    .map(unwrapSecret);
 const byKind = (objs, kind) => objs.filter((o) => o.kind === kind);
 const find = (objs, kind, name) => objs.find((o) => o.kind === kind && o.metadata.name === name);
 const matches = (selector, labels) =>
@@ -146,6 +169,27 @@ const podSpecOf = (o) => {
 };
 const podLabelsOf = (o) => (o.kind === "Pod" ? o.metadata.labels : o.spec?.template?.metadata?.labels) || {};
 const workloads = (objs) => objs.filter((o) => podSpecOf(o));
+const baseName = (generated) => generated.replace(/-[a-z0-9]{10}$/, "");
+// kefuctl's command line -> {flags, words}: --flag=value or --flag value
+const KEFUCTL_BOOL = new Set(["json", "plaintext", "help"]);
+function kefuctlArgs(cmd) {
+  const flags = {};
+  const words = [];
+  for (let i = 1; i < cmd.length; i++) {
+    const m = /^--([a-z_]+)(?:=(.*))?$/s.exec(cmd[i]);
+    if (!m) words.push(cmd[i]);
+    else if (m[2] !== undefined) flags[m[1]] = m[2];
+    else if (KEFUCTL_BOOL.has(m[1]) || i + 1 >= cmd.length) flags[m[1]] = "true";
+    else flags[m[1]] = cmd[++i];
+  }
+  return { flags, words };
+}
+const durationMs = (s) => {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(s || "");
+  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60000 }[m[2]] : NaN;
+};
+const pemText = (s, key) => (s?.data?.[key] === undefined ? undefined : Buffer.from(s.data[key], "base64").toString("utf8"));
+const spki = (key) => key.export({ type: "spki", format: "pem" });
 
 function imageTagOk(image) {
   if (/@sha256:[0-9a-f]{64}$/.test(image)) return true;
@@ -246,9 +290,28 @@ function checkOverlay(name, objs) {
     policies.filter((p) => Object.keys(p.spec.podSelector?.matchLabels || {}).length && matches(p.spec.podSelector.matchLabels, podLabelsOf(w)));
 
   const secrets = byKind(objs, "Secret");
+  const secretNamed = (n) => secrets.find((s) => baseName(s.metadata.name) === n);
   const cmByName = (n) => find(objs, "ConfigMap", n);
+  // The generated Secret (name without hash) and key a file in the container comes from.
+  const secretFile = (pod, c, file) => {
+    const m = typeof file === "string" && (c.volumeMounts || []).find((x) => file.startsWith(x.mountPath + "/"));
+    const v = m && (pod.volumes || []).find((x) => x.name === m.name);
+    const s = v?.secret && secrets.find((x) => x.metadata.name === v.secret.secretName);
+    const key = m && file.slice(m.mountPath.length + 1);
+    if (!s || v.secret.items || s.data?.[key] === undefined) return null;
+    return { secret: baseName(s.metadata.name), key, readOnly: m.readOnly === true };
+  };
+  // the certificate every service presents (as server, and as client for mutual TLS)
+  const tls = secretNamed("kefu-tls");
+  let cert = null;
+  try {
+    cert = new crypto.X509Certificate(pemText(tls, "service.pem"));
+  } catch {
+    check(false, label, "Secret kefu-tls: service.pem must be a PEM certificate");
+  }
   const dbStatefulSets = byKind(objs, "StatefulSet").filter((s) => podLabelsOf(s)["app.kubernetes.io/name"] === "mysql");
   check(dbStatefulSets.length > 0, label, "a MySQL StatefulSet");
+  const dialled = {}; // host -> who dials it
 
   for (const [svc, spec] of Object.entries(SERVICES)) {
     const where = `${label} ${svc}`;
@@ -263,11 +326,6 @@ function checkOverlay(name, objs) {
     const port = (n) => (c.ports || []).find((p) => p.name === n)?.containerPort;
     check(port("grpc") === spec.grpc, where, `container port grpc must be ${spec.grpc}`);
     check(port("metrics") === spec.metrics, where, `container port metrics must be ${spec.metrics}`);
-    for (const [probe, service] of [["startupProbe", "liveness"], ["livenessProbe", "liveness"], ["readinessProbe", "readiness"]]) {
-      const p = c[probe];
-      check(p?.grpc?.port === spec.grpc && p.grpc.service === service, where,
-        `${probe} must be grpc {port: ${spec.grpc}, service: ${service}}, is ${JSON.stringify(p)}`);
-    }
     // scraping annotations
     const ann = dep.spec.template.metadata.annotations || {};
     check(ann["prometheus.io/scrape"] === "true" && ann["prometheus.io/port"] === String(spec.metrics) &&
@@ -315,6 +373,48 @@ function checkOverlay(name, objs) {
       `KEFU_DB_PASSWORD_FILE ${pwFile} must be key password of the mounted Secret db-${svc}`);
     check(!(c.env || []).some((e) => /PASSWORD/.test(e.name) && e.value !== undefined) &&
       !Object.keys(env).some((k) => k === "KEFU_DB_PASSWORD"), where, "no password in the environment or ConfigMap");
+    // transport security: TLS always (plaintext is loopback-only), tokens verified and
+    // signed with keys from the mounted Secrets, mutual TLS in prod
+    const cfg = { ...env, ...Object.fromEntries((c.env || []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value])) };
+    for (const s of ["kefu-tls", "kefu-jwt"]) {
+      const vol = (pod.volumes || []).find((v) => v.secret && baseName(v.secret.secretName) === s);
+      const m = vol && (c.volumeMounts || []).find((x) => x.name === vol.name);
+      check(vol && secretNamed(s) && m && m.readOnly === true, where, `the generated Secret ${s} mounted read-only`);
+    }
+    for (const [k, [s, key]] of Object.entries(SECURITY_FILES)) {
+      const f = secretFile(pod, c, cfg[k]);
+      check(f && f.secret === s && f.key === key && f.readOnly, where,
+        `${k}=${cfg[k]} must be ${key} of the Secret ${s}, mounted read-only`);
+    }
+    check(!["true", "1"].includes(String(cfg.KEFU_PLAINTEXT ?? "").toLowerCase()), where,
+      "KEFU_PLAINTEXT: plaintext accepts loopback clients only, so TLS is required between pods");
+    const mtls = cfg.KEFU_TLS_REQUIRE_CLIENT_CERT === "true";
+    if (prod) check(mtls, where, "prod: KEFU_TLS_REQUIRE_CLIENT_CERT=true (mutual TLS between the services)");
+    for (const callee of spec.calls) {
+      const host = (env[`KEFU_${callee.toUpperCase()}_ADDR`] || "").replace(/:\d+$/, "");
+      if (host) (dialled[`${host} (KEFU_${callee.toUpperCase()}_ADDR)`] ||= []).push(svc);
+    }
+    // probes: kefuctl health over TLS on the loopback (native gRPC probes cannot speak TLS)
+    for (const [probe, service] of [["startupProbe", "liveness"], ["livenessProbe", "liveness"], ["readinessProbe", "readiness"]]) {
+      const p = c[probe];
+      const cmd = p?.exec?.command || [];
+      const { flags, words } = kefuctlArgs(cmd);
+      if (!check(p && !p.grpc && !p.httpGet && !p.tcpSocket && cmd[0] === KEFUCTL && words.join(" ") === "health" &&
+        flags.service === service && flags.addr === `127.0.0.1:${spec.grpc}`, where,
+        `${probe} must be exec [${KEFUCTL} --addr=127.0.0.1:${spec.grpc} ... health --service=${service}] ` +
+        `(no grpc: probe, it cannot speak TLS), is ${JSON.stringify(p)}`)) continue;
+      const ca = secretFile(pod, c, flags.tls_ca);
+      check(!flags.plaintext && ca?.secret === "kefu-tls" && ca.key === "ca.pem", where,
+        `${probe}: --tls_ca must be ca.pem of the mounted Secret kefu-tls, is ${flags.tls_ca}`);
+      if (mtls) {
+        const crt = secretFile(pod, c, flags.tls_cert);
+        const key = secretFile(pod, c, flags.tls_key);
+        check(crt?.secret === "kefu-tls" && crt.key === "service.pem" && key?.secret === "kefu-tls" && key.key === "service-key.pem",
+          where, `${probe}: mutual TLS, so --tls_cert and --tls_key must be service.pem and service-key.pem of kefu-tls`);
+      }
+      check(durationMs(flags.timeout) < (p.timeoutSeconds ?? 1) * 1000, where,
+        `${probe}: kefuctl --timeout ${flags.timeout} must be set and shorter than timeoutSeconds ${p.timeoutSeconds ?? 1}`);
+    }
     // the database this service uses
     const dbSvc = find(objs, "Service", env.KEFU_DB_HOST);
     const dbPods = dbSvc ? dbStatefulSets.filter((st) => matches(dbSvc.spec.selector, podLabelsOf(st))) : [];
@@ -348,6 +448,13 @@ function checkOverlay(name, objs) {
     check(mine.every((p) => (p.spec.policyTypes || []).includes("Egress") && (p.spec.policyTypes || []).includes("Ingress")),
       where, "its policies cover Ingress and Egress");
   }
+
+  // the peers verify the name they dial against the certificate
+  if (cert)
+    for (const [dial, who] of Object.entries(dialled))
+      check(cert.checkHost(dial.split(" ")[0]) !== undefined, label,
+        `Secret kefu-tls: service.pem does not name ${dial}, which ${who.join(", ")} dial: ` +
+        "the TLS handshake checks the dialled name (tools/dev/gen-pki.sh names the certificate)");
 
   // databases: PVCs, only their services reach them, no egress
   for (const db of dbStatefulSets) {
@@ -392,8 +499,51 @@ function checkOverlay(name, objs) {
       secretValues.push({ where: `${where} ${k}`, value });
     }
   }
-  for (const n of ["mysql-root", ...Object.keys(SERVICES).map((s) => `db-${s}`)])
+  for (const n of ["mysql-root", ...Object.keys(SERVICES).map((s) => `db-${s}`), "kefu-tls", "kefu-jwt"])
     check(secrets.some((s) => s.metadata.name.startsWith(n + "-")), label, `generated Secret ${n}`);
+
+  // TLS and token keys fit together (tools/dev/gen-pki.sh made them; k8s/gen-secrets.sh)
+  if (tls) {
+    let ca = null;
+    try {
+      ca = new crypto.X509Certificate(pemText(tls, "ca.pem"));
+    } catch {
+      check(false, label, "Secret kefu-tls: ca.pem must be a PEM certificate");
+    }
+    if (ca && cert) {
+      check(ca.ca, label, "Secret kefu-tls: ca.pem must be a CA certificate");
+      check(cert.checkIssued(ca) && cert.verify(ca.publicKey), label, "Secret kefu-tls: service.pem must be signed by ca.pem");
+      check(new Date(cert.validTo) > new Date(), label, `Secret kefu-tls: service.pem expired ${cert.validTo}`);
+      let keyOk = false;
+      try {
+        keyOk = cert.checkPrivateKey(crypto.createPrivateKey(pemText(tls, "service-key.pem")));
+      } catch {}
+      check(keyOk, label, "Secret kefu-tls: service-key.pem must be the private key of service.pem");
+      const eku = cert.keyUsage || [];
+      check(eku.includes(EKU.serverAuth) && eku.includes(EKU.clientAuth), label,
+        "Secret kefu-tls: service.pem must allow serverAuth and clientAuth (it is the client certificate of mutual TLS too)");
+      check(cert.checkIP("127.0.0.1") !== undefined, label, "Secret kefu-tls: service.pem must name 127.0.0.1 (the probes dial it)");
+      // the CA's key signs certificates: it stays with gen-secrets.sh, out of the cluster
+      for (const s of secrets)
+        for (const k of Object.keys(s.data || {})) {
+          let pub = null;
+          try {
+            pub = spki(crypto.createPublicKey(crypto.createPrivateKey(pemText(s, k))));
+          } catch {}
+          check(!/ca-key/.test(k) && pub !== spki(ca.publicKey), `${label} Secret/${s.metadata.name}`,
+            `${k}: the CA's private key must not be in the cluster`);
+        }
+    }
+  }
+  const jwt = secretNamed("kefu-jwt");
+  if (jwt) {
+    let pair = false;
+    try {
+      pair = spki(crypto.createPublicKey(pemText(jwt, "jwt-private.pem"))) ===
+        spki(crypto.createPublicKey(pemText(jwt, "jwt-public.pem")));
+    } catch {}
+    check(pair, label, "Secret kefu-jwt: jwt-public.pem must be the public key of jwt-private.pem");
+  }
 
   // monitoring objects
   const dash = byKind(objs, "ConfigMap").filter((c) => c.metadata.labels?.grafana_dashboard === "1");
@@ -503,7 +653,49 @@ const MUTATIONS = [
   ["no seccomp profile", /seccompProfile/, (o) => delete podSpecOf(get(o, "Deployment", "complaints")).securityContext.seccompProfile],
   ["no memory limit", /limits.memory/, (o) => delete ctr(o, "Deployment", "sales").resources.limits.memory],
   ["no cpu request", /requests.cpu/, (o) => delete ctr(o, "StatefulSet", "mysql-performance").resources.requests.cpu],
-  ["readiness probe on the liveness service", /readinessProbe/, (o) => (ctr(o, "Deployment", "customers").readinessProbe.grpc.service = "liveness")],
+  ["readiness probe on the liveness service", /readinessProbe/, (o) => {
+    const cmd = ctr(o, "Deployment", "customers").readinessProbe.exec.command;
+    cmd[cmd.indexOf("--service=readiness")] = "--service=liveness"; }],
+  ["a native gRPC probe (cannot speak TLS)", /readinessProbe.*grpc/, (o) => {
+    ctr(o, "Deployment", "sales").readinessProbe = { grpc: { port: 50052, service: "readiness" }, periodSeconds: 5 }; }],
+  ["a probe on another service's port", /livenessProbe/, (o) => {
+    const cmd = ctr(o, "Deployment", "contracts").livenessProbe.exec.command;
+    cmd[cmd.indexOf("--addr=127.0.0.1:50053")] = "--addr=127.0.0.1:50051"; }],
+  ["a probe without the CA", /--tls_ca/, (o) => {
+    const p = ctr(o, "Deployment", "complaints").startupProbe.exec; p.command = p.command.filter((a) => !a.startsWith("--tls_ca")); }],
+  ["a prod probe without a client certificate", /--tls_cert/, (o) => {
+    const p = ctr(o, "Deployment", "performance").readinessProbe.exec;
+    p.command = p.command.filter((a) => !/^--tls_(cert|key)/.test(a)); }],
+  ["a probe whose call outlives it", /--timeout/, (o) => {
+    const cmd = ctr(o, "Deployment", "customers").livenessProbe.exec.command;
+    cmd[cmd.findIndex((a) => a.startsWith("--timeout"))] = "--timeout=5s"; }],
+  ["TLS Secret not mounted", /kefu-tls/, (o) => {
+    const c = ctr(o, "Deployment", "sales"); c.volumeMounts = c.volumeMounts.filter((m) => m.name !== "tls"); }],
+  ["JWT Secret not mounted", /kefu-jwt/, (o) => {
+    const pod = podSpecOf(get(o, "Deployment", "contracts"));
+    pod.volumes = pod.volumes.filter((v) => v.name !== "jwt");
+    pod.containers[0].volumeMounts = pod.containers[0].volumeMounts.filter((m) => m.name !== "jwt"); }],
+  ["TLS Secret mounted writable", /read-only/, (o) => {
+    ctr(o, "Deployment", "customers").volumeMounts.find((m) => m.name === "tls").readOnly = false; }],
+  ["no KEFU_JWT_PUBLIC_KEY_FILE", /KEFU_JWT_PUBLIC_KEY_FILE/, (o) => delete get(o, "ConfigMap", "complaints-config").data.KEFU_JWT_PUBLIC_KEY_FILE],
+  ["the service key from the wrong file", /KEFU_SERVICE_KEY_FILE/, (o) => {
+    get(o, "ConfigMap", "performance-config").data.KEFU_SERVICE_KEY_FILE = "/var/run/secrets/kefu/jwt/jwt-public.pem"; }],
+  ["the TLS key where nothing is mounted", /KEFU_TLS_KEY_FILE/, (o) => {
+    get(o, "ConfigMap", "sales-config").data.KEFU_TLS_KEY_FILE = "/etc/kefu/service-key.pem"; }],
+  ["prod without mutual TLS", /KEFU_TLS_REQUIRE_CLIENT_CERT/, (o) => delete get(o, "ConfigMap", "customers-config").data.KEFU_TLS_REQUIRE_CLIENT_CERT],
+  ["plaintext between pods", /KEFU_PLAINTEXT/, (o) => (get(o, "ConfigMap", "contracts-config").data.KEFU_PLAINTEXT = "true")],
+  ["no TLS Secret", /kefu-tls/, (o) => o.splice(o.indexOf(get(o, "Secret", "kefu-tls")), 1)],
+  ["a certificate of another CA", /signed by ca.pem|CA certificate/, (o) => {
+    const d = get(o, "Secret", "kefu-tls").data; d["ca.pem"] = d["service.pem"]; }],
+  ["the key of another certificate", /service-key.pem/, (o) => {
+    get(o, "Secret", "kefu-tls").data["service-key.pem"] = get(o, "Secret", "kefu-jwt").data["jwt-private.pem"]; }],
+  ["token keys not a pair", /jwt-public.pem/, (o) => {
+    const other = crypto.createPublicKey(pemText(get(o, "Secret", "kefu-tls"), "service-key.pem"));
+    get(o, "Secret", "kefu-jwt").data["jwt-public.pem"] = Buffer.from(spki(other)).toString("base64"); }],
+  ["the CA's key in the cluster", /CA's private key/, (o) => {
+    get(o, "Secret", "kefu-tls").data["ca-key.pem"] = get(o, "Secret", "kefu-jwt").data["jwt-private.pem"]; }],
+  ["a peer dialled by a name the certificate lacks", /does not name/, (o) => {
+    get(o, "ConfigMap", "sales-config").data.KEFU_CONTRACTS_ADDR = "contracts.example.com:50053"; }],
   ["startup probe missing", /startupProbe/, (o) => delete ctr(o, "Deployment", "contracts").startupProbe],
   ["liveness probe over TCP", /livenessProbe/, (o) => {
     const c = ctr(o, "Deployment", "complaints"); c.livenessProbe = { tcpSocket: { port: 50054 } }; }],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Renders every overlay of k8s/ (and the base with each component) with
 # `kubectl kustomize` from a copy of k8s/ and deploy/ (no secret files of a
-# developer's checkout get in), then checks the result offline with k8s_check.mjs.
+# developer's checkout get in; tools/dev/gen-pki.sh comes along for gen-secrets.sh),
+# then checks the result offline with k8s_check.mjs.
 #   k8s_test.sh <repo> <work dir> <node_modules dir>
 set -euo pipefail
 src=$(cd "${1:?usage: k8s_test.sh <repo> <work> <node_modules>}" && pwd)
@@ -15,6 +16,8 @@ rm -rf "$work"
 mkdir -p "$work/tree" "$work/rendered"
 work=$(cd "$work" && pwd)
 cp -r "$src/k8s" "$src/deploy" "$work/tree/"
+mkdir -p "$work/tree/tools/dev"
+cp "$src/tools/dev/gen-pki.sh" "$work/tree/tools/dev/"
 rm -rf "$work"/tree/k8s/overlays/*/secrets
 k8s="$work/tree/k8s"
 overlays=()

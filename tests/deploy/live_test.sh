@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The dashboards and alerts against the real thing: a private MariaDB provisioned by
 # the same init script as the Kubernetes MySQL (k8s/base/mysql/init), the service
-# binaries wired as `make run` wires them, a real Prometheus (Debian's package)
-# scraping them with deploy/prometheus/local-config.sh, a short workload through
-# kefu-demo-load, tools/dev/demo-services.sh and kefuctl, then live_check.py asks
-# Prometheus every dashboard query and for every metric the alert rules use.
+# binaries wired as `make run` wires them (TLS and bearer tokens with a PKI of
+# tools/dev/gen-pki.sh, as k8s/gen-secrets.sh makes for the cluster), a real
+# Prometheus (Debian's package) scraping them with deploy/prometheus/local-config.sh,
+# a short workload through kefu-demo-load, tools/dev/demo-services.sh and kefuctl
+# (tokens minted with the PKI's key, and a few refused calls), then live_check.py
+# asks Prometheus every dashboard query and for every metric the alert rules use.
 #   live_test.sh <repo> <build dir> <work dir>
 # Everything listens on 127.0.0.1, on ports of its own (not those of `make run` or
 # of the CTest MariaDB): MariaDB 13327, gRPC 2506x, metrics 2516x, Prometheus 25190.
@@ -44,6 +46,12 @@ done
 rm -rf "$work"
 mkdir -p "$work/logs" "$work/passwords"
 work=$(cd "$work" && pwd)
+# TLS and tokens as in the cluster: the services present service.pem (it names
+# 127.0.0.1) and verify tokens with jwt-public.pem; they, kefuctl and kefu-demo-load
+# sign with jwt-private.pem; the clients verify the services against ca.pem.
+pki="$work/pki"
+"$repo/tools/dev/gen-pki.sh" "$pki" >/dev/null
+export KEFU_TLS_CA_FILE="$pki/ca.pem" KEFU_SIGNING_KEY="$pki/jwt-private.pem"
 pids=()
 prom_pid=""
 cleanup() {
@@ -93,7 +101,9 @@ step "schemas and users by k8s/base/mysql/init/10-kefu-schemas.sh: ${services[*]
 # ---- the services, wired as make run wires them ----
 for s in "${services[@]}"; do
   flags=(--listen_host=127.0.0.1 --grpc_port="${grpc[$s]}" --metrics_port="${metrics[$s]}"
-         --db_host=127.0.0.1 --db_port="$db_port" --db_password_file="$work/passwords/$s")
+         --db_host=127.0.0.1 --db_port="$db_port" --db_password_file="$work/passwords/$s"
+         --tls_cert_file="$pki/service.pem" --tls_key_file="$pki/service-key.pem" --tls_ca_file="$pki/ca.pem"
+         --jwt_public_key_file="$pki/jwt-public.pem" --service_key_file="$pki/jwt-private.pem")
   for c in ${calls[$s]}; do has "$c" && flags+=("--${c}_addr=127.0.0.1:${grpc[$c]}"); done
   case $s in
     complaints) flags+=(--sweep_interval_ms=1000 --outbox_interval_ms=500) ;;
@@ -110,7 +120,7 @@ for s in "${services[@]}"; do
     sleep 0.5
   done
 done
-step "services SERVING: ${services[*]}"
+step "services SERVING over TLS: ${services[*]}"
 
 # ---- Prometheus ----
 targets=()
@@ -152,6 +162,15 @@ has sales && { K sales pipeline --by stage >/dev/null 2>&1 || true; }
 has contracts && { K contracts list --expiring-within 30 >/dev/null 2>&1 || true; }
 has complaints && { K complaints list --overdue >/dev/null 2>&1 || true; }
 if has customers && has complaints && has contracts && has sales; then K customers 360 1 >/dev/null 2>&1 || true; fi
+# refused calls for the security panel and KefuAuthDeniedBurst: without a token, with a
+# token of another key, and with a role that may not read customers (HR)
+if has customers; then
+  KEFU_SIGNING_KEY= K customers get 1 >/dev/null 2>&1 && { echo "FAIL a call without a token was answered"; exit 1; }
+  K --signing_key "$pki/service-key.pem" customers get 1 >/dev/null 2>&1 &&
+    { echo "FAIL a token signed with another key was accepted"; exit 1; }
+  K --actor H0001 --roles hr customers get 1 >/dev/null 2>&1 && { echo "FAIL HR read a customer"; exit 1; }
+  step "refused: no token, a token of another key, a role without access"
+fi
 if has performance; then
   "$here/performance_workload.sh" "$kefuctl" >"$work/logs/performance-workload.log" 2>&1 ||
     { cat "$work/logs/performance-workload.log"; echo "FAIL the performance workload"; exit 1; }

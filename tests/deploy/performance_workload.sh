@@ -2,7 +2,9 @@
 # A little performance activity for live_test.sh, through kefuctl: a department with
 # a manager and agents, a work plan with recorded work, an open 360 cycle with one
 # rating, and a control chart, so that every performance metric has a series.
-#   performance_workload.sh <kefuctl>      (KEFU_PERFORMANCE_ADDR set by the caller)
+#   performance_workload.sh <kefuctl>      (KEFU_PERFORMANCE_ADDR, and KEFU_TLS_CA_FILE
+#                                           and KEFU_SIGNING_KEY for TLS and the tokens
+#                                           of --actor/--roles, set by the caller)
 set -euo pipefail
 K=${1:?usage: performance_workload.sh <kefuctl>}
 hr=(--actor H0001 --roles hr)

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "kefu/complaints/v1/complaints.grpc.pb.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& ComplaintsMigrations();
 
@@ -29,6 +30,8 @@ ComplaintsFixture::~ComplaintsFixture() {
 
 void ComplaintsFixture::Start() {
   ServerOptions o;
+  o.token_verifier = kefu::testing::TestVerifier();
+  kefu::testing::UseTestServiceIdentity();
   o.service_name = "complaints";
   o.listen_host = "127.0.0.1";
   o.grpc_port = port_;

@@ -4,6 +4,7 @@
 
 #include "kefu/contracts/v1/contracts.grpc.pb.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& ContractsMigrations();
 
@@ -21,6 +22,8 @@ ContractsFixture::~ContractsFixture() {
 
 void ContractsFixture::Start() {
   ServerOptions o;
+  o.token_verifier = kefu::testing::TestVerifier();
+  kefu::testing::UseTestServiceIdentity();
   o.service_name = "contracts";
   o.listen_host = "127.0.0.1";
   o.grpc_port = port_;

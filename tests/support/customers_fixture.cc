@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "support/test_env.h"
+#include "support/auth.h"
 
 const std::vector<kefu::db::Migration>& CustomersMigrations();
 
@@ -24,6 +25,8 @@ CustomersFixture::~CustomersFixture() {
 
 void CustomersFixture::Start() {
   ServerOptions o;
+  o.token_verifier = kefu::testing::TestVerifier();
+  kefu::testing::UseTestServiceIdentity();
   o.service_name = "customers";
   o.listen_host = "127.0.0.1";
   o.grpc_port = port_;
@@ -52,6 +55,7 @@ int64_t CustomersFixture::CreateCustomer(const std::string& name, customers::v1:
   auto stub = customers::v1::CustomerService::NewStub(channel_);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  Authorize(&ctx, "E1001", "senior_manager");
   customers::v1::CreateCustomerRequest req;
   req.mutable_customer()->set_kind(customers::v1::CUSTOMER_KIND_ORGANIZATION);
   req.mutable_customer()->set_name(name);

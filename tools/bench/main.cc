@@ -33,6 +33,7 @@
 #include "histogram.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/db/db.h"
+#include "kefu/security/tokens.h"
 #include "kefu/time_util.h"
 
 ABSL_FLAG(std::string, workload, "health",
@@ -55,6 +56,9 @@ ABSL_FLAG(int, setup_customers, 200, "get_customer: customers created before the
 ABSL_FLAG(std::string, server_api, "grpc++ sync server (kefu::Server)", "Recorded in the conditions.");
 ABSL_FLAG(std::string, json, "", "Write the result as JSON to this file.");
 ABSL_FLAG(std::string, summary, "", "Append one tab-separated result line to this file (for run-suite.sh).");
+ABSL_FLAG(std::string, signing_key, "",
+          "Private key that signs the bench's token (default: $KEFU_SIGNING_KEY); the server "
+          "runs with --plaintext, so the bench talks plaintext too.");
 ABSL_FLAG(bool, check, false, "Exit 1 unless at least one call was made and none failed (smoke tests).");
 
 namespace kefu::bench {
@@ -195,6 +199,27 @@ class CreateCustomerWorkload : public RpcWorkload {
   std::string run_ = RunTag();
 };
 
+// "Bearer <token>" for a senior manager (allowed every benchmarked RPC), minted once.
+const std::string& Authorization() {
+  static const std::string* header = [] {
+    std::string key = absl::GetFlag(FLAGS_signing_key);
+    if (key.empty() && std::getenv("KEFU_SIGNING_KEY")) key = std::getenv("KEFU_SIGNING_KEY");
+    auto signer = kefu::security::TokenSigner::FromPrivateKeyFile(key);
+    if (!signer.ok()) {
+      std::cerr << "error: --signing_key: " << signer.status().message() << "\n";
+      std::exit(2);
+    }
+    kefu::security::Claims claims;
+    claims.subject = "E0001";
+    claims.roles = {"senior_manager"};
+    claims.expires = absl::Now() + absl::Hours(6);
+    auto token = (*signer)->Sign(claims, absl::Now());
+    if (!token.ok()) std::exit(2);
+    return new std::string(absl::StrCat("Bearer ", *token));
+  }();
+  return *header;
+}
+
 struct Call {
   grpc::ClientContext ctx;
   grpc::ByteBuffer response;
@@ -243,6 +268,7 @@ class RpcDriver {
     auto* call = new Call;
     call->seq = next_seq_++;
     call->intended_ns = intended;
+    call->ctx.AddMetadata("authorization", Authorization());
     call->ctx.set_deadline(std::chrono::system_clock::now() +
                            absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_timeout)));
     call->reader = stub_.PrepareUnaryCall(&call->ctx, workload_->method(),
@@ -424,6 +450,7 @@ absl::StatusOr<std::vector<int64_t>> CreateCustomers(const std::shared_ptr<grpc:
   for (int i = 0; i < n; ++i) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.AddMetadata("authorization", Authorization());
     pb::CreateCustomerRequest req;
     *req.mutable_customer() = NewCustomer(run, i);
     pb::Customer out;

@@ -50,6 +50,10 @@ export KEFU_DEV_DB_PASSWORD=kefu-bench KEFU_DB_PASSWORD=kefu-bench
 "$root/tools/dev/mariadb.sh" start "$work/mariadb" "$db_port" >/dev/null
 "$root/tools/dev/mariadb.sh" provision "$work/mariadb" customers
 
+# Plaintext on loopback (floors and RPCs share the transport, so the ratios hold for TLS
+# too), tokens signed with a throw-away key pair.
+"$root/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
+export KEFU_PLAINTEXT=true KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" KEFU_SIGNING_KEY="$work/pki/jwt-private.pem"
 grpc_port=$(free_port)
 metrics_port=$(free_port)
 "$service" --listen_host=127.0.0.1 --grpc_port="$grpc_port" --metrics_port="$metrics_port" \

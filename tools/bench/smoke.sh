@@ -9,6 +9,7 @@
 set -euo pipefail
 
 build=$(cd "${1:?usage: smoke.sh <build_dir>}" && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 db_port=${KEFU_TEST_DB_PORT:?KEFU_TEST_DB_PORT is not set: run this test through ctest (make test)}
 service="$build/services/customers/kefu-customers"
 bench="$build/tools/bench/kefu-bench"
@@ -46,6 +47,9 @@ admin_sql "CREATE DATABASE \`$schema\` CHARACTER SET utf8mb4 COLLATE utf8mb4_uni
            CREATE USER '$user'@'127.0.0.1' IDENTIFIED BY '$password';
            GRANT ALL ON \`$schema\`.* TO '$user'@'127.0.0.1';"
 
+# Plaintext on loopback, tokens signed with a throw-away key pair.
+"$root/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
+export KEFU_PLAINTEXT=true KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" KEFU_SIGNING_KEY="$work/pki/jwt-private.pem"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 KEFU_DB_PASSWORD="$password" "$service" --listen_host=127.0.0.1 --grpc_port="$port" --metrics_port=-1 \
   --db_port="$db_port" --db_name="$schema" --db_user="$user" >"$work/customers.log" 2>&1 &

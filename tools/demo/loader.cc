@@ -48,8 +48,30 @@ Caller CallerFor(const CustomerPlan& plan) {
 
 }  // namespace
 
-Loader::Loader(std::shared_ptr<grpc::Channel> channel, const DemoGenerator* generator, absl::Time run_start)
-    : stub_(pb::CustomerService::NewStub(channel)), generator_(generator), run_start_(run_start) {}
+Loader::Loader(std::shared_ptr<grpc::Channel> channel, const DemoGenerator* generator, absl::Time run_start,
+               std::shared_ptr<const security::TokenSigner> signer)
+    : stub_(pb::CustomerService::NewStub(channel)),
+      signer_(std::move(signer)),
+      generator_(generator),
+      run_start_(run_start) {}
+
+std::string Loader::TokenFor(const Caller& caller) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& token = tokens_[caller.staff_id];
+  if (token.empty()) {
+    security::Claims claims;
+    // Calls made for no one in particular (the survey campaign) run as the loader.
+    claims.subject = caller.staff_id.empty() ? "demo-loader" : caller.staff_id;
+    claims.department = caller.department_id;
+    // Account managers own the demo customers; the tier and stage history they walk
+    // through needs a manager's rights too.
+    claims.roles = {"account_manager", "department_manager"};
+    claims.expires = absl::Now() + absl::Hours(2);
+    auto signed_token = signer_->Sign(claims, absl::Now());
+    if (signed_token.ok()) token = *signed_token;
+  }
+  return token;
+}
 
 template <typename Request, typename Response>
 grpc::Status Loader::Call(Method<Request, Response> method, const Request& request, Response* response,
@@ -58,7 +80,10 @@ grpc::Status Loader::Call(Method<Request, Response> method, const Request& reque
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     if (attempt > 0) absl::SleepFor(absl::Milliseconds(100 << attempt));
     response->Clear();
-    auto ctx = NewCallContext(kCallTimeout, &caller);
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+    ctx->AddMetadata(kRequestIdHeader, caller.request_id);
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", TokenFor(caller)));
     status = (stub_.get()->*method)(ctx.get(), request, response);
     if (status.ok() || !IsTransient(status)) break;
   }

@@ -20,6 +20,7 @@
 #include "demo_data.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/request_context.h"
+#include "kefu/security/tokens.h"
 
 namespace kefu::demo {
 
@@ -47,7 +48,9 @@ struct LoadStats {
 class Loader {
  public:
   // Records are "added" when the service stamped them at or after `run_start`.
-  Loader(std::shared_ptr<grpc::Channel> channel, const DemoGenerator* generator, absl::Time run_start);
+  // Calls are made as each customer's account manager, with tokens signed by signer.
+  Loader(std::shared_ptr<grpc::Channel> channel, const DemoGenerator* generator, absl::Time run_start,
+         std::shared_ptr<const security::TokenSigner> signer);
 
   // Creates the customer (or finds it from an earlier run). Called in plan order, so
   // that on an empty database customer n gets the same id on every load.
@@ -85,7 +88,11 @@ class Loader {
   bool IsNew(const google::protobuf::Timestamp& stamped) const;
   void Error(const std::string& what, const grpc::Status& status);
 
+  std::string TokenFor(const Caller& caller);
+
   std::unique_ptr<Stub> stub_;
+  std::shared_ptr<const security::TokenSigner> signer_;
+  std::map<std::string, std::string> tokens_;  // staff id -> token; guarded by mu_
   const DemoGenerator* generator_;
   absl::Time run_start_;
   LoadStats stats_;

@@ -24,6 +24,8 @@
 #include "demo_data.h"
 #include "kefu/client.h"
 #include "kefu/probe.h"
+#include "kefu/security/tokens.h"
+#include "kefu/security/transport.h"
 #include "loader.h"
 
 ABSL_FLAG(std::string, addr, "",
@@ -31,6 +33,10 @@ ABSL_FLAG(std::string, addr, "",
 ABSL_FLAG(int, customers, 300, "number of demo customers (1..100000)");
 ABSL_FLAG(uint64_t, seed, 42, "random seed; the same seed gives the same data");
 ABSL_FLAG(int, threads, 4, "customers whose history is loaded at the same time (1..16)");
+ABSL_FLAG(std::string, signing_key, "",
+          "private key that signs the tokens the loader calls with (default: $KEFU_SIGNING_KEY)");
+ABSL_FLAG(std::string, tls_ca_file, "", "CA of the service certificate (default: $KEFU_TLS_CA_FILE)");
+ABSL_FLAG(bool, plaintext, false, "development: no TLS, loopback only (default: $KEFU_PLAINTEXT)");
 ABSL_FLAG(std::string, as_of, "",
           "the demo's 'today' as YYYY-MM-DD in China time (default: today); events lie in the six months before");
 
@@ -81,6 +87,30 @@ int main(int argc, char** argv) {
     }
   }
 
+  auto from_env = [](std::string value, const char* env) {
+    const char* v = std::getenv(env);
+    return value.empty() && v ? std::string(v) : value;
+  };
+  auto signer = kefu::security::TokenSigner::FromPrivateKeyFile(
+      from_env(absl::GetFlag(FLAGS_signing_key), "KEFU_SIGNING_KEY"));
+  if (!signer.ok()) {
+    std::cerr << "error: --signing_key: " << signer.status().message() << "\n";
+    return 2;
+  }
+  kefu::security::TransportConfig transport;
+  const char* plaintext_env = std::getenv("KEFU_PLAINTEXT");
+  transport.plaintext = absl::GetFlag(FLAGS_plaintext) ||
+                        (plaintext_env && (std::string(plaintext_env) == "true" || std::string(plaintext_env) == "1"));
+  if (std::string ca = from_env(absl::GetFlag(FLAGS_tls_ca_file), "KEFU_TLS_CA_FILE"); !ca.empty()) {
+    auto pem = kefu::security::ReadSecretFile(ca);
+    if (!pem.ok()) {
+      std::cerr << "error: --tls_ca_file: " << pem.status().message() << "\n";
+      return 2;
+    }
+    transport.ca_pem = *pem;
+  }
+  kefu::security::SetClientTransport(transport);
+
   const std::string addr = ServiceAddress();
   kefu::ChannelPool channels;
   auto channel = channels.Get(addr);
@@ -98,7 +128,7 @@ int main(int argc, char** argv) {
   std::cout << "loading " << count << " demo customers into " << addr << " (seed " << absl::GetFlag(FLAGS_seed)
             << ", as of " << absl::FormatTime("%Y-%m-%d", anchor, zone) << ", " << threads << " threads)\n";
 
-  kefu::demo::Loader loader(channel, &generator, run_start);
+  kefu::demo::Loader loader(channel, &generator, run_start, *signer);
   // Creation runs in plan order, so that on an empty database customer n always gets
   // the same id (and the seeded survey sample the same customers); the rest, nine in
   // ten calls, runs in parallel.

@@ -9,6 +9,7 @@ packages=(
   libprotobuf-dev protobuf-compiler        # protobuf 3.21
   libabsl-dev                              # Abseil (status, strings, time, flags)
   libmysqlcppconn-dev                      # MySQL Connector/C++ 1.1 (cppconn API)
+  libjwt-dev openssl                       # bearer-token signatures; dev certificates and keys
   prometheus-cpp-dev                       # /metrics endpoint and metric types
   libgtest-dev libgmock-dev                # GoogleTest
   mariadb-server mariadb-client            # the database for `make run` and the tests

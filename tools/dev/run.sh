@@ -11,6 +11,19 @@ db_port=${KEFU_RUN_DB_PORT:-13306}
 db_password=${KEFU_DEV_DB_PASSWORD:-kefu-dev}
 mkdir -p "$run_dir/logs"
 
+# TLS and tokens by default (KEFU_RUN_PLAINTEXT=1 for loopback plaintext): a local CA,
+# one service certificate, and the key pair that signs development tokens.
+pki="$run_dir/pki"
+"$root/tools/dev/gen-pki.sh" "$pki" >/dev/null
+export KEFU_JWT_PUBLIC_KEY_FILE="$pki/jwt-public.pem"
+if [ "${KEFU_RUN_PLAINTEXT:-0}" = 1 ]; then
+  export KEFU_PLAINTEXT=true
+else
+  export KEFU_TLS_CERT_FILE="$pki/service.pem" KEFU_TLS_KEY_FILE="$pki/service-key.pem" KEFU_TLS_CA_FILE="$pki/ca.pem"
+fi
+# Services sign their own service tokens; kefuctl and the demo loader mint staff tokens.
+export KEFU_SERVICE_KEY_FILE="$pki/jwt-private.pem" KEFU_SIGNING_KEY="$pki/jwt-private.pem"
+
 # name grpc_port metrics_port [extra flags]: the documented defaults (README
 # "Configuration"), started in this order.
 services=(
@@ -79,7 +92,7 @@ KEFU_SALES_ADDR=127.0.0.1:50052 KEFU_CONTRACTS_ADDR=127.0.0.1:50053 KEFU_COMPLAI
 
 cat <<MSG
 
-kefu is running.
+kefu is running (TLS: ${KEFU_TLS_CA_FILE:+on, CA $KEFU_TLS_CA_FILE}${KEFU_PLAINTEXT:+off, loopback plaintext}).
   MariaDB     127.0.0.1:$db_port  (schemas kefu_<service>, users kefu_<service>, password $db_password)
 MSG
 for s in "${services[@]}"; do
@@ -90,7 +103,15 @@ done
 [ -z "$prom_url" ] || printf '  %-11s %s  (alerts %s/alerts, targets %s/targets)\n' Prometheus "$prom_url" "$prom_url" "$prom_url"
 cat <<MSG
 
-Try (in another terminal):
+Every call needs a token. In another terminal, set up kefuctl for this system:
+  export KEFU_SIGNING_KEY=$pki/jwt-private.pem${KEFU_TLS_CA_FILE:+ KEFU_TLS_CA_FILE=$KEFU_TLS_CA_FILE}${KEFU_PLAINTEXT:+ KEFU_PLAINTEXT=true}
+kefuctl then mints a one-hour token per call for --actor (default E1001) and --roles
+(default senior_manager), e.g. --actor E2001 --roles agent --department D-EAST.
+Or mint one token for any gRPC client (grpcurl, examples/python):
+  export KEFU_TOKEN=\$($build/tools/kefuctl/kefuctl token mint --actor E2001 --roles agent --department D-EAST)
+  $build/tools/kefuctl/kefuctl --signing_key= customers get 1      # uses \$KEFU_TOKEN
+
+Try:
   $build/tools/kefuctl/kefuctl customers list --tier gold
   $build/tools/kefuctl/kefuctl customers get 1
   $build/tools/kefuctl/kefuctl customers log list 1

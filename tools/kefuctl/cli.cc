@@ -1,5 +1,8 @@
 #include "cli.h"
 
+#include "kefu/security/tokens.h"
+#include "kefu/security/transport.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -60,8 +63,17 @@ const std::vector<Flag>& GlobalFlags() {
                 absl::StrCat("service address (default: $", kDefaultAddrEnv, ", else ", kDefaultAddr, ")")),
       BoolFlag("json", "print the response as JSON (proto field names)"),
       ValueFlag("timeout", "DURATION", "deadline of each call, e.g. 5s, 500ms, 1m (default 5s)"),
-      ValueFlag("actor", "STAFF_ID", "act as this staff member (sent as x-kefu-actor)"),
-      ValueFlag("roles", "ROLE,...", "act with these roles, e.g. senior_manager (sent as x-kefu-roles)"),
+      ValueFlag("token", "JWT", "bearer token to call with (default: $KEFU_TOKEN)"),
+      ValueFlag("signing_key", "FILE",
+                "development: mint a one-hour token for --actor/--roles/--department with this "
+                "private key instead of --token (default: $KEFU_SIGNING_KEY)"),
+      ValueFlag("actor", "STAFF_ID", "staff id of a minted token (default E1001)"),
+      ValueFlag("roles", "ROLE,...", "roles of a minted token, e.g. agent,senior_manager (default senior_manager)"),
+      ValueFlag("department", "ID", "department of a minted token"),
+      ValueFlag("tls_ca", "FILE", "CA that signed the server certificates (default: $KEFU_TLS_CA_FILE)"),
+      ValueFlag("tls_cert", "FILE", "client certificate for mutual TLS (default: $KEFU_TLS_CERT_FILE)"),
+      ValueFlag("tls_key", "FILE", "key of --tls_cert (default: $KEFU_TLS_KEY_FILE)"),
+      BoolFlag("plaintext", "development: no TLS, loopback only (default: $KEFU_PLAINTEXT)"),
       BoolFlag("help", "show help"),
   };
   return *flags;
@@ -147,14 +159,24 @@ std::string NewRequestId() {
 
 }  // namespace
 
+absl::StatusOr<std::string> MintToken(const GlobalOptions& global, absl::Duration ttl) {
+  if (global.signing_key.empty()) return absl::FailedPreconditionError("no signing key (--signing_key or $KEFU_SIGNING_KEY)");
+  auto signer = kefu::security::TokenSigner::FromPrivateKeyFile(global.signing_key);
+  if (!signer.ok()) return signer.status();
+  kefu::security::Claims claims;
+  claims.subject = global.actor;
+  claims.department = global.department;
+  for (absl::string_view r : absl::StrSplit(global.roles, ',', absl::SkipEmpty())) claims.roles.emplace_back(r);
+  claims.expires = absl::Now() + ttl;
+  return (*signer)->Sign(claims, absl::Now());
+}
+
 // ---- Invocation ----
 
 Invocation::Invocation(const Command& command, GlobalOptions global, std::vector<std::string> args,
                        std::map<std::string, std::vector<std::string>> values)
     : command_(command), global_(std::move(global)), args_(std::move(args)), values_(std::move(values)) {
-  caller_.staff_id = global_.actor;
-  for (absl::string_view role : absl::StrSplit(global_.roles, ',', absl::SkipEmpty())) caller_.roles.emplace_back(role);
-  caller_.request_id = NewRequestId();
+  request_id_ = NewRequestId();
 }
 
 const std::vector<std::string>* Invocation::Values(absl::string_view flag) const {
@@ -273,8 +295,12 @@ int64_t Invocation::PercentAsBasisPoints(absl::string_view flag) const {
 
 std::shared_ptr<grpc::Channel> Invocation::channel() { return channels_.Get(global_.addr); }
 
-std::unique_ptr<grpc::ClientContext> Invocation::NewContext() const {
-  return kefu::NewCallContext(global_.timeout, &caller_);
+std::unique_ptr<grpc::ClientContext> Invocation::NewContext(bool with_deadline) const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (with_deadline) ctx->set_deadline(absl::ToChronoTime(absl::Now() + global_.timeout));
+  ctx->AddMetadata(kefu::kRequestIdHeader, request_id_);
+  if (!global_.token.empty()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", global_.token));
+  return ctx;
 }
 
 int Invocation::Print(const google::protobuf::Message& response) const {
@@ -288,7 +314,7 @@ int Invocation::Print(const google::protobuf::Message& response) const {
 }
 
 int Invocation::Fail(const grpc::Status& status) const {
-  PrintRpcError(status, global_.addr, caller_.request_id, std::cerr);
+  PrintRpcError(status, global_.addr, request_id_, std::cerr);
   return kExitRpcError;
 }
 
@@ -478,8 +504,40 @@ int Registry::Dispatch(const std::vector<std::string>& tokens) {
                 : group                 ? group->default_addr
                                         : std::string(kDefaultAddr);
   global.json = values.count("json") && values["json"].back() == "true";
-  global.actor = values.count("actor") ? values["actor"].back() : "";
-  global.roles = values.count("roles") ? values["roles"].back() : "";
+  auto value_or_env = [&](const char* flag, const char* env_var) -> std::string {
+    if (values.count(flag)) return values[flag].back();
+    const char* v = std::getenv(env_var);
+    return v ? std::string(v) : "";
+  };
+  global.actor = values.count("actor") ? values["actor"].back() : "E1001";
+  global.roles = values.count("roles") ? values["roles"].back() : "senior_manager";
+  global.department = values.count("department") ? values["department"].back() : "";
+  global.signing_key = value_or_env("signing_key", "KEFU_SIGNING_KEY");
+  global.token = value_or_env("token", "KEFU_TOKEN");
+  if (!global.signing_key.empty()) {
+    auto token = MintToken(global, absl::Hours(1));
+    if (!token.ok()) throw UsageError(absl::StrCat("--signing_key: ", token.status().message()));
+    global.token = *token;
+  }
+  std::string plaintext = value_or_env("plaintext", "KEFU_PLAINTEXT");
+  kefu::security::TransportFiles files;
+  files.plaintext = plaintext == "true" || plaintext == "1";
+  files.ca_file = value_or_env("tls_ca", "KEFU_TLS_CA_FILE");
+  files.cert_file = value_or_env("tls_cert", "KEFU_TLS_CERT_FILE");
+  files.key_file = value_or_env("tls_key", "KEFU_TLS_KEY_FILE");
+  if (!files.plaintext && (files.cert_file.empty() != files.key_file.empty()))
+    throw UsageError("--tls_cert and --tls_key go together");
+  // A client needs no certificate of its own; LoadTransport insists only for servers.
+  kefu::security::TransportConfig transport;
+  transport.plaintext = files.plaintext;
+  for (auto [path, out] : {std::pair{files.ca_file, &transport.ca_pem}, {files.cert_file, &transport.cert_pem},
+                           {files.key_file, &transport.key_pem}}) {
+    if (path.empty()) continue;
+    auto text = kefu::security::ReadSecretFile(path);
+    if (!text.ok()) throw UsageError(std::string(text.status().message()));
+    *out = *text;
+  }
+  kefu::security::SetClientTransport(transport);
   if (values.count("timeout")) {
     std::string text = values["timeout"].back();
     int64_t seconds = 0;

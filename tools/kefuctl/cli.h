@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "kefu/client.h"
 #include "kefu/common/v1/common.pb.h"
@@ -80,9 +81,15 @@ struct GlobalOptions {
   std::string addr;
   bool json = false;
   absl::Duration timeout = absl::Seconds(5);
-  std::string actor;
-  std::string roles;  // comma-separated
+  std::string token;        // bearer token sent on every call
+  std::string signing_key;  // development: mint tokens with this key
+  std::string actor;        // subject, roles and department of minted tokens
+  std::string roles;        // comma-separated
+  std::string department;
 };
+
+// A token for global.actor/roles/department signed with global.signing_key.
+absl::StatusOr<std::string> MintToken(const GlobalOptions& global, absl::Duration ttl);
 
 class Invocation;
 // Returns the process exit code.
@@ -139,9 +146,10 @@ class Invocation {
 
   // ---- calling the service ----
   std::shared_ptr<grpc::Channel> channel();
-  // A context with the --timeout deadline and the --actor identity (x-kefu-actor),
-  // plus a fresh x-request-id so the call can be found in the service logs.
-  std::unique_ptr<grpc::ClientContext> NewContext() const;
+  // A context with the --timeout deadline (unless with_deadline is false, for open-ended
+  // streams), the bearer token, and a fresh x-request-id so the call can be found in the
+  // service logs.
+  std::unique_ptr<grpc::ClientContext> NewContext(bool with_deadline = true) const;
 
   // ---- output ----
   // Prints a response as --json or human text; returns kExitOk.
@@ -156,7 +164,7 @@ class Invocation {
   GlobalOptions global_;
   std::vector<std::string> args_;
   std::map<std::string, std::vector<std::string>> values_;
-  kefu::Caller caller_;
+  std::string request_id_;
   kefu::ChannelPool channels_;
 };
 

@@ -176,9 +176,8 @@ int Watch(Invocation& inv) {
   req.set_department_id(inv.Str("department"));
   req.set_handler_id(inv.Str("handler"));
   auto stub = NewStub(inv);
-  grpc::ClientContext ctx;  // no deadline: watching is open-ended
-  if (!inv.global().actor.empty()) ctx.AddMetadata("x-kefu-actor", inv.global().actor);
-  auto reader = stub->WatchAlerts(&ctx, req);
+  auto ctx = inv.NewContext(/*with_deadline=*/false);  // watching is open-ended
+  auto reader = stub->WatchAlerts(ctx.get(), req);
   pb::Alert alert;
   while (reader->Read(&alert)) {
     inv.Print(alert);

@@ -5,6 +5,8 @@
 
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "commands.h"
 #include "kefu/probe.h"
 #include "output.h"
@@ -34,8 +36,23 @@ int Health(Invocation& inv) {
   return *state == kefu::probe::HealthState::kServing ? kExitOk : kExitRpcError;
 }
 
+// Prints a token for --actor/--roles/--department, signed with --signing_key: for
+// development and `make run`, where the key is the local one tools/dev/gen-pki.sh made.
+int MintTokenCommand(Invocation& inv) {
+  absl::Duration ttl = absl::Hours(8);
+  std::string text = inv.Str("ttl");
+  if (!text.empty() && (!absl::ParseDuration(text, &ttl) || ttl <= absl::ZeroDuration() || ttl > absl::Hours(24 * 30)))
+    inv.UsageError(absl::StrCat("--ttl: '", text, "' is not a duration like 8h (at most 720h)"));
+  auto token = MintToken(inv.global(), ttl);
+  if (!token.ok()) inv.UsageError(std::string(token.status().message()));
+  std::cout << *token << "\n";
+  return kExitOk;
+}
+
 int Services(Invocation& inv) {
-  auto names = kefu::probe::ListServices(inv.channel(), inv.global().timeout);
+  auto names = kefu::probe::ListServices(
+      inv.channel(), inv.global().timeout,
+      inv.global().token.empty() ? "" : absl::StrCat("Bearer ", inv.global().token));
   if (!names.ok()) return FailWith(inv, names.status());
   if (inv.global().json) {
     google::protobuf::Struct out;
@@ -56,6 +73,11 @@ void RegisterSystemCommands(Registry& r) {
          "kefu.customers.v1.CustomerService, or \"liveness\" / \"readiness\"; none for the server.",
          {ValueFlag("service", "NAME", "service to check (default: the whole server)")}, 0, 0, Health});
   r.Add({"services", "", "List the services a server offers (through gRPC reflection)", "", {}, 0, 0, Services});
+  r.Add({"token mint", "", "Print a development token (needs --signing_key or $KEFU_SIGNING_KEY)",
+         "Signs a token for --actor, --roles and --department, e.g.\n"
+         "  export KEFU_TOKEN=$(kefuctl token mint --signing_key .run/pki/jwt-private.pem \\\n"
+         "      --actor E2001 --roles agent --department D-EAST)",
+         {ValueFlag("ttl", "DURATION", "lifetime, e.g. 8h (default 8h)")}, 0, 0, MintTokenCommand});
 }
 
 }  // namespace kefuctl

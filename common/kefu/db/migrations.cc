@@ -80,6 +80,25 @@ absl::Status ApplyMigrations(Pool& pool, const std::vector<Migration>& migration
       " PRIMARY KEY (name)"
       ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"));
 
+  // The audit trail (security/audit.h). Append-only: nothing in the code updates or
+  // deletes it; production grants can make that hold for people too.
+  KEFU_RETURN_IF_ERROR(session.ExecRaw(
+      "CREATE TABLE IF NOT EXISTS audit_log ("
+      " id BIGINT NOT NULL AUTO_INCREMENT,"
+      " occurred_at DATETIME(6) NOT NULL,"
+      " actor VARCHAR(64) NOT NULL,"
+      " actor_roles VARCHAR(200) NOT NULL,"
+      " via_service VARCHAR(64) NOT NULL,"
+      " method VARCHAR(200) NOT NULL,"
+      " kind VARCHAR(32) NOT NULL,"
+      " record_id VARCHAR(64) NOT NULL,"
+      " fields VARCHAR(1000) NOT NULL,"
+      " request_id VARCHAR(128) NOT NULL,"
+      " PRIMARY KEY (id),"
+      " KEY idx_audit_actor (actor, id),"
+      " KEY idx_audit_record (record_id, id),"
+      " KEY idx_audit_time (occurred_at)"
+      ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"));
   // Replicas starting together take turns; the lock is per schema.
   KEFU_ASSIGN_OR_RETURN(auto locked,
                         session.QueryOne("SELECT GET_LOCK(CONCAT(DATABASE(), '.migrate'), 60)"));

@@ -292,12 +292,31 @@ absl::StatusOr<int> ComplaintServiceImpl::ClassifyPending(int limit) {
   return classified;
 }
 
+namespace {
+// The work order, if the caller's department scope covers it (security/scope.h).
+absl::StatusOr<pb::WorkOrder> GetInScope(Repository& repo, int64_t id, const grpc::ServerContext& ctx) {
+  const auto scope = security::DepartmentScope::Of(CallerFrom(ctx));
+  auto w = repo.Get(id);
+  KEFU_RETURN_IF_ERROR(scope.Hide(w.status()));
+  KEFU_RETURN_IF_ERROR(scope.Check(w->department_id()));
+  return w;
+}
+}  // namespace
+
 // ---- state changes ----
 
-absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::Apply(int64_t id, int64_t version, const Act& act) {
+absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::ApplyAs(const grpc::ServerContext* ctx, int64_t id,
+                                                            int64_t version, const Act& act) {
+  const auto scope = security::DepartmentScope::Of(CallerFrom(*ctx));
+  return Apply(id, version, act, &scope);
+}
+
+absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::Apply(int64_t id, int64_t version, const Act& act,
+                                                          const security::DepartmentScope* scope) {
   KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
-  return repo_->Mutate(id, version, [&](const pb::WorkOrder& current,
-                                        const std::vector<HistoryEvent>& history) -> absl::StatusOr<Change> {
+  auto result = repo_->Mutate(id, version, [&](const pb::WorkOrder& current,
+                                               const std::vector<HistoryEvent>& history) -> absl::StatusOr<Change> {
+    if (scope) KEFU_RETURN_IF_ERROR(scope->Check(current.department_id()));
     Change ch;
     ch.updated = current;
     KEFU_RETURN_IF_ERROR(act(ch.updated, ch.events, ch.follow_up));
@@ -307,6 +326,8 @@ absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::Apply(int64_t id, int64_t ve
     ch.next_check = Recompute(ch.updated, full, settings, config_.risk_threshold, now);
     return ch;
   });
+  if (scope) KEFU_RETURN_IF_ERROR(scope->Hide(result.status()));
+  return result;
 }
 
 grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, const pb::CreateWorkOrderRequest* req,
@@ -351,16 +372,16 @@ grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, con
   });
 }
 
-grpc::Status ComplaintServiceImpl::GetWorkOrder(grpc::ServerContext*, const pb::GetWorkOrderRequest* req,
+grpc::Status ComplaintServiceImpl::GetWorkOrder(grpc::ServerContext* ctx, const pb::GetWorkOrderRequest* req,
                                                 pb::WorkOrder* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Get(req->work_order_id()));
+    KEFU_ASSIGN_OR_RETURN(*resp, GetInScope(*repo_, req->work_order_id(), *ctx));
     return absl::OkStatus();
   });
 }
 
-grpc::Status ComplaintServiceImpl::ListWorkOrders(grpc::ServerContext*, const pb::ListWorkOrdersRequest* req,
+grpc::Status ComplaintServiceImpl::ListWorkOrders(grpc::ServerContext* ctx, const pb::ListWorkOrdersRequest* req,
                                                   pb::ListWorkOrdersResponse* resp) {
   return RunHandler([&]() -> absl::Status {
     Validator v;
@@ -387,7 +408,8 @@ grpc::Status ComplaintServiceImpl::ListWorkOrders(grpc::ServerContext*, const pb
     f.severity = req->severity();
     f.type = req->type();
     f.handler_id = req->handler_id();
-    f.department_id = req->department_id();
+    KEFU_ASSIGN_OR_RETURN(f.department_id,
+                          security::DepartmentScope::Of(CallerFrom(*ctx)).ListDepartment(req->department_id()));
     f.overdue_only = req->overdue_only();
     f.open_only = req->open_only();
     f.level = req->escalation_level();
@@ -409,7 +431,7 @@ grpc::Status ComplaintServiceImpl::AcceptWorkOrder(grpc::ServerContext* ctx, con
     KEFU_RETURN_IF_ERROR(CheckText("note", req->note(), kMaxNoteChars, false));
     Caller caller = CallerFrom(*ctx);
     absl::Time now = clock_->Now();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kAccept));
                                          w.set_status(next);
@@ -444,7 +466,7 @@ grpc::Status ComplaintServiceImpl::AssignWorkOrder(grpc::ServerContext* ctx, con
       KEFU_RETURN_IF_ERROR(clients::RequireActiveStaff(config_.performance, req->handler_id(), "handler_id",
                                                        config_.customers_timeout, &caller));
     std::string actor = caller.ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          if (!IsOpen(w.status()))
                                            return MakeError(absl::StatusCode::kFailedPrecondition, "WORK_ORDER_CLOSED",
@@ -468,7 +490,7 @@ grpc::Status ComplaintServiceImpl::StartWork(grpc::ServerContext* ctx, const pb:
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
     KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kStartWork));
                                          w.set_status(next);
@@ -489,7 +511,7 @@ grpc::Status ComplaintServiceImpl::PauseSla(grpc::ServerContext* ctx, const pb::
     v.Merge(CheckText("note", req->note(), kMaxNoteChars, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          if (w.status() != pb::STATUS_IN_PROGRESS)
                                            return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_IN_PROGRESS",
@@ -517,7 +539,7 @@ grpc::Status ComplaintServiceImpl::ResumeSla(grpc::ServerContext* ctx, const pb:
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
     KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          if (!w.sla_paused())
                                            return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_PAUSED",
@@ -541,7 +563,7 @@ grpc::Status ComplaintServiceImpl::ChangeSeverity(grpc::ServerContext* ctx, cons
     v.Merge(CheckText("reason", req->reason(), kMaxNoteChars, true));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          if (!IsOpen(w.status()))
                                            return MakeError(absl::StatusCode::kFailedPrecondition, "WORK_ORDER_CLOSED",
@@ -570,7 +592,7 @@ grpc::Status ComplaintServiceImpl::AddNote(grpc::ServerContext* ctx, const pb::A
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
     KEFU_RETURN_IF_ERROR(CheckText("text", req->text(), kMaxNoteChars, true));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), 0,
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), 0,
                                        [&](pb::WorkOrder&, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          events.push_back({pb::EVENT_KIND_NOTE, req->text(), actor, false});
                                          return absl::OkStatus();
@@ -590,7 +612,7 @@ grpc::Status ComplaintServiceImpl::ResolveWorkOrder(grpc::ServerContext* ctx, co
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     absl::Time now = clock_->Now();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kResolve));
                                          w.set_status(next);
@@ -613,7 +635,7 @@ grpc::Status ComplaintServiceImpl::StartFollowUp(grpc::ServerContext* ctx, const
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
     KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kStartFollowUp));
                                          w.set_status(next);
@@ -638,7 +660,7 @@ grpc::Status ComplaintServiceImpl::RecordFollowUp(grpc::ServerContext* ctx, cons
     absl::Time now = clock_->Now();
     bool satisfied = IsSatisfied(req->satisfaction());
     KEFU_ASSIGN_OR_RETURN(
-        *resp, Apply(req->work_order_id(), req->version(),
+        *resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                      [&](pb::WorkOrder& w, std::vector<NewEvent>& events,
                          std::optional<pb::FollowUp>& follow_up) -> absl::Status {
                        KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), satisfied ? Action::kFollowUpSatisfied
@@ -683,7 +705,7 @@ grpc::Status ComplaintServiceImpl::CloseWithoutSatisfaction(grpc::ServerContext*
       return MakeError(absl::StatusCode::kPermissionDenied, "SENIOR_MANAGER_ONLY",
                        "only a senior manager may close a work order without the customer's satisfaction");
     absl::Time now = clock_->Now();
-    KEFU_ASSIGN_OR_RETURN(*resp, Apply(req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(
                                              auto next, NextStatus(w.status(), Action::kCloseWithoutSatisfaction));
@@ -702,11 +724,11 @@ grpc::Status ComplaintServiceImpl::CloseWithoutSatisfaction(grpc::ServerContext*
 
 // ---- reads ----
 
-grpc::Status ComplaintServiceImpl::GetTimeline(grpc::ServerContext*, const pb::GetTimelineRequest* req,
+grpc::Status ComplaintServiceImpl::GetTimeline(grpc::ServerContext* ctx, const pb::GetTimelineRequest* req,
                                                pb::Timeline* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
-    KEFU_ASSIGN_OR_RETURN(*resp->mutable_work_order(), repo_->Get(req->work_order_id()));
+    KEFU_ASSIGN_OR_RETURN(*resp->mutable_work_order(), GetInScope(*repo_, req->work_order_id(), *ctx));
     KEFU_ASSIGN_OR_RETURN(auto events, repo_->Timeline(req->work_order_id()));
     for (auto& e : events) *resp->add_events() = std::move(e);
     return absl::OkStatus();

@@ -17,6 +17,7 @@
 #include "kefu/request_context.h"
 #include "repository.h"
 #include "settings.h"
+#include "kefu/security/scope.h"
 
 namespace kefu::complaints {
 
@@ -110,7 +111,12 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
   // deadlines, next check and overdue are then recomputed from the full history.
   using Act = std::function<absl::Status(pb::WorkOrder& w, std::vector<NewEvent>& events,
                                          std::optional<pb::FollowUp>& follow_up)>;
-  absl::StatusOr<pb::WorkOrder> Apply(int64_t id, int64_t version, const Act& act);
+  // scope: the caller's department scope (security/scope.h); nullptr for the service's
+  // own changes (sweeps, classification).
+  absl::StatusOr<pb::WorkOrder> Apply(int64_t id, int64_t version, const Act& act,
+                                      const security::DepartmentScope* scope = nullptr);
+  // Apply on behalf of the calling staff member, within their department scope.
+  absl::StatusOr<pb::WorkOrder> ApplyAs(const grpc::ServerContext* ctx, int64_t id, int64_t version, const Act& act);
   absl::StatusOr<Settings> LoadSettings();
   // Service type and covering contract from entitlement; UNCLASSIFIED when contracts
   // cannot answer.

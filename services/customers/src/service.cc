@@ -10,11 +10,32 @@
 #include "kefu/log.h"
 #include "kefu/paging.h"
 #include "kefu/request_context.h"
+#include "kefu/security/scope.h"
 #include "kefu/validation.h"
 
 namespace kefu::customers {
 
+using security::DepartmentScope;
+
 namespace {
+
+// Services and roles that do not serve customers get contact details masked.
+void MaskContactsFor(const Caller& caller, pb::Customer* c) {
+  if (security::SeesFullContactDetails(caller)) return;
+  for (auto& contact : *c->mutable_contacts()) {
+    if (!contact.phone().empty()) contact.set_phone(MaskPhone(contact.phone()));
+    if (!contact.email().empty()) contact.set_email(MaskEmail(contact.email()));
+    if (!contact.address().empty()) contact.set_address(MaskAddress(contact.address()));
+  }
+}
+
+// The customer, if the caller's department scope covers it (security/scope.h).
+absl::StatusOr<pb::Customer> GetInScope(Repository& repo, int64_t id, const DepartmentScope& scope) {
+  auto c = repo.Get(id);
+  KEFU_RETURN_IF_ERROR(scope.Hide(c.status()));
+  KEFU_RETURN_IF_ERROR(scope.Check(c->department_id()));
+  return c;
+}
 
 constexpr size_t kMaxRequestIdChars = 64;
 
@@ -118,6 +139,10 @@ grpc::Status CustomerServiceImpl::CreateCustomer(grpc::ServerContext* ctx, const
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
     pb::Customer c = WithCreateDefaults(req->customer());
+    // New customers belong to the creator's department unless a department is given,
+    // and a department-scoped creator can only add to their own.
+    if (c.department_id().empty()) c.set_department_id(caller.department_id);
+    KEFU_RETURN_IF_ERROR(DepartmentScope::Of(caller).Check(c.department_id()));
     auto created = repo_->Create(c, IdempotencyKeyOf(*req), req->allow_duplicates(), caller.ActorOrSystem());
     if (!created.ok()) {
       if (ReasonOf(created.status()) == "DUPLICATE_CUSTOMER") metrics_->DuplicateDetected();
@@ -237,7 +262,9 @@ grpc::Status CustomerServiceImpl::ExportCustomers(grpc::ServerContext* ctx, cons
     v.Merge(CheckEnum("tier", req->tier(), pb::Tier_IsValid, false));
     v.Merge(CheckEnum("lifecycle_stage", req->lifecycle_stage(), pb::LifecycleStage_IsValid, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    ListCustomersFilter f{req->owner_id(), req->department_id(), req->region(), "", req->tag(), req->tier(),
+    Caller caller = CallerFrom(*ctx);
+    KEFU_ASSIGN_OR_RETURN(std::string department, DepartmentScope::Of(caller).ListDepartment(req->department_id()));
+    ListCustomersFilter f{req->owner_id(), department, req->region(), "", req->tag(), req->tier(),
                           req->lifecycle_stage()};
     // Page by page in id order: memory stays flat however many customers match, and a
     // slow reader only holds one page.
@@ -245,27 +272,38 @@ grpc::Status CustomerServiceImpl::ExportCustomers(grpc::ServerContext* ctx, cons
     for (;;) {
       if (ctx->IsCancelled()) return absl::CancelledError("the client went away");
       KEFU_ASSIGN_OR_RETURN(auto page, repo_->List(f, kMaxPageSize, after));
-      for (const auto& c : page.items)
+      for (auto& c : page.items) {
+        MaskContactsFor(caller, &c);
         if (!writer->Write(c)) return absl::CancelledError("the client went away");
+      }
       if (!page.more || page.items.empty()) return absl::OkStatus();
       after = CustomerCursor{"", page.items.back().id()};
     }
   });
 }
 
-grpc::Status CustomerServiceImpl::GetCustomer(grpc::ServerContext*, const pb::GetCustomerRequest* req,
+grpc::Status CustomerServiceImpl::GetCustomer(grpc::ServerContext* ctx, const pb::GetCustomerRequest* req,
                                               pb::Customer* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckCustomerId("customer_id", req->customer_id()));
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Get(req->customer_id()));
+    Caller caller = CallerFrom(*ctx);
+    KEFU_ASSIGN_OR_RETURN(*resp, GetInScope(*repo_, req->customer_id(), DepartmentScope::Of(caller)));
+    MaskContactsFor(caller, resp);
     return absl::OkStatus();
   });
 }
 
-grpc::Status CustomerServiceImpl::UpdateCustomer(grpc::ServerContext*, const pb::UpdateCustomerRequest* req,
+grpc::Status CustomerServiceImpl::UpdateCustomer(grpc::ServerContext* ctx, const pb::UpdateCustomerRequest* req,
                                                  pb::Customer* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(ValidateUpdate(*req));
+    const DepartmentScope scope = DepartmentScope::Of(CallerFrom(*ctx));
+    if (!scope.company_wide()) {
+      KEFU_RETURN_IF_ERROR(GetInScope(*repo_, req->customer().id(), scope).status());
+      // Moving a customer to another department is for managers who see both.
+      for (const auto& p : req->update_mask().paths())
+        if (p == "department_id") KEFU_RETURN_IF_ERROR(scope.Check(req->customer().department_id()));
+    }
     std::vector<std::string> paths(req->update_mask().paths().begin(), req->update_mask().paths().end());
     KEFU_ASSIGN_OR_RETURN(
         *resp, repo_->Mutate(req->customer().id(), req->customer().version(),
@@ -282,7 +320,7 @@ grpc::Status CustomerServiceImpl::UpdateCustomer(grpc::ServerContext*, const pb:
   });
 }
 
-grpc::Status CustomerServiceImpl::ListCustomers(grpc::ServerContext*, const pb::ListCustomersRequest* req,
+grpc::Status CustomerServiceImpl::ListCustomers(grpc::ServerContext* ctx, const pb::ListCustomersRequest* req,
                                                 pb::ListCustomersResponse* resp) {
   return RunHandler([&]() -> absl::Status {
     Validator v;
@@ -295,7 +333,9 @@ grpc::Status CustomerServiceImpl::ListCustomers(grpc::ServerContext*, const pb::
     v.Merge(CheckEnum("tier", req->tier(), pb::Tier_IsValid, false));
     v.Merge(CheckEnum("lifecycle_stage", req->lifecycle_stage(), pb::LifecycleStage_IsValid, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    ListCustomersFilter f{req->owner_id(), req->department_id(), req->region(), req->name_prefix(), req->tag(),
+    Caller caller = CallerFrom(*ctx);
+    KEFU_ASSIGN_OR_RETURN(std::string department, DepartmentScope::Of(caller).ListDepartment(req->department_id()));
+    ListCustomersFilter f{req->owner_id(), department, req->region(), req->name_prefix(), req->tag(),
                           req->tier(), req->lifecycle_stage()};
     pb::ListCustomersRequest filters = *req;
     filters.clear_page_size();
@@ -310,7 +350,10 @@ grpc::Status CustomerServiceImpl::ListCustomers(grpc::ServerContext*, const pb::
       after = cur;
     }
     KEFU_ASSIGN_OR_RETURN(auto page, repo_->List(f, EffectivePageSize(req->page_size()), after));
-    for (auto& c : page.items) *resp->add_customers() = std::move(c);
+    for (auto& c : page.items) {
+      MaskContactsFor(caller, &c);
+      *resp->add_customers() = std::move(c);
+    }
     if (page.more && resp->customers_size() > 0) {
       const auto& last = resp->customers(resp->customers_size() - 1);
       // The name is only a sort key when searching by prefix.
@@ -528,7 +571,7 @@ grpc::Status CustomerServiceImpl::AppendLogEntry(grpc::ServerContext* ctx, const
   });
 }
 
-grpc::Status CustomerServiceImpl::ListLogEntries(grpc::ServerContext*, const pb::ListLogEntriesRequest* req,
+grpc::Status CustomerServiceImpl::ListLogEntries(grpc::ServerContext* ctx, const pb::ListLogEntriesRequest* req,
                                                  pb::ListLogEntriesResponse* resp) {
   return RunHandler([&]() -> absl::Status {
     Validator v;
@@ -539,6 +582,8 @@ grpc::Status CustomerServiceImpl::ListLogEntries(grpc::ServerContext*, const pb:
         FromProtoTime(req->start_time()) >= FromProtoTime(req->end_time()))
       v.Add("end_time", "must be after start_time");
     KEFU_RETURN_IF_ERROR(v.Finish());
+    const DepartmentScope scope = DepartmentScope::Of(CallerFrom(*ctx));
+    if (!scope.company_wide()) KEFU_RETURN_IF_ERROR(GetInScope(*repo_, req->customer_id(), scope).status());
     pb::ListLogEntriesRequest filters = *req;
     filters.clear_page_size();
     filters.clear_page_token();
@@ -787,12 +832,15 @@ grpc::Status CustomerServiceImpl::GetCustomer360(grpc::ServerContext* ctx, const
     v.Merge(CheckCustomerId("customer_id", req->customer_id()));
     if (req->recent_log_limit() < 0 || req->recent_log_limit() > 50) v.Add("recent_log_limit", "must be 0 to 50");
     KEFU_RETURN_IF_ERROR(v.Finish());
-    KEFU_ASSIGN_OR_RETURN(*resp->mutable_customer(), repo_->Get(req->customer_id()));
+    Caller caller = CallerFrom(*ctx);
+    KEFU_ASSIGN_OR_RETURN(*resp->mutable_customer(),
+                          GetInScope(*repo_, req->customer_id(), DepartmentScope::Of(caller)));
+    MaskContactsFor(caller, resp->mutable_customer());
     int limit = req->recent_log_limit() == 0 ? 10 : req->recent_log_limit();
     KEFU_ASSIGN_OR_RETURN(auto log, repo_->ListLog(req->customer_id(), pb::LOG_CATEGORY_UNSPECIFIED, std::nullopt,
                                                    std::nullopt, limit, std::nullopt));
     for (auto& e : log.items) *resp->add_recent_log_entries() = std::move(e);
-    FillFromPeers(peers_, req->customer_id(), CallerFrom(*ctx), resp);
+    FillFromPeers(peers_, req->customer_id(), caller, resp);
     return absl::OkStatus();
   });
 }

@@ -1,0 +1,76 @@
+#pragma once
+// Authentication and the role matrix, enforced in gRPC's auth step: before a call is
+// dispatched to a service, so no handler, interceptor or stream ever sees a refused
+// call. Runs on every listener (TLS, or loopback-only plaintext in development).
+//
+//   1. the method must be in the matrix (access_policy.h); health checks need nothing
+//   2. the bearer token must verify (tokens.h)          -> else UNAUTHENTICATED
+//   3. one of its roles must be allowed for the method  -> else PERMISSION_DENIED
+//   4. handlers learn who is calling through CallerFrom(), which resolves the same
+//      metadata again with IdentityOf() (answered from the verifier's token cache). gRPC's
+//      AuthContext is shared by every call on a connection, so identity is never put there.
+// A service calling on behalf of a staff member sends its own token plus the staff
+// member's identity in x-kefu-on-behalf-of* headers; those are honoured only from a
+// token that holds the service role.
+
+#include <grpcpp/security/auth_metadata_processor.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <vector>
+#include <memory>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "kefu/security/tokens.h"
+
+namespace kefu::security {
+
+inline constexpr char kAuthorizationHeader[] = "authorization";
+inline constexpr char kOnBehalfOfHeader[] = "x-kefu-on-behalf-of";
+inline constexpr char kOnBehalfOfDepartmentHeader[] = "x-kefu-on-behalf-of-department";
+inline constexpr char kOnBehalfOfRolesHeader[] = "x-kefu-on-behalf-of-roles";
+
+using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
+
+// Who a call acts as, from its verified token.
+struct CallIdentity {
+  std::vector<std::string> token_roles;  // what the matrix checks
+  // The effective caller: the staff member the token names, or the one a service acts
+  // for (x-kefu-on-behalf-of*, trusted only from a service token).
+  std::string staff, department;
+  std::vector<std::string> roles;
+  std::string service;  // the calling service, for service tokens
+};
+absl::StatusOr<CallIdentity> ResolveIdentity(const Metadata& md, const TokenVerifier& verifier,
+                                             absl::Time now);
+
+// The verifier CallerFrom() uses; set by the server bootstrap.
+void SetCallVerifier(std::shared_ptr<const TokenVerifier> verifier);
+// The identity of a call that passed the Authenticator; nullopt when it carries none.
+std::optional<CallIdentity> IdentityOf(const Metadata& md);
+
+class Authenticator final : public grpc::AuthMetadataProcessor {
+ public:
+  // on_denied(method, reason) counts and logs refusals; reason is "unauthenticated",
+  // "permission_denied" or "unknown_method".
+  using DeniedHook = std::function<void(absl::string_view method, absl::string_view reason)>;
+  Authenticator(std::shared_ptr<const TokenVerifier> verifier, DeniedHook on_denied,
+                std::function<absl::Time()> now = [] { return absl::Now(); })
+      : verifier_(std::move(verifier)), on_denied_(std::move(on_denied)), now_(std::move(now)) {}
+
+  // Verification is CPU only (one RSA verify); run inline, not on a thread hop.
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
+                       OutputMetadata* consumed_auth_metadata,
+                       OutputMetadata* response_metadata) override;
+
+ private:
+  grpc::Status Deny(absl::string_view method, absl::string_view reason, grpc::Status status);
+  std::shared_ptr<const TokenVerifier> verifier_;
+  DeniedHook on_denied_;
+  std::function<absl::Time()> now_;
+};
+
+}  // namespace kefu::security
