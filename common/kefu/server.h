@@ -58,7 +58,7 @@ struct ServerOptions {
   int max_threads = 64;
   int max_message_bytes = 4 << 20;
   // Programmatic default is loopback plaintext (in-process tests); the flags default to TLS.
-  security::TransportConfig transport{/*plaintext=*/true};
+  security::TransportConfig transport = security::TransportConfig::LoopbackPlaintext();
   // Required: every call but health checks carries a token this verifies.
   std::shared_ptr<const security::TokenVerifier> token_verifier;
   absl::Duration health_interval = absl::Seconds(1);

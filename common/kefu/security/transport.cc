@@ -21,7 +21,7 @@ std::mutex& ClientMu() {
   return *mu;
 }
 TransportConfig& ClientConfig() {
-  static auto* config = new TransportConfig{/*plaintext=*/true};
+  static auto* config = new TransportConfig(TransportConfig::LoopbackPlaintext());
   return *config;
 }
 

@@ -24,6 +24,12 @@ struct TransportConfig {
   std::string cert_pem, key_pem;  // this process's certificate (server, and client for mTLS)
   std::string ca_pem;             // trusted CA for peers
   bool require_client_cert = false;
+
+  static TransportConfig LoopbackPlaintext() {
+    TransportConfig c;
+    c.plaintext = true;
+    return c;
+  }
 };
 
 struct TransportFiles {
