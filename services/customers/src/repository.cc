@@ -66,32 +66,32 @@ absl::Status LoadChildren(Session& s, std::vector<pb::Customer*> customers) {
     by_id[c->id()] = c;
     ids.push_back(c->id());
   }
+  // Contacts and tags in one round trip: a customer read is then two statements, the
+  // row and its children, whatever it has.
   std::vector<Param> params;
-  std::string in = InList(params, ids);
+  std::string in_contacts = InList(params, ids);
+  std::string in_tags = InList(params, ids);
   KEFU_ASSIGN_OR_RETURN(
-      auto contacts,
-      s.Query(absl::StrCat("SELECT customer_id, name, phone, email, address, title, is_primary "
-                           "FROM customer_contacts WHERE customer_id IN (", in,
-                           ") ORDER BY customer_id, position"),
+      auto rows,
+      s.Query(absl::StrCat("SELECT 0 AS kind, customer_id, position, name, phone, email, address, title, "
+                           "is_primary FROM customer_contacts WHERE customer_id IN (", in_contacts, ") "
+                           "UNION ALL SELECT 1, customer_id, 0, tag, '', '', '', '', 0 FROM customer_tags "
+                           "WHERE customer_id IN (", in_tags, ") ORDER BY kind, customer_id, position, name"),
               params));
-  for (const auto& r : contacts) {
-    auto it = by_id.find(r.Int(0));
+  for (const auto& r : rows) {
+    auto it = by_id.find(r.Int(1));
     if (it == by_id.end()) continue;
+    if (r.Int(0) == 1) {
+      it->second->add_tags(r.Str(3));
+      continue;
+    }
     auto* ct = it->second->add_contacts();
-    ct->set_name(r.Str(1));
-    ct->set_phone(r.Str(2));
-    ct->set_email(r.Str(3));
-    ct->set_address(r.Str(4));
-    ct->set_title(r.Str(5));
-    ct->set_primary(r.Int(6) != 0);
-  }
-  KEFU_ASSIGN_OR_RETURN(
-      auto tags, s.Query(absl::StrCat("SELECT customer_id, tag FROM customer_tags WHERE customer_id IN (",
-                                      in, ") ORDER BY customer_id, tag"),
-                         params));
-  for (const auto& r : tags) {
-    auto it = by_id.find(r.Int(0));
-    if (it != by_id.end()) it->second->add_tags(r.Str(1));
+    ct->set_name(r.Str(3));
+    ct->set_phone(r.Str(4));
+    ct->set_email(r.Str(5));
+    ct->set_address(r.Str(6));
+    ct->set_title(r.Str(7));
+    ct->set_primary(r.Int(8) != 0);
   }
   return absl::OkStatus();
 }
