@@ -429,6 +429,44 @@ TEST_F(SecurityTest, DepartmentScopeHidesOtherDepartmentsRecordsAndTheirExistenc
   for (const auto& x : wpage.work_orders()) EXPECT_EQ(x.department_id(), "D-EAST");
 }
 
+// Bulk import and the alert stream follow the same department scope.
+TEST_F(SecurityTest, ImportAndAlertStreamStayInTheCallersDepartment) {
+  std::string manager = Token("M-EAST", "department_manager", "D-EAST");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  ctx.AddMetadata("authorization", "Bearer " + manager);
+  cu::ImportCustomersResponse resp;
+  auto writer = Customers()->ImportCustomers(&ctx, &resp);
+  cu::ImportCustomersRequest req;
+  for (const char* dept : {"", "D-EAST", "D-WEST"}) {
+    auto* c = req.add_customers();
+    c->set_kind(cu::CUSTOMER_KIND_ORGANIZATION);
+    c->set_name(absl::StrCat("导入测试", dept, "有限公司"));
+    c->set_department_id(dept);
+  }
+  ASSERT_TRUE(writer->Write(req));
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  ASSERT_EQ(resp.results_size(), 3);
+  EXPECT_EQ(resp.committed(), false);  // one bad row, nothing written
+  EXPECT_EQ(resp.results(0).outcome(), cu::ImportRowResult::OUTCOME_VALID);
+  EXPECT_EQ(resp.results(1).outcome(), cu::ImportRowResult::OUTCOME_VALID);
+  EXPECT_EQ(resp.results(2).outcome(), cu::ImportRowResult::OUTCOME_INVALID);
+  ASSERT_EQ(resp.results(2).violations_size(), 1);
+  EXPECT_EQ(resp.results(2).violations(0).field(), "department_id");
+
+  auto complaints = wo::ComplaintService::NewStub(Of("complaints").channel);
+  wo::WatchAlertsRequest watch;
+  watch.set_department_id("D-WEST");
+  grpc::ClientContext wctx;
+  wctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  wctx.AddMetadata("authorization", "Bearer " + Token("E-AGENT", "agent", "D-EAST"));
+  auto reader = complaints->WatchAlerts(&wctx, watch);
+  wo::Alert alert;
+  EXPECT_FALSE(reader->Read(&alert));
+  EXPECT_EQ(reader->Finish().error_code(), StatusCode::PERMISSION_DENIED);
+}
+
 // Writes and personal-data reads land in the owning service's audit trail, with who,
 // which RPC, which record and which fields (never values); only senior managers read it.
 TEST_F(SecurityTest, WritesAndPersonalDataReadsAreAudited) {

@@ -774,6 +774,9 @@ grpc::Status ComplaintServiceImpl::WatchAlerts(grpc::ServerContext* ctx, const p
   v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
   v.Merge(CheckId("handler_id", req->handler_id(), kMaxIdChars, false));
   if (!v.ok()) return ToGrpcStatus(v.Finish());
+  // A department-scoped caller watches their own department only.
+  auto department = security::DepartmentScope::Of(CallerFrom(*ctx)).ListDepartment(req->department_id());
+  if (!department.ok()) return ToGrpcStatus(department.status());
   // Alerts are rows, so every replica streams the same alerts whichever wrote them.
   auto last = repo_->LastAlertId();
   if (!last.ok()) return ToGrpcStatus(last.status());
@@ -783,7 +786,7 @@ grpc::Status ComplaintServiceImpl::WatchAlerts(grpc::ServerContext* ctx, const p
     auto alerts = repo_->AlertsAfter(cursor, 200, &next);
     if (alerts.ok()) {
       for (const auto& a : *alerts) {
-        if (!req->department_id().empty() && a.department_id() != req->department_id()) continue;
+        if (!department->empty() && a.department_id() != *department) continue;
         if (!req->handler_id().empty() && a.handler_id() != req->handler_id()) continue;
         if (!writer->Write(a)) return grpc::Status::OK;  // the client went away
       }

@@ -187,13 +187,19 @@ grpc::Status CustomerServiceImpl::ImportCustomers(grpc::ServerContext* ctx,
     }
     if (rows.empty()) return RequiredField("customers");
     Caller caller = CallerFrom(*ctx);
+    const DepartmentScope scope = DepartmentScope::Of(caller);
     std::map<std::string, int> first_row_with_key;
     std::vector<pb::Customer> to_write;
     std::vector<int> written_rows;
     for (size_t i = 0; i < rows.size(); ++i) {
       auto* r = resp->add_results();
       r->set_row(static_cast<int32_t>(i + 1));
+      // As in CreateCustomer: the importer's department by default, and only their own
+      // when they are department-scoped.
+      if (rows[i].department_id().empty()) rows[i].set_department_id(caller.department_id);
       absl::Status valid = ValidateCustomerFields(rows[i], "customer", true);
+      if (valid.ok() && !scope.Check(rows[i].department_id()).ok())
+        valid = InvalidField("customer.department_id", "is not your department");
       if (!valid.ok()) {
         r->set_outcome(pb::ImportRowResult::OUTCOME_INVALID);
         for (const auto& v : ViolationsOf(valid)) {
