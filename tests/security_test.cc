@@ -39,6 +39,7 @@
 #include "kefu/security/access_policy.h"
 #include "kefu/security/tokens.h"
 #include "support/auth.h"
+#include "support/system.h"
 #include "support/test_env.h"
 
 namespace kefu {
@@ -52,17 +53,6 @@ using grpc::StatusCode;
 constexpr char kPhone[] = "13912345678";
 constexpr char kEmail[] = "zhang.secret@example.com";
 constexpr char kOtherPhone[] = "13787654321";
-
-struct Binary {
-  std::string name;
-  std::vector<std::string> services;  // full names it serves
-  int grpc_port = testing::FreePort();
-  int metrics_port = testing::FreePort();
-  db::Config db;
-  std::unique_ptr<testing::Process> process;
-  std::shared_ptr<grpc::Channel> channel;
-  std::string addr() const { return absl::StrCat("127.0.0.1:", grpc_port); }
-};
 
 struct Outcome {
   StatusCode code = StatusCode::OK;
@@ -124,64 +114,26 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token) {
 class SecurityTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    binaries_ = new std::map<std::string, Binary>;
-    auto& b = *binaries_;
-    for (const char* name : {"customers", "contracts", "complaints", "sales", "performance"}) b[name].name = name;
-    b["customers"].services = {"kefu.customers.v1.CustomerService"};
-    b["contracts"].services = {"kefu.contracts.v1.ContractService"};
-    b["complaints"].services = {"kefu.complaints.v1.ComplaintService"};
-    b["sales"].services = {"kefu.sales.v1.SalesService"};
-    b["performance"].services = {"kefu.performance.v1.PerformanceService"};
-    auto addr = [&](const char* flag, const char* name) { return absl::StrCat("--", flag, "=", b[name].addr()); };
-    std::map<std::string, std::vector<std::string>> peers = {
-        {"customers", {addr("complaints_addr", "complaints"), addr("contracts_addr", "contracts"),
-                       addr("sales_addr", "sales"), addr("performance_addr", "performance")}},
-        {"contracts", {addr("customers_addr", "customers")}},
-        {"complaints", {addr("customers_addr", "customers"), addr("contracts_addr", "contracts"),
-                        addr("performance_addr", "performance")}},
-        {"sales", {addr("customers_addr", "customers"), addr("contracts_addr", "contracts")}},
-        {"performance", {addr("customers_addr", "customers"), addr("contracts_addr", "contracts"),
-                         addr("complaints_addr", "complaints")}}};
-    for (auto& [name, s] : b) {
-      s.db = testing::CreateSchema(absl::StrCat("sec_", name));
-      std::vector<std::string> args{"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", s.grpc_port),
-                                    absl::StrCat("--metrics_port=", s.metrics_port),
-                                    absl::StrCat("--db_port=", testing::SharedDbPort()),
-                                    absl::StrCat("--db_user=", s.db.user), absl::StrCat("--db_name=", s.db.schema),
-                                    "--log_level=debug"};
-      for (const auto& p : peers[name]) args.push_back(p);
-      for (const auto& f : testing::SecurityFlags()) args.push_back(f);
-      s.process = std::make_unique<testing::Process>(
-          testing::BuildPath(absl::StrCat("services/", name, "/kefu-", name)), args,
-          std::vector<std::string>{"KEFU_DB_PASSWORD=" + s.db.password});
-      s.channel = grpc::CreateChannel(s.addr(), grpc::InsecureChannelCredentials());
-    }
-    for (auto& [name, s] : b) {
-      bool serving = false;
-      for (int i = 0; i < 300 && !serving; ++i) {
-        auto h = probe::CheckHealth(s.channel, "", absl::Seconds(1));
-        serving = h.ok() && *h == probe::HealthState::kServing;
-        if (!serving) absl::SleepFor(absl::Milliseconds(100));
-      }
-      ASSERT_TRUE(serving) << name << "\n" << s.process->Output();
-    }
+    // Debug logs too, so the scan for personal data below sees every line there is.
+    std::map<std::string, std::vector<std::string>> debug;
+    for (const auto& name : testing::ServiceBinaries::Names()) debug[name] = {"--log_level=debug"};
+    system_ = new testing::ServiceBinaries("sec", debug);
+    ASSERT_TRUE(system_->Start());
   }
 
   static void TearDownTestSuite() {
-    for (auto& [name, s] : *binaries_) s.process->Signal(SIGTERM);
-    for (auto& [name, s] : *binaries_) {
-      EXPECT_EQ(s.process->WaitExit(15000), 0) << name;
+    for (const auto& [name, code] : system_->Stop(15000)) {
+      EXPECT_EQ(code, 0) << name;
       // Whatever the tests did, personal data never reached a log line.
-      std::string out = s.process->Output();
+      std::string out = Of(name).process->Output();
       for (const char* secret : {kPhone, kEmail, kOtherPhone})
         EXPECT_EQ(out.find(secret), std::string::npos) << name << " logged " << secret;
       EXPECT_EQ(out.find("zhang.secret"), std::string::npos) << name;
-      testing::DropSchema(s.db);
     }
-    delete binaries_;
+    delete system_;
   }
 
-  static Binary& Of(const std::string& name) { return binaries_->at(name); }
+  static testing::ServiceBinaries::Binary& Of(const std::string& name) { return (*system_)[name]; }
   static std::unique_ptr<cu::CustomerService::Stub> Customers() {
     return cu::CustomerService::NewStub(Of("customers").channel);
   }
@@ -206,9 +158,9 @@ class SecurityTest : public ::testing::Test {
     return out.id();
   }
 
-  static std::map<std::string, Binary>* binaries_;
+  static testing::ServiceBinaries* system_;
 };
-std::map<std::string, Binary>* SecurityTest::binaries_ = nullptr;
+testing::ServiceBinaries* SecurityTest::system_ = nullptr;
 
 // Every RPC of every kefu API, and the audit service, has a row in the matrix.
 TEST_F(SecurityTest, EveryRpcIsInTheMatrix) {

@@ -19,6 +19,7 @@
 #include "kefu/time_util.h"
 #include "support/test_env.h"
 #include "support/auth.h"
+#include "support/system.h"
 
 namespace kefu {
 namespace {
@@ -50,64 +51,25 @@ bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl
 
 std::string Today() { return absl::FormatCivilTime(absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600))); }
 
-struct Service {
-  std::string name;
-  int grpc_port = testing::FreePort();
-  int metrics_port = testing::FreePort();
-  db::Config db;
-  std::unique_ptr<testing::Process> process;
-  std::shared_ptr<grpc::Channel> channel;
-  std::string addr() const { return absl::StrCat("127.0.0.1:", grpc_port); }
-};
-
 class SystemFlows : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    system_ = new std::map<std::string, Service>();
-    for (const char* name : {"customers", "contracts", "complaints", "sales", "performance"}) (*system_)[name].name = name;
-    auto addr = [](const char* flag, const char* svc) { return absl::StrCat("--", flag, "=", S(svc).addr()); };
-    std::map<std::string, std::vector<std::string>> extra = {
-        {"customers",
-         {addr("complaints_addr", "complaints"), addr("contracts_addr", "contracts"), addr("sales_addr", "sales"),
-          addr("performance_addr", "performance")}},
-        {"contracts", {addr("customers_addr", "customers"), "--sweep_interval_ms=300", "--outbox_interval_ms=200"}},
-        {"complaints",
-         {addr("customers_addr", "customers"), addr("contracts_addr", "contracts"),
-          addr("performance_addr", "performance"), "--sweep_interval_ms=200", "--outbox_interval_ms=200"}},
-        {"sales", {addr("customers_addr", "customers"), addr("contracts_addr", "contracts"), "--outbox_interval_ms=200"}},
-        {"performance",
-         {addr("customers_addr", "customers"), addr("contracts_addr", "contracts"),
-          addr("complaints_addr", "complaints")}}};
-    for (auto& [name, s] : *system_) {
-      s.db = testing::CreateSchema(absl::StrCat("flow_", name));
-      std::vector<std::string> args{"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", s.grpc_port),
-                                    absl::StrCat("--metrics_port=", s.metrics_port),
-                                    absl::StrCat("--db_port=", testing::SharedDbPort()),
-                                    absl::StrCat("--db_user=", s.db.user), absl::StrCat("--db_name=", s.db.schema),
-                                    "--log_level=warn"};
-      for (const auto& e : extra[name]) args.push_back(e);
-      for (auto& f : testing::SecurityFlags()) args.push_back(f);
-      s.process = std::make_unique<testing::Process>(
-          testing::BuildPath(absl::StrCat("services/", name, "/kefu-", name)), args,
-          std::vector<std::string>{"KEFU_DB_PASSWORD=" + s.db.password});
-      s.channel = grpc::CreateChannel(s.addr(), grpc::InsecureChannelCredentials());
-    }
-    for (auto& [name, s] : *system_) {
-      bool serving = Eventually([&] {
-        auto h = probe::CheckHealth(s.channel, "", absl::Seconds(1));
-        return h.ok() && *h == probe::HealthState::kServing;
-      });
-      ASSERT_TRUE(serving) << name << "\n" << s.process->Output();
-    }
+    // Sweeps and outboxes every fraction of a second, so the flows run in seconds.
+    system_ = new testing::ServiceBinaries(
+        "flow", {{"contracts", {"--sweep_interval_ms=300", "--outbox_interval_ms=200", "--log_level=warn"}},
+                 {"complaints", {"--sweep_interval_ms=200", "--outbox_interval_ms=200", "--log_level=warn"}},
+                 {"sales", {"--outbox_interval_ms=200", "--log_level=warn"}},
+                 {"customers", {"--log_level=warn"}},
+                 {"performance", {"--log_level=warn"}}});
+    ASSERT_TRUE(system_->Start());
     SeedStaff();
   }
   static void TearDownTestSuite() {
-    for (auto& [name, s] : *system_) s.process->Signal(SIGTERM);
-    for (auto& [name, s] : *system_) EXPECT_EQ(s.process->WaitExit(20000), 0) << name << "\n" << s.process->Output();
-    for (auto& [name, s] : *system_) testing::DropSchema(s.db);
+    for (const auto& [name, code] : system_->Stop(20000))
+      EXPECT_EQ(code, 0) << name << "\n" << (*system_)[name].process->Output();
     delete system_;
   }
-  static Service& S(const std::string& name) { return system_->at(name); }
+  static testing::ServiceBinaries::Binary& S(const std::string& name) { return (*system_)[name]; }
 
   static auto Customers() { return cpb::CustomerService::NewStub(S("customers").channel); }
   static auto Contracts() { return ctr::ContractService::NewStub(S("contracts").channel); }
@@ -164,10 +126,10 @@ class SystemFlows : public ::testing::Test {
     return m.ok() ? *m : "";
   }
 
-  static std::map<std::string, Service>* system_;
+  static testing::ServiceBinaries* system_;
 };
 
-std::map<std::string, Service>* SystemFlows::system_;
+testing::ServiceBinaries* SystemFlows::system_ = nullptr;
 
 // Flow 1: a customer calls with a fault; the work order gets its deadlines from the
 // tier, escalates on its own, is resolved, followed up, reopened, and closed.
