@@ -15,6 +15,7 @@
 #include "support/customers_fixture.h"
 #include "support/test_env.h"
 #include "support/auth.h"
+#include <grpcpp/test/server_context_test_spouse.h>
 
 const std::vector<kefu::db::Migration>& ComplaintsMigrations();
 
@@ -84,7 +85,10 @@ TEST(ComplaintsEntitlement, WorkOrdersAreClassifiedByEntitlementAndCaughtUpAfter
   ASSERT_TRUE(contracts.service()->SweepOnce().ok());  // effective since March 1st: active now
 
   auto create_work_order = [&](int64_t customer) {
+    // Called in-process as an agent of the customers' department would over the wire.
     grpc::ServerContext server_ctx;
+    grpc::testing::ServerContextTestSpouse spouse(&server_ctx);  // holds the metadata
+    spouse.AddClientMetadata("authorization", "Bearer " + kefu::testing::TestToken("E4001", "agent", "D-SERVICE"));
     wo::CreateWorkOrderRequest req;
     auto* w = req.mutable_work_order();
     w->set_customer_id(customer);

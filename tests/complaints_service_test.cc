@@ -43,6 +43,7 @@ std::unique_ptr<Server> StartServer(const db::Config& db, grpc::Service* service
                                     const char* name, int port, const std::vector<db::Migration>& migrations) {
   ServerOptions o;
   o.token_verifier = kefu::testing::TestVerifier();
+  o.service_token_verifier = kefu::testing::TestServiceVerifier();
   kefu::testing::UseTestServiceIdentity();
   o.service_name = name;
   o.listen_host = "127.0.0.1";
@@ -73,6 +74,7 @@ class ComplaintsTest : public ::testing::Test {
 
     ServerOptions o;
     o.token_verifier = kefu::testing::TestVerifier();
+    o.service_token_verifier = kefu::testing::TestServiceVerifier();
     kefu::testing::UseTestServiceIdentity();
     complaints_pool_ = db::Pool::Create(*complaints_db_).release();
     ASSERT_TRUE(db::ApplyMigrations(*complaints_pool_, ComplaintsMigrations()).ok());
@@ -99,6 +101,7 @@ class ComplaintsTest : public ::testing::Test {
     customers_server_ = new Server([] {
       ServerOptions o;
       o.token_verifier = kefu::testing::TestVerifier();
+      o.service_token_verifier = kefu::testing::TestServiceVerifier();
       kefu::testing::UseTestServiceIdentity();
       o.service_name = "customers";
       o.listen_host = "127.0.0.1";

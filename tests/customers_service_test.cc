@@ -32,6 +32,7 @@ class CustomersServiceTest : public ::testing::Test {
     clock_ = new FakeClock(absl::FromUnixSeconds(1790000000));  // 2026-09-21
     ServerOptions o;
     o.token_verifier = kefu::testing::TestVerifier();
+    o.service_token_verifier = kefu::testing::TestServiceVerifier();
     kefu::testing::UseTestServiceIdentity();
     o.service_name = "customers";
     o.listen_host = "127.0.0.1";

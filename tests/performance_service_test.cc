@@ -39,11 +39,12 @@ const absl::TimeZone kZone = absl::FixedTimeZone(8 * 3600);
 
 absl::Time At(int y, int m, int d, int h = 10) { return absl::FromCivil(absl::CivilHour(y, m, d, h), kZone); }
 
-std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor = "E1001", const std::string& roles = "") {
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor = "E1001", const std::string& roles = "",
+                                         const std::string& department = "svc") {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   // Staff of these tests work in department "svc".
-  kefu::testing::Authorize(ctx.get(), actor, roles.empty() ? "senior_manager" : roles, "svc");
+  kefu::testing::Authorize(ctx.get(), actor, roles.empty() ? "senior_manager" : roles, department);
   return ctx;
 }
 
@@ -62,6 +63,7 @@ class PerformanceTest : public ::testing::Test {
     db_ = new db::Config(testing::CreateSchema("perf"));
     ServerOptions o;
     o.token_verifier = kefu::testing::TestVerifier();
+    o.service_token_verifier = kefu::testing::TestServiceVerifier();
     kefu::testing::UseTestServiceIdentity();
     o.service_name = "performance";
     o.listen_host = "127.0.0.1";
@@ -458,7 +460,7 @@ TEST_F(PerformanceTest, ScorecardPullsFiguresFromEveryServiceAndSaysWhichAreMiss
   tier.set_reason("年采购额达到金牌标准");
   tier.set_version(owned[0].version());
   cpb::Customer upgraded;
-  ASSERT_TRUE(customers->ChangeTier(Ctx("S", "account_manager").get(), tier, &upgraded).ok());
+  ASSERT_TRUE(customers->ChangeTier(Ctx("S", "account_manager", "sales").get(), tier, &upgraded).ok());
 
   clock_->Set(At(2027, 3, 6));
   auto contracts = ctr::ContractService::NewStub(*contracts_channel_);
@@ -510,7 +512,7 @@ TEST_F(PerformanceTest, ScorecardPullsFiguresFromEveryServiceAndSaysWhichAreMiss
   w->set_handler_id("S");
   w->set_department_id("sales");
   wo::WorkOrder created;
-  grpc::Status cs = complaints->CreateWorkOrder(Ctx("S", "agent").get(), order, &created);
+  grpc::Status cs = complaints->CreateWorkOrder(Ctx("S", "agent", "sales").get(), order, &created);
   ASSERT_TRUE(cs.ok()) << cs.error_message();
 
   pb::GetScorecardRequest req;
@@ -594,12 +596,12 @@ TEST_F(PerformanceTest, OtherServicesHandWorkOnlyToActiveStaff) {
   reassign.set_new_owner_id("ghost");
   reassign.set_reason("客户经理离职");
   cpb::Customer out;
-  grpc::Status st = stub->ReassignOwner(Ctx("M", "department_manager").get(), reassign, &out);
+  grpc::Status st = stub->ReassignOwner(Ctx("M", "senior_manager").get(), reassign, &out);
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(st), "UNKNOWN_STAFF");
   EXPECT_NE(st.error_message().find("new_owner_id"), std::string::npos);
   reassign.set_new_owner_id("D");
-  st = stub->ReassignOwner(Ctx("M", "department_manager").get(), reassign, &out);
+  st = stub->ReassignOwner(Ctx("M", "senior_manager").get(), reassign, &out);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(out.owner_id(), "D");
   cpb::TransferPortfolioRequest transfer;

@@ -40,6 +40,7 @@ class SalesTest : public ::testing::Test {
     db_ = new db::Config(testing::CreateSchema("sales"));
     ServerOptions o;
     o.token_verifier = kefu::testing::TestVerifier();
+    o.service_token_verifier = kefu::testing::TestServiceVerifier();
     kefu::testing::UseTestServiceIdentity();
     o.service_name = "sales";
     o.listen_host = "127.0.0.1";

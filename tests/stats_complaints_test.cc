@@ -42,6 +42,7 @@ class QualitySeriesTest : public ::testing::Test {
     db_ = new db::Config(testing::CreateSchema("stats_cmp"));
     ServerOptions o;
     o.token_verifier = kefu::testing::TestVerifier();
+    o.service_token_verifier = kefu::testing::TestServiceVerifier();
     kefu::testing::UseTestServiceIdentity();
     o.service_name = "complaints";
     o.listen_host = "127.0.0.1";

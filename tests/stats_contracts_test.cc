@@ -38,6 +38,7 @@ class SigningStatsTest : public ::testing::Test {
     db_ = new db::Config(testing::CreateSchema("stats_ctr"));
     ServerOptions o;
     o.token_verifier = kefu::testing::TestVerifier();
+    o.service_token_verifier = kefu::testing::TestServiceVerifier();
     kefu::testing::UseTestServiceIdentity();
     o.service_name = "contracts";
     o.listen_host = "127.0.0.1";

@@ -24,6 +24,7 @@ Caller CallerFrom(const grpc::ServerContext& ctx) {
   c.department_id = std::move(id->department);
   c.service = std::move(id->service);
   c.roles = std::move(id->roles);
+  c.staff_token = std::move(id->staff_token);
   return c;
 }
 
@@ -31,13 +32,7 @@ void Propagate(const Caller& caller, grpc::ClientContext* ctx) {
   std::string token = security::ServiceToken();
   if (!token.empty()) ctx->AddMetadata(security::kAuthorizationHeader, absl::StrCat("Bearer ", token));
   if (!caller.request_id.empty()) ctx->AddMetadata(kRequestIdHeader, caller.request_id);
-  if (!caller.staff_id.empty()) {
-    ctx->AddMetadata(security::kOnBehalfOfHeader, caller.staff_id);
-    if (!caller.department_id.empty())
-      ctx->AddMetadata(security::kOnBehalfOfDepartmentHeader, caller.department_id);
-    if (!caller.roles.empty())
-      ctx->AddMetadata(security::kOnBehalfOfRolesHeader, absl::StrJoin(caller.roles, ","));
-  }
+  if (!caller.staff_token.empty()) ctx->AddMetadata(security::kOnBehalfOfTokenHeader, caller.staff_token);
 }
 
 }  // namespace kefu

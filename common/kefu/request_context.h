@@ -21,6 +21,9 @@ struct Caller {
   std::string request_id;     // for log correlation
   std::vector<std::string> roles;  // agent, account_manager, ... (security/access_policy.h)
   std::string service;  // set when another kefu service is calling ("complaints")
+  // The staff member's own bearer token, forwarded when this service calls another on
+  // their behalf (never logged or stored).
+  std::string staff_token;
   bool HasRole(absl::string_view role) const {
     for (const auto& r : roles)
       if (r == role) return true;

@@ -47,7 +47,9 @@ ABSL_FLAG(std::string, jwt_issuer, "kefu", "Required token issuer (iss).");
 ABSL_FLAG(std::string, jwt_audience, "kefu", "Required token audience (aud).");
 ABSL_FLAG(std::string, service_key_file, "",
           "PEM RSA private key this service signs its own short-lived service tokens with, "
-          "for calls to other services.");
+          "for calls to other services (not the staff token key).");
+ABSL_FLAG(std::string, service_public_key_file, "",
+          "PEM RSA public key that verifies other services' tokens (empty: refuse them).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 ABSL_FLAG(int, drain_delay_ms, 0, "After SIGTERM, report NOT_SERVING this long before closing the listener.");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "After SIGTERM, how long in-flight calls may still take.");
@@ -130,7 +132,13 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
   if (!transport.ok()) fail("invalid TLS configuration", transport.status());
   o.transport = *transport;
   security::SetClientTransport(*transport);
-  if (o.transport.plaintext) log::Warn("plaintext transport: development only, loopback clients only");
+  if (o.transport.plaintext) {
+    // gRPC checks the connection's local address, so a plaintext listener on a routable
+    // address could be reached through any local forwarder: loopback binds only.
+    if (o.listen_host != "127.0.0.1" && o.listen_host != "localhost" && o.listen_host != "::1")
+      fail("--plaintext needs --listen_host=127.0.0.1", absl::FailedPreconditionError(o.listen_host));
+    log::Warn("plaintext transport: development only, loopback clients only");
+  }
 
   std::string public_key = absl::GetFlag(FLAGS_jwt_public_key_file);
   if (public_key.empty())
@@ -139,6 +147,13 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
                                                              absl::GetFlag(FLAGS_jwt_audience));
   if (!verifier.ok()) fail("cannot load --jwt_public_key_file", verifier.status());
   o.token_verifier = *verifier;
+  std::string service_public_key = absl::GetFlag(FLAGS_service_public_key_file);
+  if (!service_public_key.empty()) {
+    auto service_verifier = security::TokenVerifier::FromPublicKeyFile(
+        service_public_key, absl::GetFlag(FLAGS_jwt_issuer), absl::GetFlag(FLAGS_jwt_audience));
+    if (!service_verifier.ok()) fail("cannot load --service_public_key_file", service_verifier.status());
+    o.service_token_verifier = *service_verifier;
+  }
   std::string service_key = absl::GetFlag(FLAGS_service_key_file);
   if (!service_key.empty()) {
     auto signer = security::TokenSigner::FromPrivateKeyFile(service_key, absl::GetFlag(FLAGS_jwt_issuer),
@@ -197,10 +212,11 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
 
   if (!options_.token_verifier)
     return absl::FailedPreconditionError("no token verifier configured (--jwt_public_key_file)");
-  security::SetCallVerifier(options_.token_verifier);
+  const security::Verifiers verifiers{options_.token_verifier, options_.service_token_verifier};
+  security::SetCallVerifiers(verifiers);
   auto credentials = security::MakeServerCredentials(options_.transport);
   credentials->SetAuthMetadataProcessor(std::make_shared<security::Authenticator>(
-      options_.token_verifier, [this](absl::string_view method, absl::string_view reason) {
+      verifiers, [this](absl::string_view method, absl::string_view reason) {
         metrics_.RecordDenied(method, reason != "unknown_method", reason);
         log::Warn("call refused", {{"method", reason == "unknown_method" ? "unknown" : method},
                                    {"reason", reason}});

@@ -61,6 +61,8 @@ struct ServerOptions {
   security::TransportConfig transport = security::TransportConfig::LoopbackPlaintext();
   // Required: every call but health checks carries a token this verifies.
   std::shared_ptr<const security::TokenVerifier> token_verifier;
+  // Verifies other services' own tokens; null refuses them.
+  std::shared_ptr<const security::TokenVerifier> service_token_verifier;
   absl::Duration health_interval = absl::Seconds(1);
   // After SIGTERM: how long readiness reports NOT_SERVING before the listener closes
   // (lets load balancers stop routing), then how long in-flight calls may take.

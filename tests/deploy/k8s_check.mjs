@@ -9,7 +9,9 @@
 //     call graph in the NetworkPolicies, databases and Secrets, scraping, dashboards)
 //     and of the transport security: TLS and token Secrets mounted and configured,
 //     exec probes through kefuctl over TLS, mutual TLS in prod, certificates and keys
-//     that fit together and name every address a service dials.
+//     that fit together and name every address a service dials, the services' own
+//     token key pair apart from the staff tokens' key, whose private half (the
+//     identity provider's) is in no Secret.
 //
 //   node k8s_check.mjs --node-modules DIR --work DIR --src REPO --tree COPY
 //        [--overlay NAME=rendered.yaml]... [--component NAME=rendered.yaml]...
@@ -46,14 +48,22 @@ const API_CLIENTS = "ns:kefu.io/api-client=true";
 const MONITORING = "ns:kubernetes.io/metadata.name=monitoring";
 const DNS = "ns:kubernetes.io/metadata.name=kube-system+pod:k8s-app=kube-dns";
 // Transport security (k8s/README.md "Secrets"): which key of which generated Secret
-// each KEFU_*_FILE variable must name, and the probes' client in every image.
+// each KEFU_*_FILE variable must name, and the probes' client in every image. Staff
+// tokens are verified with the identity provider's public key (jwt-public.pem); the
+// services sign and verify their own tokens with a key pair of their own.
 const SECURITY_FILES = {
   KEFU_TLS_CERT_FILE: ["kefu-tls", "service.pem"],
   KEFU_TLS_KEY_FILE: ["kefu-tls", "service-key.pem"],
   KEFU_TLS_CA_FILE: ["kefu-tls", "ca.pem"],
   KEFU_JWT_PUBLIC_KEY_FILE: ["kefu-jwt", "jwt-public.pem"],
-  KEFU_SERVICE_KEY_FILE: ["kefu-jwt", "jwt-private.pem"],
+  KEFU_SERVICE_KEY_FILE: ["kefu-jwt", "service-jwt-private.pem"],
+  KEFU_SERVICE_PUBLIC_KEY_FILE: ["kefu-jwt", "service-jwt-public.pem"],
 };
+// Exactly what the Secret kefu-jwt holds: no staff private key (jwt-private.pem).
+const JWT_KEYS = ["jwt-public.pem", "service-jwt-private.pem", "service-jwt-public.pem"];
+// The development identity provider's key, which k8s/gen-secrets.sh keeps next to the
+// overlay (like the CA's key) and which must match the cluster's jwt-public.pem.
+const staffKeyFile = (overlay) => path.join(path.resolve(args.tree), "k8s", "overlays", overlay, "secrets", "jwt-private.pem");
 const KEFUCTL = "/usr/local/bin/kefuctl";
 const EKU = { serverAuth: "1.3.6.1.5.5.7.3.1", clientAuth: "1.3.6.1.5.5.7.3.2" };
 
@@ -190,6 +200,26 @@ const durationMs = (s) => {
 };
 const pemText = (s, key) => (s?.data?.[key] === undefined ? undefined : Buffer.from(s.data[key], "base64").toString("utf8"));
 const spki = (key) => key.export({ type: "spki", format: "pem" });
+// the SPKI of a PEM that holds a public key and nothing private, else null
+const publicOnly = (pem) => {
+  try {
+    crypto.createPrivateKey(pem);
+    return null;
+  } catch {}
+  try {
+    return spki(crypto.createPublicKey(pem));
+  } catch {
+    return null;
+  }
+};
+// the SPKI of the public half of a PEM private key, else null
+const publicOfPrivate = (pem) => {
+  try {
+    return spki(crypto.createPublicKey(crypto.createPrivateKey(pem)));
+  } catch {
+    return null;
+  }
+};
 
 function imageTagOk(image) {
   if (/@sha256:[0-9a-f]{64}$/.test(image)) return true;
@@ -535,14 +565,38 @@ function checkOverlay(name, objs) {
         }
     }
   }
+  // Token keys: staff tokens come from the identity provider, so the cluster holds only
+  // its public key; the services' own tokens have a key pair of their own. A pod can
+  // then mint service tokens only, never a staff member's.
   const jwt = secretNamed("kefu-jwt");
   if (jwt) {
-    let pair = false;
+    const keys = Object.keys(jwt.data || {}).sort();
+    check(JSON.stringify(keys) === JSON.stringify([...JWT_KEYS].sort()), label,
+      `Secret kefu-jwt: keys ${keys} must be exactly ${JWT_KEYS} (no staff private key jwt-private.pem)`);
+    const staffPub = publicOnly(pemText(jwt, "jwt-public.pem") || "");
+    const servicePub = publicOnly(pemText(jwt, "service-jwt-public.pem") || "");
+    check(staffPub, label, "Secret kefu-jwt: jwt-public.pem must be a public key (and nothing private)");
+    check(servicePub, label, "Secret kefu-jwt: service-jwt-public.pem must be a public key (and nothing private)");
+    check(servicePub && publicOfPrivate(pemText(jwt, "service-jwt-private.pem") || "") === servicePub, label,
+      "Secret kefu-jwt: service-jwt-public.pem must be the public key of service-jwt-private.pem (the services' token pair)");
+    check(!(staffPub && staffPub === servicePub), label,
+      "Secret kefu-jwt: the services' token pair must not be the staff tokens' key (service-jwt-public.pem = jwt-public.pem)");
+    // the staff private key, under whatever name, is in no Secret
+    if (staffPub)
+      for (const s of secrets)
+        for (const k of Object.keys(s.data || {}))
+          check(k !== "jwt-private.pem" && publicOfPrivate(pemText(s, k)) !== staffPub, `${label} Secret/${s.metadata.name}`,
+            `${k}: the staff tokens' private key (the identity provider's, jwt-private.pem) must not be in the cluster`);
+    // the development issuer's key that k8s/gen-secrets.sh keeps out of the cluster
+    // (kefuctl token mint --signing_key secrets/jwt-private.pem) fits jwt-public.pem
+    const file = staffKeyFile(name);
+    let issuer = null;
     try {
-      pair = spki(crypto.createPublicKey(pemText(jwt, "jwt-private.pem"))) ===
-        spki(crypto.createPublicKey(pemText(jwt, "jwt-public.pem")));
+      issuer = publicOfPrivate(fs.readFileSync(file, "utf8"));
     } catch {}
-    check(pair, label, "Secret kefu-jwt: jwt-public.pem must be the public key of jwt-private.pem");
+    check(issuer && issuer === staffPub, label,
+      `Secret kefu-jwt: jwt-public.pem must be the public key of ${path.relative(path.resolve(args.tree), file)}, ` +
+      "the development identity provider's key that k8s/gen-secrets.sh keeps out of the cluster");
   }
 
   // monitoring objects
@@ -680,6 +734,11 @@ const MUTATIONS = [
   ["no KEFU_JWT_PUBLIC_KEY_FILE", /KEFU_JWT_PUBLIC_KEY_FILE/, (o) => delete get(o, "ConfigMap", "complaints-config").data.KEFU_JWT_PUBLIC_KEY_FILE],
   ["the service key from the wrong file", /KEFU_SERVICE_KEY_FILE/, (o) => {
     get(o, "ConfigMap", "performance-config").data.KEFU_SERVICE_KEY_FILE = "/var/run/secrets/kefu/jwt/jwt-public.pem"; }],
+  ["no KEFU_SERVICE_PUBLIC_KEY_FILE", /KEFU_SERVICE_PUBLIC_KEY_FILE/, (o) => delete get(o, "ConfigMap", "sales-config").data.KEFU_SERVICE_PUBLIC_KEY_FILE],
+  ["peers' tokens verified with the staff key", /KEFU_SERVICE_PUBLIC_KEY_FILE/, (o) => {
+    get(o, "ConfigMap", "customers-config").data.KEFU_SERVICE_PUBLIC_KEY_FILE = "/var/run/secrets/kefu/jwt/jwt-public.pem"; }],
+  ["staff tokens verified with the service key", /KEFU_JWT_PUBLIC_KEY_FILE/, (o) => {
+    get(o, "ConfigMap", "contracts-config").data.KEFU_JWT_PUBLIC_KEY_FILE = "/var/run/secrets/kefu/jwt/service-jwt-public.pem"; }],
   ["the TLS key where nothing is mounted", /KEFU_TLS_KEY_FILE/, (o) => {
     get(o, "ConfigMap", "sales-config").data.KEFU_TLS_KEY_FILE = "/etc/kefu/service-key.pem"; }],
   ["prod without mutual TLS", /KEFU_TLS_REQUIRE_CLIENT_CERT/, (o) => delete get(o, "ConfigMap", "customers-config").data.KEFU_TLS_REQUIRE_CLIENT_CERT],
@@ -688,12 +747,27 @@ const MUTATIONS = [
   ["a certificate of another CA", /signed by ca.pem|CA certificate/, (o) => {
     const d = get(o, "Secret", "kefu-tls").data; d["ca.pem"] = d["service.pem"]; }],
   ["the key of another certificate", /service-key.pem/, (o) => {
-    get(o, "Secret", "kefu-tls").data["service-key.pem"] = get(o, "Secret", "kefu-jwt").data["jwt-private.pem"]; }],
-  ["token keys not a pair", /jwt-public.pem/, (o) => {
+    get(o, "Secret", "kefu-tls").data["service-key.pem"] = get(o, "Secret", "kefu-jwt").data["service-jwt-private.pem"]; }],
+  ["staff tokens verified with a key not the issuer's", /jwt-public.pem must be the public key of/, (o) => {
     const other = crypto.createPublicKey(pemText(get(o, "Secret", "kefu-tls"), "service-key.pem"));
     get(o, "Secret", "kefu-jwt").data["jwt-public.pem"] = Buffer.from(spki(other)).toString("base64"); }],
+  ["service token keys not a pair", /service-jwt-public.pem must be the public key of service-jwt-private.pem/, (o) => {
+    const other = crypto.createPublicKey(pemText(get(o, "Secret", "kefu-tls"), "service-key.pem"));
+    get(o, "Secret", "kefu-jwt").data["service-jwt-public.pem"] = Buffer.from(spki(other)).toString("base64"); }],
+  ["a public key file holding the private key", /service-jwt-public.pem must be a public key/, (o) => {
+    const d = get(o, "Secret", "kefu-jwt").data; d["service-jwt-public.pem"] = d["service-jwt-private.pem"]; }],
+  ["the staff private key in kefu-jwt (as before the split)", /staff tokens' private key/, (o) => {
+    get(o, "Secret", "kefu-jwt").data["jwt-private.pem"] = fs.readFileSync(staffKeyFile("prod")).toString("base64"); }],
+  ["the staff private key under another name", /staff tokens' private key/, (o) => {
+    get(o, "Secret", "kefu-tls").data["issuer.pem"] = fs.readFileSync(staffKeyFile("prod")).toString("base64"); }],
+  ["services signing with the staff key pair", /staff tokens' private key|must not be the staff tokens' key/, (o) => {
+    const d = get(o, "Secret", "kefu-jwt").data;
+    d["service-jwt-private.pem"] = fs.readFileSync(staffKeyFile("prod")).toString("base64");
+    d["service-jwt-public.pem"] = d["jwt-public.pem"]; }],
+  ["one key pair for staff and service tokens, kept in the cluster", /must not be the staff tokens' key/, (o) => {
+    const d = get(o, "Secret", "kefu-jwt").data; d["jwt-public.pem"] = d["service-jwt-public.pem"]; }],
   ["the CA's key in the cluster", /CA's private key/, (o) => {
-    get(o, "Secret", "kefu-tls").data["ca-key.pem"] = get(o, "Secret", "kefu-jwt").data["jwt-private.pem"]; }],
+    get(o, "Secret", "kefu-tls").data["ca-key.pem"] = get(o, "Secret", "kefu-jwt").data["service-jwt-private.pem"]; }],
   ["a peer dialled by a name the certificate lacks", /does not name/, (o) => {
     get(o, "ConfigMap", "sales-config").data.KEFU_CONTRACTS_ADDR = "contracts.example.com:50053"; }],
   ["startup probe missing", /startupProbe/, (o) => delete ctr(o, "Deployment", "contracts").startupProbe],

@@ -5,7 +5,8 @@
 # tools/dev/gen-pki.sh, as k8s/gen-secrets.sh makes for the cluster), a real
 # Prometheus (Debian's package) scraping them with deploy/prometheus/local-config.sh,
 # a short workload through kefu-demo-load, tools/dev/demo-services.sh and kefuctl
-# (tokens minted with the PKI's key, and a few refused calls), then live_check.py
+# (staff tokens minted with the PKI's staff key, as the identity provider would, and a
+# few refused calls), then live_check.py
 # asks Prometheus every dashboard query and for every metric the alert rules use.
 #   live_test.sh <repo> <build dir> <work dir>
 # Everything listens on 127.0.0.1, on ports of its own (not those of `make run` or
@@ -36,6 +37,13 @@ done
 for tool in "$kefuctl" "$build/tools/demo/kefu-demo-load"; do
   [ -x "$tool" ] || { echo "FAIL no $tool" >&2; exit 1; }
 done
+# The binaries must know the services' own token key (KEFU_SERVICE_PUBLIC_KEY_FILE, as
+# k8s/ sets it); an older build would ignore the variable and refuse every peer call.
+for s in "${services[@]}"; do
+  help=$("$build/services/$s/kefu-$s" --helpfull 2>&1 || true)   # --helpfull exits 1
+  grep -q -- '--service_public_key_file' <<<"$help" ||
+    { echo "FAIL kefu-$s has no --service_public_key_file (KEFU_SERVICE_PUBLIC_KEY_FILE): rebuild it" >&2; exit 1; }
+done
 command -v prometheus >/dev/null || { echo "FAIL prometheus not installed (tools/dev/install-deps.sh)" >&2; exit 1; }
 for port in $db_port $prom_port "${grpc[@]}" "${metrics[@]}"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -47,10 +55,17 @@ rm -rf "$work"
 mkdir -p "$work/logs" "$work/passwords"
 work=$(cd "$work" && pwd)
 # TLS and tokens as in the cluster: the services present service.pem (it names
-# 127.0.0.1) and verify tokens with jwt-public.pem; they, kefuctl and kefu-demo-load
-# sign with jwt-private.pem; the clients verify the services against ca.pem.
+# 127.0.0.1), verify staff tokens with jwt-public.pem, sign their own calls with
+# service-jwt-private.pem and verify their peers' with service-jwt-public.pem (the
+# token keys through the KEFU_* variables of the cluster's ConfigMaps); kefuctl and
+# kefu-demo-load play the identity provider and sign staff tokens with
+# jwt-private.pem, which no service gets; the clients verify the services against ca.pem.
 pki="$work/pki"
 "$repo/tools/dev/gen-pki.sh" "$pki" >/dev/null
+if [ ! -s "$pki/service-jwt-private.pem" ]; then   # an older gen-pki.sh makes no service pair
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/service-jwt-private.pem" 2>/dev/null
+  openssl pkey -in "$pki/service-jwt-private.pem" -pubout -out "$pki/service-jwt-public.pem" 2>/dev/null
+fi
 export KEFU_TLS_CA_FILE="$pki/ca.pem" KEFU_SIGNING_KEY="$pki/jwt-private.pem"
 pids=()
 prom_pid=""
@@ -102,15 +117,16 @@ step "schemas and users by k8s/base/mysql/init/10-kefu-schemas.sh: ${services[*]
 for s in "${services[@]}"; do
   flags=(--listen_host=127.0.0.1 --grpc_port="${grpc[$s]}" --metrics_port="${metrics[$s]}"
          --db_host=127.0.0.1 --db_port="$db_port" --db_password_file="$work/passwords/$s"
-         --tls_cert_file="$pki/service.pem" --tls_key_file="$pki/service-key.pem" --tls_ca_file="$pki/ca.pem"
-         --jwt_public_key_file="$pki/jwt-public.pem" --service_key_file="$pki/jwt-private.pem")
+         --tls_cert_file="$pki/service.pem" --tls_key_file="$pki/service-key.pem" --tls_ca_file="$pki/ca.pem")
   for c in ${calls[$s]}; do has "$c" && flags+=("--${c}_addr=127.0.0.1:${grpc[$c]}"); done
   case $s in
     complaints) flags+=(--sweep_interval_ms=1000 --outbox_interval_ms=500) ;;
     contracts) flags+=(--sweep_interval_ms=2000 --outbox_interval_ms=500) ;;
     sales) flags+=(--outbox_interval_ms=500) ;;
   esac
-  "$build/services/$s/kefu-$s" "${flags[@]}" >"$work/logs/$s.log" 2>&1 &
+  KEFU_JWT_PUBLIC_KEY_FILE="$pki/jwt-public.pem" KEFU_SERVICE_KEY_FILE="$pki/service-jwt-private.pem" \
+  KEFU_SERVICE_PUBLIC_KEY_FILE="$pki/service-jwt-public.pem" \
+    "$build/services/$s/kefu-$s" "${flags[@]}" >"$work/logs/$s.log" 2>&1 &
   pids+=($!)
 done
 for s in "${services[@]}"; do
@@ -163,13 +179,18 @@ has contracts && { K contracts list --expiring-within 30 >/dev/null 2>&1 || true
 has complaints && { K complaints list --overdue >/dev/null 2>&1 || true; }
 if has customers && has complaints && has contracts && has sales; then K customers 360 1 >/dev/null 2>&1 || true; fi
 # refused calls for the security panel and KefuAuthDeniedBurst: without a token, with a
-# token of another key, and with a role that may not read customers (HR)
+# token of another key, a staff token signed with the services' key (all that a
+# compromised pod holds), a staff token claiming the service role, and a role that
+# may not read customers (HR)
 if has customers; then
   KEFU_SIGNING_KEY= K customers get 1 >/dev/null 2>&1 && { echo "FAIL a call without a token was answered"; exit 1; }
   K --signing_key "$pki/service-key.pem" customers get 1 >/dev/null 2>&1 &&
     { echo "FAIL a token signed with another key was accepted"; exit 1; }
+  K --signing_key "$pki/service-jwt-private.pem" --actor M0001 --roles senior_manager customers get 1 >/dev/null 2>&1 &&
+    { echo "FAIL a staff token signed with the services' key was accepted"; exit 1; }
+  K --roles service customers get 1 >/dev/null 2>&1 && { echo "FAIL a staff token with the service role was accepted"; exit 1; }
   K --actor H0001 --roles hr customers get 1 >/dev/null 2>&1 && { echo "FAIL HR read a customer"; exit 1; }
-  step "refused: no token, a token of another key, a role without access"
+  step "refused: no token, a token of another key, a staff token of the services' key, a staff token with the service role, a role without access"
 fi
 if has performance; then
   "$here/performance_workload.sh" "$kefuctl" >"$work/logs/performance-workload.log" 2>&1 ||

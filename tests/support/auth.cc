@@ -24,8 +24,7 @@ std::string BioString(BIO* bio) {
   return std::string(data, static_cast<size_t>(n));
 }
 
-TestKeys MakeKeys() {
-  TestKeys k;
+void MakePair(std::string* private_pem, std::string* public_pem) {
   EVP_PKEY* key = EVP_RSA_gen(2048);
   if (!key) std::abort();
   BIO* priv = BIO_new(BIO_s_mem());
@@ -33,21 +32,31 @@ TestKeys MakeKeys() {
   if (PEM_write_bio_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr) != 1 ||
       PEM_write_bio_PUBKEY(pub, key) != 1)
     std::abort();
-  k.private_pem = BioString(priv);
-  k.public_pem = BioString(pub);
+  *private_pem = BioString(priv);
+  *public_pem = BioString(pub);
   BIO_free(priv);
   BIO_free(pub);
   EVP_PKEY_free(key);
+}
+
+TestKeys MakeKeys() {
+  TestKeys k;
+  MakePair(&k.private_pem, &k.public_pem);
+  MakePair(&k.service_private_pem, &k.service_public_pem);
   char dir[] = "/tmp/kefu-test-keys-XXXXXX";
   if (!mkdtemp(dir)) std::abort();
   k.private_file = absl::StrCat(dir, "/jwt-private.pem");
   k.public_file = absl::StrCat(dir, "/jwt-public.pem");
+  k.service_private_file = absl::StrCat(dir, "/service-jwt-private.pem");
+  k.service_public_file = absl::StrCat(dir, "/service-jwt-public.pem");
   std::ofstream(k.private_file) << k.private_pem;
   std::ofstream(k.public_file) << k.public_pem;
+  std::ofstream(k.service_private_file) << k.service_private_pem;
+  std::ofstream(k.service_public_file) << k.service_public_pem;
   static std::string cleanup_dir = dir;
   std::atexit([] {
-    std::remove((cleanup_dir + "/jwt-private.pem").c_str());
-    std::remove((cleanup_dir + "/jwt-public.pem").c_str());
+    for (const char* f : {"/jwt-private.pem", "/jwt-public.pem", "/service-jwt-private.pem", "/service-jwt-public.pem"})
+      std::remove((cleanup_dir + f).c_str());
     rmdir(cleanup_dir.c_str());
   });
   return k;
@@ -70,9 +79,29 @@ std::shared_ptr<const security::TokenSigner> TestSigner() {
   return signer;
 }
 
+std::shared_ptr<const security::TokenVerifier> TestServiceVerifier() {
+  static auto verifier = *security::TokenVerifier::FromPublicKeyPem(Keys().service_public_pem);
+  return verifier;
+}
+
+namespace {
+std::shared_ptr<const security::TokenSigner> TestServiceSigner() {
+  static auto signer = *security::TokenSigner::FromPrivateKeyPem(Keys().service_private_pem);
+  return signer;
+}
+}  // namespace
+
+std::string TestServiceToken(const std::string& service) {
+  security::Claims c;
+  c.subject = absl::StrCat("svc:", service);
+  c.roles = {"service"};
+  c.expires = absl::Now() + absl::Hours(1);
+  return *TestServiceSigner()->Sign(c, absl::Now());
+}
+
 void UseTestServiceIdentity() {
   static std::once_flag once;
-  std::call_once(once, [] { security::SetServiceIdentity("tests", TestSigner()); });
+  std::call_once(once, [] { security::SetServiceIdentity("tests", TestServiceSigner()); });
 }
 
 std::string TestToken(const std::string& subject, const std::string& roles,
@@ -92,7 +121,8 @@ void Authorize(grpc::ClientContext* ctx, const std::string& subject, const std::
 
 std::vector<std::string> SecurityFlags() {
   return {"--plaintext", absl::StrCat("--jwt_public_key_file=", Keys().public_file),
-          absl::StrCat("--service_key_file=", Keys().private_file)};
+          absl::StrCat("--service_key_file=", Keys().service_private_file),
+          absl::StrCat("--service_public_key_file=", Keys().service_public_file)};
 }
 
 }  // namespace kefu::testing

@@ -15,12 +15,16 @@
 namespace kefu::testing {
 
 struct TestKeys {
-  std::string private_pem, public_pem;
-  std::string private_file, public_file;  // written to a temp dir
+  // Staff tokens (the identity provider's pair) and service tokens (the services' pair).
+  std::string private_pem, public_pem, service_private_pem, service_public_pem;
+  std::string private_file, public_file, service_private_file, service_public_file;  // in a temp dir
 };
 const TestKeys& Keys();
 std::shared_ptr<const security::TokenVerifier> TestVerifier();
 std::shared_ptr<const security::TokenSigner> TestSigner();
+std::shared_ptr<const security::TokenVerifier> TestServiceVerifier();
+// A service token for "svc:<service>", as a service mints its own.
+std::string TestServiceToken(const std::string& service);
 
 // Makes every outgoing call of this process (in-process services calling each other)
 // carry a service token signed with the test key. Idempotent.

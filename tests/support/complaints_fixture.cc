@@ -31,6 +31,7 @@ ComplaintsFixture::~ComplaintsFixture() {
 void ComplaintsFixture::Start() {
   ServerOptions o;
   o.token_verifier = kefu::testing::TestVerifier();
+  o.service_token_verifier = kefu::testing::TestServiceVerifier();
   kefu::testing::UseTestServiceIdentity();
   o.service_name = "complaints";
   o.listen_host = "127.0.0.1";

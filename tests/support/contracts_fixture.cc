@@ -23,6 +23,7 @@ ContractsFixture::~ContractsFixture() {
 void ContractsFixture::Start() {
   ServerOptions o;
   o.token_verifier = kefu::testing::TestVerifier();
+  o.service_token_verifier = kefu::testing::TestServiceVerifier();
   kefu::testing::UseTestServiceIdentity();
   o.service_name = "contracts";
   o.listen_host = "127.0.0.1";

@@ -26,6 +26,7 @@ CustomersFixture::~CustomersFixture() {
 void CustomersFixture::Start() {
   ServerOptions o;
   o.token_verifier = kefu::testing::TestVerifier();
+  o.service_token_verifier = kefu::testing::TestServiceVerifier();
   kefu::testing::UseTestServiceIdentity();
   o.service_name = "customers";
   o.listen_host = "127.0.0.1";

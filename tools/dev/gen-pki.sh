@@ -5,7 +5,9 @@
 #                                   server and as client (mutual TLS); names: localhost,
 #                                   127.0.0.1, <service> and kefu-<service> with their
 #                                   cluster DNS names
-#   jwt-private.pem / jwt-public.pem  the RS256 key pair that signs and verifies tokens
+#   jwt-private.pem / jwt-public.pem  the RS256 pair of staff tokens (standing in for the
+#                                   identity provider: kefuctl signs with the private half)
+#   service-jwt-private.pem / -public.pem  the pair the services sign their own tokens with
 # Idempotent: existing files are kept. Usage: gen-pki.sh <dir> [k8s namespace]
 set -euo pipefail
 dir=${1:?usage: gen-pki.sh <dir> [namespace]}
@@ -36,10 +38,14 @@ if [ ! -f service.pem ]; then
   rm -f service.csr service.ext ca.srl
 fi
 
-if [ ! -f jwt-private.pem ]; then
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out jwt-private.pem 2>/dev/null
-  openssl pkey -in jwt-private.pem -pubout -out jwt-public.pem 2>/dev/null
-fi
+# Staff tokens (the identity provider's pair; only the public half goes to services) and
+# service tokens (the services' own pair).
+for pair in jwt service-jwt; do
+  if [ ! -f "$pair-private.pem" ]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pair-private.pem" 2>/dev/null
+    openssl pkey -in "$pair-private.pem" -pubout -out "$pair-public.pem" 2>/dev/null
+  fi
+done
 # Readable by the local user only, except what is public anyway.
-chmod 644 ca.pem service.pem jwt-public.pem
-echo "$dir: ca.pem service.pem service-key.pem jwt-private.pem jwt-public.pem"
+chmod 644 ca.pem service.pem jwt-public.pem service-jwt-public.pem
+echo "$dir: ca.pem service.pem service-key.pem jwt-private.pem jwt-public.pem service-jwt-private.pem service-jwt-public.pem"

@@ -17,12 +17,14 @@ pki="$run_dir/pki"
 "$root/tools/dev/gen-pki.sh" "$pki" >/dev/null
 export KEFU_JWT_PUBLIC_KEY_FILE="$pki/jwt-public.pem"
 if [ "${KEFU_RUN_PLAINTEXT:-0}" = 1 ]; then
-  export KEFU_PLAINTEXT=true
+  export KEFU_PLAINTEXT=true KEFU_LISTEN_HOST=127.0.0.1
 else
   export KEFU_TLS_CERT_FILE="$pki/service.pem" KEFU_TLS_KEY_FILE="$pki/service-key.pem" KEFU_TLS_CA_FILE="$pki/ca.pem"
 fi
-# Services sign their own service tokens; kefuctl and the demo loader mint staff tokens.
-export KEFU_SERVICE_KEY_FILE="$pki/jwt-private.pem" KEFU_SIGNING_KEY="$pki/jwt-private.pem"
+# Services sign their own tokens with their own pair; kefuctl and the demo loader play
+# the identity provider and mint staff tokens with the other.
+export KEFU_SERVICE_KEY_FILE="$pki/service-jwt-private.pem" KEFU_SERVICE_PUBLIC_KEY_FILE="$pki/service-jwt-public.pem"
+export KEFU_SIGNING_KEY="$pki/jwt-private.pem"
 
 # name grpc_port metrics_port [extra flags]: the documented defaults (README
 # "Configuration"), started in this order.

@@ -6,6 +6,8 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -103,6 +105,10 @@ class AuditInterceptor final : public grpc::experimental::Interceptor {
       : log_(log), info_(info), access_(access) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      // Who is calling, taken once at the start: a long stream may outlive its token.
+      caller_ = CallerFrom(*static_cast<grpc::ServerContext*>(info_->server_context()));
+    }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
       // Generated messages derive only from Message, so the payload is one.
       if (auto* msg = static_cast<const Message*>(methods->GetRecvMessage())) {
@@ -114,14 +120,18 @@ class AuditInterceptor final : public grpc::experimental::Interceptor {
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+      ++sent_;
       if (record_.empty()) {
         if (auto* msg = static_cast<const Message*>(methods->GetSendMessage()))
           record_ = RecordId(nullptr, msg);
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      if (methods->GetSendStatus().ok()) {
-        Caller caller = CallerFrom(*static_cast<grpc::ServerContext*>(info_->server_context()));
+      // A write counts once it succeeded; personal data counts once any of it was sent,
+      // also when the client cancels an export halfway.
+      bool counts = methods->GetSendStatus().ok() || (access_ == Access::kPersonalDataRead && sent_ > 0);
+      if (counts) {
+        const Caller& caller = caller_;
         AuditRecord rec;
         rec.time = absl::Now();
         rec.actor = caller.staff_id;
@@ -131,6 +141,7 @@ class AuditInterceptor final : public grpc::experimental::Interceptor {
         rec.kind = access_ == Access::kWrite ? "write" : "personal_data_read";
         rec.record_id = record_.empty() ? request_record_ : record_;
         rec.fields = messages_ > 1 ? absl::StrCat("messages=", messages_, ";", fields_) : fields_;
+        if (sent_ > 1) rec.fields = absl::StrCat(rec.fields, rec.fields.empty() ? "" : ";", "sent=", sent_);
         rec.request_id = caller.request_id;
         log_->Record(std::move(rec));
       }
@@ -143,6 +154,8 @@ class AuditInterceptor final : public grpc::experimental::Interceptor {
   grpc::experimental::ServerRpcInfo* info_;
   Access access_;
   int messages_ = 0;
+  int sent_ = 0;
+  Caller caller_;
   std::string fields_, request_record_, record_;
 };
 
@@ -168,7 +181,7 @@ AuditLog::AuditLog(db::Pool* pool, prometheus::Registry* registry, absl::Duratio
     : pool_(pool), flush_interval_(flush_interval), max_queue_(max_queue) {
   auto& family = prometheus::BuildCounter()
                      .Name("kefu_audit_records_total")
-                     .Help("Audit rows by outcome: written, dropped (queue full) or failed (database error).")
+                     .Help("Audit rows written and dropped (queue full); failed counts batch writes that failed and wait for a retry.")
                      .Register(*registry);
   written_ = &family.Add({{"outcome", "written"}});
   dropped_ = &family.Add({{"outcome", "dropped"}});
@@ -201,13 +214,20 @@ void AuditLog::Record(AuditRecord record) {
 
 void AuditLog::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
+  absl::Duration backoff = absl::ZeroDuration();
   while (!stopping_) {
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(flush_interval_),
-                 [this] { return stopping_ || queue_.size() >= kBatchRows; });
-    if (queue_.empty()) continue;
+    if (backoff > absl::ZeroDuration()) {
+      // The database failed: wait before trying again, whatever the queue holds.
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff), [this] { return stopping_; });
+    } else {
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(flush_interval_),
+                   [this] { return stopping_ || queue_.size() >= kBatchRows; });
+    }
+    if (queue_.empty() || stopping_) continue;
     lock.unlock();
-    (void)Flush();
+    bool ok = Flush().ok();
     lock.lock();
+    backoff = ok ? absl::ZeroDuration() : std::min(absl::Seconds(5), std::max(flush_interval_, backoff * 2));
   }
 }
 
@@ -224,17 +244,25 @@ absl::Status AuditLog::Flush() {
     }
     if (batch.empty()) return absl::OkStatus();
     size_t n = batch.size();
-    absl::Status s = WriteBatch(std::move(batch));
+    absl::Status s = WriteBatch(batch);
     if (!s.ok()) {
-      failures_->Increment(static_cast<double>(n));
-      log::Error("audit rows not written", {{"rows", static_cast<int64_t>(n)}, {"error", s.ToString()}});
+      // Back to the front of the queue, in order, for the next attempt; what no longer
+      // fits is dropped and counted.
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+      while (queue_.size() > max_queue_) {
+        queue_.pop_back();
+        dropped_->Increment();
+      }
+      failures_->Increment();
+      log::Error("audit rows not written yet", {{"rows", static_cast<int64_t>(n)}, {"error", s.ToString()}});
       return s;
     }
     written_->Increment(static_cast<double>(n));
   }
 }
 
-absl::Status AuditLog::WriteBatch(std::vector<AuditRecord> batch) {
+absl::Status AuditLog::WriteBatch(const std::vector<AuditRecord>& batch) {
   std::string sql =
       "INSERT INTO audit_log (occurred_at, actor, actor_roles, via_service, method, kind, record_id,"
       " fields, request_id) VALUES ";
@@ -242,16 +270,16 @@ absl::Status AuditLog::WriteBatch(std::vector<AuditRecord> batch) {
   params.reserve(batch.size() * 9);
   for (size_t i = 0; i < batch.size(); ++i) {
     absl::StrAppend(&sql, i ? "," : "", "(?,?,?,?,?,?,?,?,?)");
-    auto& r = batch[i];
+    const auto& r = batch[i];
     params.emplace_back(ToSqlTime(r.time));
-    params.emplace_back(std::move(r.actor));
-    params.emplace_back(std::move(r.actor_roles));
-    params.emplace_back(std::move(r.via_service));
-    params.emplace_back(std::move(r.method));
-    params.emplace_back(std::move(r.kind));
-    params.emplace_back(std::move(r.record_id));
+    params.emplace_back(r.actor);
+    params.emplace_back(r.actor_roles);
+    params.emplace_back(r.via_service);
+    params.emplace_back(r.method);
+    params.emplace_back(r.kind);
+    params.emplace_back(r.record_id);
     params.emplace_back(r.fields.substr(0, 1000));
-    params.emplace_back(std::move(r.request_id));
+    params.emplace_back(r.request_id);
   }
   auto session = pool_->Acquire();
   if (!session.ok()) return session.status();

@@ -8,6 +8,8 @@
 // costs a queue push per call rather than a durable commit. The trade-off: rows queued
 // in the last flush interval are lost if the process is killed with SIGKILL (a clean
 // shutdown flushes them), and a full queue counts and drops rather than stalling calls.
+// While the database is down, rows wait in the queue (up to its size) and are retried
+// with backoff.
 
 #include <grpcpp/support/server_interceptor.h>
 
@@ -50,7 +52,7 @@ class AuditLog {
 
  private:
   void Loop();
-  absl::Status WriteBatch(std::vector<AuditRecord> batch);
+  absl::Status WriteBatch(const std::vector<AuditRecord>& batch);
 
   db::Pool* pool_;
   absl::Duration flush_interval_;

@@ -5,7 +5,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "kefu/errors.h"
 #include "kefu/security/access_policy.h"
 #include "kefu/validation.h"
@@ -19,9 +18,6 @@ absl::string_view Find(const Metadata& md, const char* key) {
   return absl::string_view(it->second.data(), it->second.size());
 }
 
-bool IsIdentifier(absl::string_view value) {
-  return !value.empty() && CheckId("identity", value, 64, false).ok();
-}
 
 std::vector<std::string> AllowedRoles(const MethodPolicy& policy) {
   std::vector<std::string> out;
@@ -38,58 +34,67 @@ grpc::Status Authenticator::Deny(absl::string_view method, absl::string_view rea
   return status;
 }
 
-absl::StatusOr<CallIdentity> ResolveIdentity(const Metadata& md, const TokenVerifier& verifier,
-                                             absl::Time now) {
+absl::StatusOr<CallIdentity> ResolveIdentity(const Metadata& md, const Verifiers& verifiers, absl::Time now) {
   absl::string_view header = Find(md, kAuthorizationHeader);
   absl::string_view token;
   if (absl::StartsWithIgnoreCase(header, "bearer ")) token = header.substr(7);
-  KEFU_ASSIGN_OR_RETURN(Claims claims, verifier.Verify(token, now));
   CallIdentity id;
-  id.token_roles = claims.roles;
-  id.staff = claims.subject;
-  id.department = claims.department;
-  id.roles = claims.roles;
-  bool is_service = false;
-  for (const auto& r : claims.roles) is_service = is_service || r == kService;
-  if (!is_service) return id;
-  id.service = absl::StartsWith(claims.subject, kServiceSubjectPrefix)
-                   ? claims.subject.substr(sizeof(kServiceSubjectPrefix) - 1)
-                   : claims.subject;
-  absl::string_view on_behalf = Find(md, kOnBehalfOfHeader);
-  id.staff.clear();  // the service itself, acting for nobody (sweeps, outbox deliveries)
-  id.department.clear();
-  if (IsIdentifier(on_behalf)) {
-    id.staff = std::string(on_behalf);
-    absl::string_view dept = Find(md, kOnBehalfOfDepartmentHeader);
-    if (IsIdentifier(dept)) id.department = std::string(dept);
-    id.roles.clear();
-    for (absl::string_view r : absl::StrSplit(Find(md, kOnBehalfOfRolesHeader), ',', absl::SkipEmpty()))
-      if (IsIdentifier(r)) id.roles.emplace_back(r);
+  if (!absl::StartsWith(PeekSubject(token), kServiceSubjectPrefix)) {
+    KEFU_ASSIGN_OR_RETURN(Claims claims, verifiers.staff->Verify(token, now));
+    for (const auto& r : claims.roles)
+      if (r == kService) return absl::UnauthenticatedError("invalid token: a staff token cannot hold the service role");
+    id.token_roles = claims.roles;
+    id.staff = claims.subject;
+    id.department = claims.department;
+    id.roles = std::move(claims.roles);
+    id.staff_token = std::string(token);
+    return id;
   }
+  if (!verifiers.service) return absl::UnauthenticatedError("invalid token: service tokens are not accepted here");
+  KEFU_ASSIGN_OR_RETURN(Claims service, verifiers.service->Verify(token, now));
+  if (service.roles != std::vector<std::string>{kService})
+    return absl::UnauthenticatedError("invalid token: a service token holds exactly the service role");
+  id.token_roles = service.roles;
+  id.service = service.subject.substr(sizeof(kServiceSubjectPrefix) - 1);
+  auto on_behalf = md.find(kOnBehalfOfTokenHeader);
+  if (on_behalf == md.end()) {
+    id.roles = service.roles;  // the service itself, acting for nobody (sweeps, outbox deliveries)
+    return id;
+  }
+  absl::string_view staff_token(on_behalf->second.data(), on_behalf->second.size());
+  auto staff = verifiers.staff->Verify(staff_token, now);
+  if (!staff.ok())
+    return absl::UnauthenticatedError(absl::StrCat("on-behalf-of token: ", staff.status().message()));
+  for (const auto& r : staff->roles)
+    if (r == kService) return absl::UnauthenticatedError("on-behalf-of token: cannot hold the service role");
+  id.staff = staff->subject;
+  id.department = staff->department;
+  id.roles = staff->roles;
+  id.staff_token = std::string(staff_token);
   return id;
 }
 
 namespace {
 std::mutex verifier_mu;
-std::shared_ptr<const TokenVerifier>& CallVerifier() {
-  static auto* v = new std::shared_ptr<const TokenVerifier>;
+Verifiers& CallVerifiers() {
+  static auto* v = new Verifiers;
   return *v;
 }
 }  // namespace
 
-void SetCallVerifier(std::shared_ptr<const TokenVerifier> verifier) {
+void SetCallVerifiers(Verifiers verifiers) {
   std::lock_guard<std::mutex> lock(verifier_mu);
-  CallVerifier() = std::move(verifier);
+  CallVerifiers() = std::move(verifiers);
 }
 
 std::optional<CallIdentity> IdentityOf(const Metadata& md) {
-  std::shared_ptr<const TokenVerifier> verifier;
+  Verifiers verifiers;
   {
     std::lock_guard<std::mutex> lock(verifier_mu);
-    verifier = CallVerifier();
+    verifiers = CallVerifiers();
   }
-  if (!verifier) return std::nullopt;
-  auto id = ResolveIdentity(md, *verifier, absl::Now());
+  if (!verifiers.staff) return std::nullopt;
+  auto id = ResolveIdentity(md, verifiers, absl::Now());
   if (!id.ok()) return std::nullopt;
   return *std::move(id);
 }
@@ -104,7 +109,7 @@ grpc::Status Authenticator::Process(const InputMetadata& md, grpc::AuthContext* 
                                        "this method is not open to any caller")));
   if (policy->access == Access::kPublic) return grpc::Status::OK;
 
-  auto id = ResolveIdentity(md, *verifier_, now_());
+  auto id = ResolveIdentity(md, verifiers_, now_());
   if (!id.ok())
     return Deny(method, "unauthenticated",
                 ToGrpcStatus(MakeError(absl::StatusCode::kUnauthenticated, "UNAUTHENTICATED",

@@ -9,9 +9,15 @@
 //   4. handlers learn who is calling through CallerFrom(), which resolves the same
 //      metadata again with IdentityOf() (answered from the verifier's token cache). gRPC's
 //      AuthContext is shared by every call on a connection, so identity is never put there.
-// A service calling on behalf of a staff member sends its own token plus the staff
-// member's identity in x-kefu-on-behalf-of* headers; those are honoured only from a
-// token that holds the service role.
+// Two kinds of token, with two keys:
+//   - staff tokens, signed by the organisation's identity provider; services hold only
+//     its public key (--jwt_public_key_file). They may not carry the service role.
+//   - service tokens, sub "svc:<service>" and roles ["service"] exactly, signed with the
+//     services' own key pair (--service_key_file / --service_public_key_file).
+// A service acting for a staff member forwards that member's own token in
+// x-kefu-on-behalf-of-token; it is verified like any staff token, so a service can act
+// only for someone whose valid token it holds. A bad one fails the call (never a
+// silent fall-back to the service acting for nobody).
 
 #include <grpcpp/security/auth_metadata_processor.h>
 
@@ -28,9 +34,7 @@
 namespace kefu::security {
 
 inline constexpr char kAuthorizationHeader[] = "authorization";
-inline constexpr char kOnBehalfOfHeader[] = "x-kefu-on-behalf-of";
-inline constexpr char kOnBehalfOfDepartmentHeader[] = "x-kefu-on-behalf-of-department";
-inline constexpr char kOnBehalfOfRolesHeader[] = "x-kefu-on-behalf-of-roles";
+inline constexpr char kOnBehalfOfTokenHeader[] = "x-kefu-on-behalf-of-token";
 
 using Metadata = std::multimap<grpc::string_ref, grpc::string_ref>;
 
@@ -41,13 +45,18 @@ struct CallIdentity {
   // for (x-kefu-on-behalf-of*, trusted only from a service token).
   std::string staff, department;
   std::vector<std::string> roles;
-  std::string service;  // the calling service, for service tokens
+  std::string service;     // the calling service, for service tokens
+  std::string staff_token;  // the staff member's own token, forwarded on onward calls
 };
-absl::StatusOr<CallIdentity> ResolveIdentity(const Metadata& md, const TokenVerifier& verifier,
-                                             absl::Time now);
 
-// The verifier CallerFrom() uses; set by the server bootstrap.
-void SetCallVerifier(std::shared_ptr<const TokenVerifier> verifier);
+struct Verifiers {
+  std::shared_ptr<const TokenVerifier> staff;    // required
+  std::shared_ptr<const TokenVerifier> service;  // null: service tokens are refused
+};
+absl::StatusOr<CallIdentity> ResolveIdentity(const Metadata& md, const Verifiers& verifiers, absl::Time now);
+
+// The verifiers CallerFrom() uses; set by the server bootstrap.
+void SetCallVerifiers(Verifiers verifiers);
 // The identity of a call that passed the Authenticator; nullopt when it carries none.
 std::optional<CallIdentity> IdentityOf(const Metadata& md);
 
@@ -56,9 +65,9 @@ class Authenticator final : public grpc::AuthMetadataProcessor {
   // on_denied(method, reason) counts and logs refusals; reason is "unauthenticated",
   // "permission_denied" or "unknown_method".
   using DeniedHook = std::function<void(absl::string_view method, absl::string_view reason)>;
-  Authenticator(std::shared_ptr<const TokenVerifier> verifier, DeniedHook on_denied,
+  Authenticator(Verifiers verifiers, DeniedHook on_denied,
                 std::function<absl::Time()> now = [] { return absl::Now(); })
-      : verifier_(std::move(verifier)), on_denied_(std::move(on_denied)), now_(std::move(now)) {}
+      : verifiers_(std::move(verifiers)), on_denied_(std::move(on_denied)), now_(std::move(now)) {}
 
   // Verification is CPU only (one RSA verify); run inline, not on a thread hop.
   bool IsBlocking() const override { return false; }
@@ -68,7 +77,7 @@ class Authenticator final : public grpc::AuthMetadataProcessor {
 
  private:
   grpc::Status Deny(absl::string_view method, absl::string_view reason, grpc::Status status);
-  std::shared_ptr<const TokenVerifier> verifier_;
+  Verifiers verifiers_;
   DeniedHook on_denied_;
   std::function<absl::Time()> now_;
 };

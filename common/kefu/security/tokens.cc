@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "kefu/validation.h"
 
 namespace kefu::security {
 namespace {
@@ -126,7 +127,9 @@ absl::StatusOr<Claims> TokenVerifier::VerifyUncached(const std::string& text, ab
   const char* sub = jwt_get_grant(jwt.get(), "sub");
   if (!sub || !*sub) return Unauthenticated("no subject");
   claims.subject = sub;
+  if (!CheckId("sub", claims.subject, 64, true).ok()) return Unauthenticated("sub is not an identifier");
   if (const char* dept = jwt_get_grant(jwt.get(), "dept")) claims.department = dept;
+  if (!CheckId("dept", claims.department, 64, false).ok()) return Unauthenticated("dept is not an identifier");
   if (char* roles_json = jwt_get_grants_json(jwt.get(), "roles")) {
     google::protobuf::ListValue roles;
     bool ok = google::protobuf::util::JsonStringToMessage(roles_json, &roles).ok();
@@ -135,10 +138,21 @@ absl::StatusOr<Claims> TokenVerifier::VerifyUncached(const std::string& text, ab
     for (const auto& r : roles.values()) {
       if (r.kind_case() != google::protobuf::Value::kStringValue)
         return Unauthenticated("roles must be an array of strings");
+      if (!CheckId("role", r.string_value(), 32, true).ok()) return Unauthenticated("a role is not an identifier");
       claims.roles.push_back(r.string_value());
     }
   }
   return claims;
+}
+
+std::string PeekSubject(absl::string_view token) {
+  if (token.empty() || token.size() > kMaxTokenBytes) return "";
+  std::string text(token);
+  jwt_t* raw = nullptr;
+  if (jwt_decode(&raw, text.c_str(), nullptr, 0) != 0) return "";
+  JwtPtr jwt(raw);
+  const char* sub = jwt_get_grant(jwt.get(), "sub");
+  return sub ? sub : "";
 }
 
 absl::StatusOr<std::shared_ptr<const TokenSigner>> TokenSigner::FromPrivateKeyPem(

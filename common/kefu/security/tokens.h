@@ -1,7 +1,7 @@
 #pragma once
 // Bearer tokens: RS256-signed JWTs (RFC 7519) carrying who is calling.
 //   iss, aud   must match the verifier's configuration
-//   exp        required; nbf and iat honoured when present (30 s clock leeway)
+//   exp        required; nbf honoured when present (30 s clock leeway)
 //   sub        staff id ("E1001"), or "svc:<service>" for a service's own identity
 //   roles      array of role names (see access_policy.h)
 //   dept       the caller's department id, for department-scoped access
@@ -70,5 +70,8 @@ class TokenSigner {
 };
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
+
+// The token's "sub" without checking anything: only to pick which key verifies it.
+std::string PeekSubject(absl::string_view token);
 
 }  // namespace kefu::security

@@ -55,7 +55,9 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TransportCo
 }
 
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TransportConfig& config) {
-  if (config.plaintext) return grpc::InsecureChannelCredentials();
+  // Local credentials refuse a non-loopback target, so a plaintext service never sends
+  // its token across the network.
+  if (config.plaintext) return grpc::experimental::LocalCredentials(LOCAL_TCP);
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = config.ca_pem;
   if (!config.cert_pem.empty() && !config.key_pem.empty()) {

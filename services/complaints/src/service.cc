@@ -308,6 +308,8 @@ absl::StatusOr<pb::WorkOrder> GetInScope(Repository& repo, int64_t id, const grp
 absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::ApplyAs(const grpc::ServerContext* ctx, int64_t id,
                                                             int64_t version, const Act& act) {
   const auto scope = security::DepartmentScope::Of(CallerFrom(*ctx));
+  // Scope first, so a stale version cannot reveal that an out-of-scope id exists.
+  if (!scope.company_wide()) KEFU_RETURN_IF_ERROR(GetInScope(*repo_, id, *ctx).status());
   return Apply(id, version, act, &scope);
 }
 
@@ -344,6 +346,7 @@ grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, con
     if (!w.has_received_time() || FromProtoTime(w.received_time()) > now) *w.mutable_received_time() = ToProtoTime(now);
     w.set_first_contact_owner_id(caller.ActorOrSystem());
     if (w.department_id().empty()) w.set_department_id(caller.department_id);
+    KEFU_RETURN_IF_ERROR(security::DepartmentScope::Of(caller).Check(w.department_id()));
     w.set_status(pb::STATUS_NEW);
     // The tier sets the deadlines. If customers cannot answer, the work order is still
     // taken (tier 0 = the policy's catch-all rules); an unknown customer is refused.
@@ -735,7 +738,7 @@ grpc::Status ComplaintServiceImpl::GetTimeline(grpc::ServerContext* ctx, const p
   });
 }
 
-grpc::Status ComplaintServiceImpl::ListAtRisk(grpc::ServerContext*, const pb::ListAtRiskRequest* req,
+grpc::Status ComplaintServiceImpl::ListAtRisk(grpc::ServerContext* ctx, const pb::ListAtRiskRequest* req,
                                               pb::ListAtRiskResponse* resp) {
   return RunHandler([&]() -> absl::Status {
     Validator v;
@@ -746,7 +749,9 @@ grpc::Status ComplaintServiceImpl::ListAtRisk(grpc::ServerContext*, const pb::Li
     KEFU_RETURN_IF_ERROR(v.Finish());
     double threshold = req->threshold_bp() == 0 ? config_.risk_threshold : req->threshold_bp() / 10000.0;
     KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
-    KEFU_ASSIGN_OR_RETURN(auto open, repo_->OpenWithDeadlines(req->department_id(), req->handler_id(), 2000));
+    KEFU_ASSIGN_OR_RETURN(std::string department,
+                          security::DepartmentScope::Of(CallerFrom(*ctx)).ListDepartment(req->department_id()));
+    KEFU_ASSIGN_OR_RETURN(auto open, repo_->OpenWithDeadlines(department, req->handler_id(), 2000));
     absl::Time now = clock_->Now();
     int limit = EffectivePageSize(req->page_size());
     for (const auto& w : open) {

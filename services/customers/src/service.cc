@@ -29,12 +29,22 @@ void MaskContactsFor(const Caller& caller, pb::Customer* c) {
   }
 }
 
+// OK when the caller may act on the customer: company-wide callers always (no lookup),
+// department-scoped ones for their department's customers (security/scope.h).
+absl::Status RequireInScope(Repository& repo, const Caller& caller, int64_t id);
+
 // The customer, if the caller's department scope covers it (security/scope.h).
 absl::StatusOr<pb::Customer> GetInScope(Repository& repo, int64_t id, const DepartmentScope& scope) {
   auto c = repo.Get(id);
   KEFU_RETURN_IF_ERROR(scope.Hide(c.status()));
   KEFU_RETURN_IF_ERROR(scope.Check(c->department_id()));
   return c;
+}
+
+absl::Status RequireInScope(Repository& repo, const Caller& caller, int64_t id) {
+  const DepartmentScope scope = DepartmentScope::Of(caller);
+  if (scope.company_wide()) return absl::OkStatus();
+  return GetInScope(repo, id, scope).status();
 }
 
 constexpr size_t kMaxRequestIdChars = 64;
@@ -399,6 +409,8 @@ grpc::Status CustomerServiceImpl::MergeCustomers(grpc::ServerContext* ctx, const
       v.Add("duplicate_id", "must differ from survivor_id");
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->survivor_id()));
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->duplicate_id()));
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->Merge(req->survivor_id(), req->duplicate_id(), req->reason(),
                                               CallerFrom(*ctx).ActorOrSystem()));
     return absl::OkStatus();
@@ -415,6 +427,7 @@ grpc::Status CustomerServiceImpl::ReassignOwner(grpc::ServerContext* ctx, const 
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, false));
     if (req->version() < 0) v.Add("version", "must not be negative");
     KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
     Caller caller = CallerFrom(*ctx);
     KEFU_RETURN_IF_ERROR(
         clients::RequireActiveStaff(peers_.performance, req->new_owner_id(), "new_owner_id", peers_.timeout, &caller));
@@ -478,6 +491,7 @@ grpc::Status CustomerServiceImpl::ChangeTier(grpc::ServerContext* ctx, const pb:
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, true));
     if (req->version() < 0) v.Add("version", "must not be negative");
     KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     absl::Time now = clock_->Now();
     pb::Tier from = pb::TIER_UNSPECIFIED;
@@ -508,13 +522,14 @@ grpc::Status CustomerServiceImpl::ChangeTier(grpc::ServerContext* ctx, const pb:
   });
 }
 
-grpc::Status CustomerServiceImpl::ListTierChanges(grpc::ServerContext*, const pb::ListTierChangesRequest* req,
+grpc::Status CustomerServiceImpl::ListTierChanges(grpc::ServerContext* ctx, const pb::ListTierChangesRequest* req,
                                                   pb::ListTierChangesResponse* resp) {
   return RunHandler([&]() -> absl::Status {
     Validator v;
     v.Merge(CheckCustomerId("customer_id", req->customer_id()));
     v.Merge(CheckPageSize("page_size", req->page_size(), kMaxPageSize));
     KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
     uint64_t fp = Fingerprint(absl::StrCat("tier:", req->customer_id()));
     KEFU_ASSIGN_OR_RETURN(int64_t before, DecodeIdPageToken(req->page_token(), fp));
     KEFU_ASSIGN_OR_RETURN(auto page, repo_->ListTierChanges(req->customer_id(), EffectivePageSize(req->page_size()),
@@ -534,6 +549,7 @@ grpc::Status CustomerServiceImpl::ChangeLifecycleStage(grpc::ServerContext* ctx,
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, false));
     if (req->version() < 0) v.Add("version", "must not be negative");
     KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     absl::Time now = clock_->Now();
     KEFU_ASSIGN_OR_RETURN(
@@ -565,6 +581,7 @@ grpc::Status CustomerServiceImpl::AppendLogEntry(grpc::ServerContext* ctx, const
     else v.Merge(ValidateLogEntry(req->entry(), "entry"));
     v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->entry().customer_id()));
     pb::LogEntry e = req->entry();
     e.clear_id();
     e.clear_create_time();
@@ -619,7 +636,7 @@ grpc::Status CustomerServiceImpl::ListLogEntries(grpc::ServerContext* ctx, const
 
 // ---- business volume ----
 
-grpc::Status CustomerServiceImpl::RecordBusinessVolume(grpc::ServerContext*, const pb::RecordBusinessVolumeRequest* req,
+grpc::Status CustomerServiceImpl::RecordBusinessVolume(grpc::ServerContext* ctx, const pb::RecordBusinessVolumeRequest* req,
                                                        pb::BusinessVolume* resp) {
   return RunHandler([&]() -> absl::Status {
     Validator v;
@@ -631,15 +648,17 @@ grpc::Status CustomerServiceImpl::RecordBusinessVolume(grpc::ServerContext*, con
     if (vol.volume() > 1'000'000'000'000LL) v.Add("volume.volume", "is out of range");
     v.Merge(CheckMoney("volume.revenue", vol.revenue()));
     KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), vol.customer_id()));
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpsertVolume(vol));
     return absl::OkStatus();
   });
 }
 
-grpc::Status CustomerServiceImpl::ListBusinessVolumes(grpc::ServerContext*, const pb::ListBusinessVolumesRequest* req,
+grpc::Status CustomerServiceImpl::ListBusinessVolumes(grpc::ServerContext* ctx, const pb::ListBusinessVolumesRequest* req,
                                                       pb::ListBusinessVolumesResponse* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckCustomerId("customer_id", req->customer_id()));
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
     if (req->threshold_bp() < 0) return InvalidField("threshold_bp", "must not be negative");
     KEFU_ASSIGN_OR_RETURN(auto volumes, repo_->ListVolumes(req->customer_id()));
     int64_t threshold = req->threshold_bp() == 0 ? kDefaultFluctuationBp : req->threshold_bp();
@@ -680,6 +699,7 @@ grpc::Status CustomerServiceImpl::CreateRetentionCase(grpc::ServerContext* ctx, 
     v.Merge(CheckId("owner_id", req->owner_id(), kMaxIdChars, false));
     v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
     pb::RetentionCase rc;
     rc.set_customer_id(req->customer_id());
     rc.set_reason(req->reason());
