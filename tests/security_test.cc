@@ -494,6 +494,25 @@ TEST_F(SecurityTest, ImportAndAlertStreamStayInTheCallersDepartment) {
   EXPECT_EQ(reader->Finish().error_code(), StatusCode::PERMISSION_DENIED);
 }
 
+// A watch accepted with a token about to expire ends when it does (tokens have 30 s of
+// leeway, so one that expired 27 s ago is still good for about 3 s).
+TEST_F(SecurityTest, AnAlertStreamEndsWhenItsTokenExpires) {
+  auto complaints = wo::ComplaintService::NewStub(Of("complaints").channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  ctx.AddMetadata("authorization",
+                  "Bearer " + testing::TestToken("E-WATCH", "senior_manager", "", -absl::Seconds(27)));
+  wo::WatchAlertsRequest watch;
+  absl::Time start = absl::Now();
+  auto reader = complaints->WatchAlerts(&ctx, watch);
+  wo::Alert alert;
+  while (reader->Read(&alert)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED) << s.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(15));
+}
+
 // Writes and personal-data reads land in the owning service's audit trail, with who,
 // which RPC, which record and which fields (never values); only senior managers read it.
 TEST_F(SecurityTest, WritesAndPersonalDataReadsAreAudited) {

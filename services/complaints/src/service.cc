@@ -14,6 +14,7 @@
 #include "kefu/log.h"
 #include "kefu/paging.h"
 #include "kefu/request_context.h"
+#include "kefu/security/authenticator.h"
 #include "kefu/validation.h"
 
 namespace kefu::complaints {
@@ -787,6 +788,9 @@ grpc::Status ComplaintServiceImpl::WatchAlerts(grpc::ServerContext* ctx, const p
   if (!last.ok()) return ToGrpcStatus(last.status());
   int64_t cursor = *last;
   while (!ctx->IsCancelled() && !stopping_) {
+    // A stream outlives the check at its start: end it when the token expires.
+    if (!security::IdentityOf(ctx->client_metadata()))
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the token expired; watch again with a fresh one");
     int64_t next = cursor;
     auto alerts = repo_->AlertsAfter(cursor, 200, &next);
     if (alerts.ok()) {
