@@ -37,10 +37,10 @@ const ts = require("typescript");
 
 // ---- what the system is (README "Who calls whom", "Configuration") ----
 const SERVICES = {
-  customers: { grpc: 50051, metrics: 9101, calls: ["complaints", "contracts", "sales"] },
+  customers: { grpc: 50051, metrics: 9101, calls: ["complaints", "contracts", "sales", "performance"] },
   sales: { grpc: 50052, metrics: 9102, calls: ["customers", "contracts"] },
   contracts: { grpc: 50053, metrics: 9103, calls: ["customers"] },
-  complaints: { grpc: 50054, metrics: 9104, calls: ["customers", "contracts"] },
+  complaints: { grpc: 50054, metrics: 9104, calls: ["customers", "contracts", "performance"] },
   performance: { grpc: 50055, metrics: 9105, calls: ["customers", "contracts", "complaints"] },
 };
 const callersOf = (svc) => Object.keys(SERVICES).filter((c) => SERVICES[c].calls.includes(svc)).sort();
