@@ -4,10 +4,28 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "kefu/security/transport.h"
 
 namespace kefu {
+
+// Calls between kefu services are reads or writes that carry a request_id (every
+// state change replays its first result), so any of them may be retried. Only
+// UNAVAILABLE is retried: the call did not reach a handler, or the peer is restarting.
+// Each attempt stays within the caller's deadline.
+constexpr absl::string_view kInternalRetryPolicy = R"json({
+  "methodConfig": [{
+    "name": [{}],
+    "retryPolicy": {
+      "maxAttempts": 4,
+      "initialBackoff": "0.1s",
+      "maxBackoff": "1s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }]
+})json";
 
 std::shared_ptr<grpc::Channel> ChannelPool::Get(const std::string& target) {
   if (target.empty()) return nullptr;
@@ -19,6 +37,7 @@ std::shared_ptr<grpc::Channel> ChannelPool::Get(const std::string& target) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+    args.SetServiceConfigJSON(std::string(kInternalRetryPolicy));
     ch = grpc::CreateCustomChannel(
         target, security::MakeChannelCredentials(security::ClientTransport()), args);
   }

@@ -2,8 +2,10 @@
 
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "kefu/common/v1/common.pb.h"
 
 namespace kefu {
@@ -85,14 +87,33 @@ std::string MetadataOf(const absl::Status& status, absl::string_view key) {
   return it == d->metadata().end() ? "" : it->second;
 }
 
+namespace {
+// Status messages and details travel in trailers, which peers cap (8 KiB by default);
+// a message that quoted a huge input would turn the answer into RESOURCE_EXHAUSTED.
+constexpr size_t kMaxMessageBytes = 1024;
+
+std::string Bounded(absl::string_view text) {
+  if (text.size() <= kMaxMessageBytes) return std::string(text);
+  size_t cut = kMaxMessageBytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // whole characters
+  return absl::StrCat(text.substr(0, cut), "…");
+}
+}  // namespace
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   auto code = static_cast<grpc::StatusCode>(status.code());
-  std::string message(status.message());
+  std::string message = Bounded(status.message());
   auto detail = DetailOf(status);
   if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN) {
     message = "internal error";
     detail.reset();
+  }
+  if (detail) {
+    for (auto& fv : *detail->mutable_field_violations()) {
+      fv.set_field(Bounded(fv.field()));
+      fv.set_description(Bounded(fv.description()));
+    }
   }
   if (!detail) {
     detail.emplace();
@@ -132,6 +153,23 @@ void Validator::Merge(const absl::Status& status) {
     for (const auto& fv : d->field_violations()) Add(fv.field(), fv.description());
   } else {
     Add("", std::string(status.message()));
+  }
+}
+
+void Validator::MergePatch(const absl::Status& status, absl::string_view prefix,
+                           const std::vector<std::string>& mask_paths) {
+  if (status.ok()) return;
+  const std::string lead = prefix.empty() ? "" : absl::StrCat(prefix, ".");
+  for (const Violation& v : ViolationsOf(status)) {
+    absl::string_view field = v.field;
+    if (!absl::ConsumePrefix(&field, lead)) continue;
+    for (const auto& path : mask_paths) {
+      if (field == path || (absl::StartsWith(field, path) && field.size() > path.size() &&
+                            (field[path.size()] == '.' || field[path.size()] == '['))) {
+        Add(v.field, v.description);
+        break;
+      }
+    }
   }
 }
 

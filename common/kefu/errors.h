@@ -70,6 +70,13 @@ class Validator {
     violations_.push_back({std::move(field), std::move(description)});
   }
   void Merge(const absl::Status& status);
+  // Merges what a whole-record validator said about an update's patch, keeping only
+  // the fields the update mask names (paths relative to `prefix`, e.g. "contract").
+  // A patch is checked before the stored record is read, so a bad value is
+  // INVALID_ARGUMENT whatever is stored (AIP-193); fields outside the mask, and rules
+  // that need the stored record, are checked again on the merged record.
+  void MergePatch(const absl::Status& status, absl::string_view prefix,
+                  const std::vector<std::string>& mask_paths);
   bool ok() const { return violations_.empty(); }
   absl::Status Finish() const;
 

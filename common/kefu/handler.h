@@ -32,4 +32,32 @@ db::IdempotencyKey IdempotencyKeyOf(const Request& request) {
   return key;
 }
 
+// Runs a state-changing call's transaction so that a retry with the same request_id
+// (and the same body) returns the first call's response without changing anything
+// again, even when the first response was lost. The claim is the transaction's first
+// statement, so it also comes before any version check: a retry of a call that
+// succeeded is not refused as stale. An empty request_id is an ordinary transaction.
+template <typename Response>
+absl::StatusOr<Response> IdempotentTransaction(
+    db::Pool& pool, absl::string_view scope, const db::IdempotencyKey& key,
+    const std::function<absl::StatusOr<Response>(db::Session&)>& fn) {
+  if (key.request_id.empty()) return pool.InTransaction<Response>(fn);
+  return pool.InTransaction<Response>([&](db::Session& session) -> absl::StatusOr<Response> {
+    auto stored = db::ClaimRequestResponse(session, scope, key);
+    if (!stored.ok()) return stored.status();
+    Response response;
+    if (stored->has_value()) {
+      if (!response.ParseFromString(**stored))
+        return absl::InternalError("stored response of an earlier request is unreadable");
+      return response;
+    }
+    auto result = fn(session);
+    if (!result.ok()) return result.status();
+    absl::Status saved = db::StoreRequestResponse(session, scope, key.request_id,
+                                                  result->SerializeAsString());
+    if (!saved.ok()) return saved;
+    return result;
+  });
+}
+
 }  // namespace kefu

@@ -275,9 +275,13 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
       // gRPC answers a request it cannot parse (e.g. invalid UTF-8 in a string field)
-      // with a bare INTERNAL before any handler runs; that is the client's fault.
+      // with a bare INTERNAL before any handler runs; that is the client's fault. (A
+      // client stream's unreadable message just ends the stream for the handler: see
+      // ImportOptions.expected_rows.)
       if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty() &&
-          !received_message_ && info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY) {
+          !received_message_ &&
+          (info_->type() == grpc::experimental::ServerRpcInfo::Type::UNARY ||
+           info_->type() == grpc::experimental::ServerRpcInfo::Type::SERVER_STREAMING)) {
         status = ToGrpcStatus(MakeError(absl::StatusCode::kInvalidArgument, reason::kFieldInvalid,
                                         "request: could not be parsed; string fields must be valid UTF-8"));
         methods->ModifySendStatus(status);

@@ -251,6 +251,15 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
   health->SetServingStatus("liveness", true);
   SetReady(false);
 
+  // Request ids (idempotent retries) are kept for the retention, then forgotten.
+  tasks_.push_back({"request-id-purge", absl::Minutes(10), [this] {
+                      auto session = pool_->Acquire();
+                      if (!session.ok()) return;
+                      auto purged = db::PurgeRequestIds(
+                          *session, absl::Now() - options_.request_id_retention, 10000);
+                      if (!purged.ok())
+                        log::Warn("request id purge failed", {{"error", purged.status().ToString()}});
+                    }});
   threads_.emplace_back([this] { HealthLoop(); });
   for (auto& task : tasks_) {
     threads_.emplace_back([this, &task] {

@@ -68,6 +68,8 @@ struct ServerOptions {
   // (lets load balancers stop routing), then how long in-flight calls may take.
   absl::Duration drain_delay = absl::ZeroDuration();
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // How long a request id keeps replaying its first result (AIP-155 retries).
+  absl::Duration request_id_retention = absl::Hours(24 * 7);
 };
 
 // Parses flags and the environment for a service binary, initialises logging and blocks

@@ -51,6 +51,15 @@ size_t Utf8Length(absl::string_view s) {
   return count;
 }
 
+std::string Utf8Prefix(absl::string_view s, size_t max_chars) {
+  size_t chars = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == max_chars)
+      return std::string(s.substr(0, i));
+  }
+  return std::string(s);
+}
+
 absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_chars,
                        bool required) {
   if (value.empty()) return required ? RequiredField(field) : absl::OkStatus();
@@ -63,6 +72,10 @@ absl::Status CheckText(absl::string_view field, absl::string_view value, size_t 
   if (Utf8Length(value) > max_chars)
     return InvalidField(field, absl::StrCat("must be at most ", max_chars, " characters"));
   return absl::OkStatus();
+}
+
+absl::Status CheckRequestId(absl::string_view value) {
+  return CheckId("request_id", value, 64, false);
 }
 
 absl::Status CheckId(absl::string_view field, absl::string_view value, size_t max_len,

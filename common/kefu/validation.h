@@ -18,6 +18,9 @@ namespace kefu {
 bool IsValidUtf8(absl::string_view text);
 // Number of code points; assumes valid UTF-8.
 size_t Utf8Length(absl::string_view text);
+// The first max_chars characters of valid UTF-8 text (never half a character), for
+// stored summaries cut to their column's size.
+std::string Utf8Prefix(absl::string_view text, size_t max_chars);
 
 // Valid UTF-8, no control characters other than tab/newline, at most max_chars code points.
 absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_chars,
@@ -25,6 +28,8 @@ absl::Status CheckText(absl::string_view field, absl::string_view value, size_t 
 // Identifier-like values (staff ids, department ids, request ids): [A-Za-z0-9._:-].
 absl::Status CheckId(absl::string_view field, absl::string_view value, size_t max_len,
                      bool required);
+// The optional request_id of a create or state change (idempotent retries, AIP-155).
+absl::Status CheckRequestId(absl::string_view value);
 // Digits with optional leading '+', spaces, dashes and parentheses; 5 to 20 digits.
 absl::Status CheckPhone(absl::string_view field, absl::string_view value);
 absl::Status CheckEmail(absl::string_view field, absl::string_view value);

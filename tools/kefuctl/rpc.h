@@ -5,7 +5,13 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/status.h>
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
+#include <chrono>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -19,14 +25,39 @@ namespace kefuctl {
 template <typename Stub, typename Request, typename Response>
 using UnaryMethod = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
 
-// Calls the method once; on success stores the response and returns true, otherwise
-// prints the error and returns false (the command then exits with kExitRpcError).
+// Gives a request that has an empty `request_id` field a fresh random one, so that
+// retrying it cannot apply the change twice.
+inline void EnsureRequestId(google::protobuf::Message* request) {
+  const auto* field = request->GetDescriptor()->FindFieldByName("request_id");
+  if (!field || field->type() != google::protobuf::FieldDescriptor::TYPE_STRING ||
+      field->is_repeated())
+    return;
+  const auto* reflection = request->GetReflection();
+  if (!reflection->GetString(*request, field).empty()) return;
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  reflection->SetString(request, field, absl::StrCat("kefuctl-", absl::Hex(rng(), absl::kZeroPad16),
+                                                     absl::Hex(rng(), absl::kZeroPad16)));
+}
+
+constexpr int kMaxAttempts = 3;
+
+// Calls the method; on success stores the response and returns true, otherwise prints
+// the error and returns false (the command then exits with kExitRpcError). UNAVAILABLE
+// (a service restarting, a connection lost) is retried with backoff: reads are safe to
+// repeat and every write carries a request_id, so a repeat replays the first result.
 template <typename Stub, typename Request, typename Response>
 bool CallOnce(const Invocation& inv, Stub& stub, UnaryMethod<Stub, Request, Response> method,
               const Request& request, Response* response) {
-  auto ctx = inv.NewContext();
-  grpc::Status status = (stub.*method)(ctx.get(), request, response);
-  if (status.ok()) return true;
+  Request idempotent = request;
+  EnsureRequestId(&idempotent);
+  grpc::Status status;
+  for (int attempt = 1;; ++attempt) {
+    auto ctx = inv.NewContext();
+    status = (stub.*method)(ctx.get(), idempotent, response);
+    if (status.ok()) return true;
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE || attempt == kMaxAttempts) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
+  }
   inv.Fail(status);
   return false;
 }

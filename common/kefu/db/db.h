@@ -212,4 +212,17 @@ absl::StatusOr<std::optional<std::string>> ClaimRequestId(Session& session, absl
 absl::Status CompleteRequestId(Session& session, absl::string_view scope,
                                absl::string_view request_id, absl::string_view resource_id);
 
+// Idempotent state changes: like ClaimRequestId, but a repeat returns the serialized
+// response the first request stored with StoreRequestResponse. Use through
+// kefu::IdempotentTransaction (kefu/handler.h).
+absl::StatusOr<std::optional<std::string>> ClaimRequestResponse(Session& session,
+                                                               absl::string_view scope,
+                                                               const IdempotencyKey& key);
+absl::Status StoreRequestResponse(Session& session, absl::string_view scope,
+                                  absl::string_view request_id, absl::string_view response);
+
+// Forgets request ids claimed before `older_than` (at most `limit` of them): a retry
+// older than that is a new request. Returns how many were removed.
+absl::StatusOr<int64_t> PurgeRequestIds(Session& session, absl::Time older_than, int limit);
+
 }  // namespace kefu::db

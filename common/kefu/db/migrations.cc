@@ -1,6 +1,7 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -46,10 +47,21 @@ absl::Status ApplyMigrations(Pool& pool, const std::vector<Migration>& migration
       " request_id VARCHAR(64) NOT NULL,"
       " fingerprint BIGINT UNSIGNED NOT NULL,"
       " resource_id VARCHAR(64) NOT NULL DEFAULT '',"
+      " response MEDIUMTEXT CHARACTER SET ascii NULL,"
       " create_time DATETIME(6) NOT NULL,"
       " PRIMARY KEY (scope, request_id),"
       " KEY idx_idempotency_time (create_time)"
       ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"));
+  // Schemas created before state-changing calls stored their responses.
+  KEFU_ASSIGN_OR_RETURN(
+      auto has_response,
+      session.QueryOne("SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                       "AND TABLE_NAME = 'idempotency_keys' AND COLUMN_NAME = 'response'",
+                       {}));
+  if (!has_response)
+    KEFU_RETURN_IF_ERROR(session.ExecRaw(
+        "ALTER TABLE idempotency_keys ADD COLUMN response MEDIUMTEXT CHARACTER SET ascii NULL "
+        "AFTER resource_id"));
 
   // The outbox (kefu/outbox.h): messages for other services, written in the same
   // transaction as the change that caused them.
@@ -159,6 +171,40 @@ absl::StatusOr<std::optional<std::string>> ClaimRequestId(Session& session, absl
                      "request_id: was already used for a different request",
                      {{"request_id", "was already used for a different request"}});
   return std::optional<std::string>(row->Str(1));
+}
+
+absl::StatusOr<std::optional<std::string>> ClaimRequestResponse(Session& session,
+                                                               absl::string_view scope,
+                                                               const IdempotencyKey& key) {
+  KEFU_ASSIGN_OR_RETURN(auto first, ClaimRequestId(session, scope, key.request_id, key.fingerprint));
+  if (!first) return std::optional<std::string>();
+  KEFU_ASSIGN_OR_RETURN(auto row, session.QueryOne("SELECT response FROM idempotency_keys "
+                                                   "WHERE scope = ? AND request_id = ?",
+                                                   {scope, key.request_id}));
+  // Claimed by a version of the service that kept no response for this call.
+  if (!row || row->IsNull(0))
+    return MakeError(absl::StatusCode::kFailedPrecondition, reason::kRequestIdReused,
+                     "request_id: was used by an earlier request whose result was not kept; use a new id",
+                     {{"request_id", "was used by an earlier request whose result was not kept"}});
+  std::string response;
+  if (!absl::Base64Unescape(row->Str(0), &response))
+    return absl::InternalError("stored response of an earlier request is unreadable");
+  return std::optional<std::string>(std::move(response));
+}
+
+absl::Status StoreRequestResponse(Session& session, absl::string_view scope,
+                                  absl::string_view request_id, absl::string_view response) {
+  return session
+      .Exec("UPDATE idempotency_keys SET response = ? WHERE scope = ? AND request_id = ?",
+            {absl::Base64Escape(response), scope, request_id})
+      .status();
+}
+
+absl::StatusOr<int64_t> PurgeRequestIds(Session& session, absl::Time older_than, int limit) {
+  KEFU_ASSIGN_OR_RETURN(auto r, session.Exec("DELETE FROM idempotency_keys WHERE create_time < ? "
+                                             "ORDER BY create_time LIMIT ?",
+                                             {ToSqlTime(older_than), int64_t{limit}}));
+  return r.affected_rows;
 }
 
 absl::Status CompleteRequestId(Session& session, absl::string_view scope,

@@ -18,6 +18,9 @@ absl::StatusOr<std::pair<std::string, int64_t>> LoadSettingBytes(Pool& pool, abs
 // returns the new version.
 absl::StatusOr<int64_t> SaveSettingBytes(Pool& pool, absl::string_view name, const std::string& bytes,
                                          int64_t expected_version, absl::Time now);
+// The same inside the caller's transaction (e.g. an idempotent settings change).
+absl::StatusOr<int64_t> SaveSettingBytes(Session& session, absl::string_view name, const std::string& bytes,
+                                         int64_t expected_version, absl::Time now);
 
 // NOT_FOUND until first saved.
 template <typename M>
@@ -29,11 +32,13 @@ absl::StatusOr<M> LoadSetting(Pool& pool, absl::string_view name) {
   return m;
 }
 
-template <typename M>
-absl::StatusOr<M> SaveSetting(Pool& pool, absl::string_view name, M m, absl::Time now) {
+// Saves `m` (its version field is the expected version) in a transaction of its own
+// (Pool&) or of the caller (Session&); returns it with the new version.
+template <typename Store, typename M>
+absl::StatusOr<M> SaveSetting(Store& store, absl::string_view name, M m, absl::Time now) {
   M stored = m;
   stored.clear_version();
-  KEFU_ASSIGN_OR_RETURN(int64_t version, SaveSettingBytes(pool, name, stored.SerializeAsString(), m.version(), now));
+  KEFU_ASSIGN_OR_RETURN(int64_t version, SaveSettingBytes(store, name, stored.SerializeAsString(), m.version(), now));
   m.set_version(version);
   return m;
 }
