@@ -1,9 +1,11 @@
 // The complaints service against real MariaDB and the real customers service (both
 // in-process gRPC servers), with an injected clock so deadlines and escalations are exact.
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -514,6 +516,251 @@ TEST_F(ComplaintsTest, PolicyAndCalendarAreVersionedAndValidated) {
   *restore_cal.mutable_calendar() = calendar;
   restore_cal.mutable_calendar()->set_version(1);
   ASSERT_TRUE(Stub()->UpdateBusinessCalendar(Ctx("S1", "senior_manager").get(), restore_cal, &cal_saved).ok());
+}
+
+// ---- idempotent state changes (AIP-155) ----
+
+using ::google::protobuf::util::MessageDifferencer;
+
+// Sends one fixed request: a retry sends exactly the same message again.
+using Send = std::function<grpc::Status(grpc::ClientContext*, pb::WorkOrder*)>;
+
+template <typename Request>
+Send Sender(pb::ComplaintService::Stub* stub,
+            grpc::Status (pb::ComplaintService::Stub::*method)(grpc::ClientContext*, const Request&, pb::WorkOrder*),
+            Request req) {
+  return [stub, method, req](grpc::ClientContext* ctx, pb::WorkOrder* out) { return (stub->*method)(ctx, req, out); };
+}
+
+TEST_F(ComplaintsTest, EveryStateChangeRetriedWithItsRequestIdAppliesOnce) {
+  clock_->Set(Shanghai(2026, 11, 24, 10, 0));  // Tuesday
+  pb::WorkOrder w = NewWorkOrder(NewCustomer(cpb::TIER_STANDARD, 7), pb::SEVERITY_GENERAL);
+  auto stub = Stub();
+  auto action = [&](grpc::Status (pb::ComplaintService::Stub::*method)(
+                        grpc::ClientContext*, const pb::WorkOrderActionRequest&, pb::WorkOrder*)) {
+    return [&, method](int64_t version, const std::string& request_id) {
+      pb::WorkOrderActionRequest req;
+      req.set_work_order_id(w.id());
+      req.set_version(version);
+      req.set_note("幂等测试");
+      req.set_request_id(request_id);
+      return Sender(stub.get(), method, req);
+    };
+  };
+  pb::ResolveWorkOrderRequest resolve;
+  resolve.set_work_order_id(w.id());
+  resolve.mutable_resolution()->set_summary("更换滤网");
+  resolve.mutable_resolution()->add_actions(pb::RESOLUTION_ACTION_REPAIR);
+  auto resolve_step = [&](int64_t version, const std::string& request_id) {
+    pb::ResolveWorkOrderRequest req = resolve;
+    req.set_version(version);
+    req.set_request_id(request_id);
+    return Sender(stub.get(), &pb::ComplaintService::Stub::ResolveWorkOrder, req);
+  };
+  struct Step {
+    std::string rpc;
+    // The request for the work order at `version`; every versioned request carries it,
+    // so each retry below is also a retry with a stale version.
+    std::function<Send(int64_t version, const std::string& request_id)> request;
+    int events;          // events the change records
+    int follow_ups = 0;  // follow-up rows it adds
+    std::string roles = "agent";
+  };
+  std::vector<Step> steps{
+      {"AcceptWorkOrder", action(&pb::ComplaintService::Stub::AcceptWorkOrder), 1},
+      {"AssignWorkOrder",
+       [&](int64_t version, const std::string& request_id) {
+         pb::AssignWorkOrderRequest req;
+         req.set_work_order_id(w.id());
+         req.set_department_id("D-SERVICE");
+         req.set_handler_id("E2002");
+         req.set_version(version);
+         req.set_request_id(request_id);
+         return Sender(stub.get(), &pb::ComplaintService::Stub::AssignWorkOrder, req);
+       },
+       1, 0, "department_manager"},
+      {"StartWork", action(&pb::ComplaintService::Stub::StartWork), 1},
+      {"PauseSla",
+       [&](int64_t version, const std::string& request_id) {
+         pb::PauseSlaRequest req;
+         req.set_work_order_id(w.id());
+         req.set_reason(pb::PAUSE_REASON_WAITING_CUSTOMER);
+         req.set_version(version);
+         req.set_request_id(request_id);
+         return Sender(stub.get(), &pb::ComplaintService::Stub::PauseSla, req);
+       },
+       1},
+      {"ResumeSla", action(&pb::ComplaintService::Stub::ResumeSla), 1},
+      {"ChangeSeverity",
+       [&](int64_t version, const std::string& request_id) {
+         pb::ChangeSeverityRequest req;
+         req.set_work_order_id(w.id());
+         req.set_severity(pb::SEVERITY_MINOR);
+         req.set_reason("影响范围小");
+         req.set_version(version);
+         req.set_request_id(request_id);
+         return Sender(stub.get(), &pb::ComplaintService::Stub::ChangeSeverity, req);
+       },
+       1, 0, "department_manager"},
+      {"AddNote",
+       [&](int64_t, const std::string& request_id) {
+         pb::AddNoteRequest req;
+         req.set_work_order_id(w.id());
+         req.set_text("已电话联系客户");
+         req.set_request_id(request_id);
+         return Sender(stub.get(), &pb::ComplaintService::Stub::AddNote, req);
+       },
+       1},
+      {"ResolveWorkOrder", resolve_step, 1},
+      {"StartFollowUp", action(&pb::ComplaintService::Stub::StartFollowUp), 1},
+      {"RecordFollowUp",
+       [&](int64_t version, const std::string& request_id) {
+         pb::RecordFollowUpRequest req;
+         req.set_work_order_id(w.id());
+         req.set_satisfaction(2);  // not satisfied: reopens, so it must not reopen twice
+         req.set_note("仍有异味");
+         req.set_version(version);
+         req.set_request_id(request_id);
+         return Sender(stub.get(), &pb::ComplaintService::Stub::RecordFollowUp, req);
+       },
+       2, 1},
+      {"ResolveWorkOrder (again)", resolve_step, 1},
+      {"CloseWithoutSatisfaction",
+       [&](int64_t version, const std::string& request_id) {
+         pb::CloseWithoutSatisfactionRequest req;
+         req.set_work_order_id(w.id());
+         req.set_reason("客户拒绝回访");
+         req.set_version(version);
+         req.set_request_id(request_id);
+         return Sender(stub.get(), &pb::ComplaintService::Stub::CloseWithoutSatisfaction, req);
+       },
+       1, 0, "senior_manager"},
+  };
+  auto events = [&] { return Count("SELECT COUNT(*) FROM work_order_events WHERE work_order_id = ?", {w.id()}); };
+  auto follow_ups = [&] { return Count("SELECT COUNT(*) FROM follow_ups WHERE work_order_id = ?", {w.id()}); };
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& step = steps[i];
+    SCOPED_TRACE(step.rpc);
+    pb::WorkOrder before = Get(w.id());
+    int64_t events_before = events(), follow_ups_before = follow_ups();
+    Send send = step.request(before.version(), absl::StrCat("idem-", w.id(), "-", i));
+    pb::WorkOrder first;
+    grpc::Status s = send(Ctx("S0001", step.roles).get(), &first);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(first.version(), before.version() + 1);
+    // A second execution would stamp a later update_time (and usually fail its transition).
+    clock_->Advance(absl::Minutes(5));
+    pb::WorkOrder retried;
+    s = send(Ctx("S0001", step.roles).get(), &retried);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(MessageDifferencer::Equals(first, retried)) << first.DebugString() << "\nvs\n" << retried.DebugString();
+    pb::WorkOrder after = Get(w.id());
+    EXPECT_EQ(after.version(), before.version() + 1);
+    EXPECT_EQ(FromProtoTime(after.update_time()), FromProtoTime(first.update_time()));
+    EXPECT_EQ(events(), events_before + step.events);
+    EXPECT_EQ(follow_ups(), follow_ups_before + step.follow_ups);
+  }
+  pb::WorkOrder closed = Get(w.id());
+  EXPECT_EQ(closed.status(), pb::STATUS_CLOSED);
+  EXPECT_EQ(closed.reopen_count(), 1);
+  EXPECT_EQ(closed.follow_ups_size(), 1);
+  EXPECT_EQ(closed.handler_id(), "E2002");
+  EXPECT_EQ(closed.severity(), pb::SEVERITY_MINOR);
+}
+
+TEST_F(ComplaintsTest, ARequestIdReplaysEvenWithAStaleVersionButANewOneIsAborted) {
+  clock_->Set(Shanghai(2026, 11, 24, 14, 0));
+  pb::WorkOrder w = NewWorkOrder(NewCustomer(cpb::TIER_STANDARD, 8), pb::SEVERITY_GENERAL);
+  pb::WorkOrderActionRequest accept;
+  accept.set_work_order_id(w.id());
+  accept.set_version(w.version());
+  accept.set_request_id("accept-A");
+  pb::WorkOrder first, again;
+  ASSERT_TRUE(Stub()->AcceptWorkOrder(Ctx().get(), accept, &first).ok());
+  EXPECT_EQ(first.version(), w.version() + 1);
+  clock_->Advance(absl::Minutes(1));
+  // Same id, same (now stale) version: the first result.
+  grpc::Status s = Stub()->AcceptWorkOrder(Ctx().get(), accept, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(MessageDifferencer::Equals(first, again));
+  // A new id with the stale version is a new request, refused as stale.
+  accept.set_request_id("accept-B");
+  s = Stub()->AcceptWorkOrder(Ctx().get(), accept, &again);
+  EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), reason::kStaleVersion);
+  EXPECT_EQ(Get(w.id()).version(), first.version());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM work_order_events WHERE work_order_id = ? AND kind = ?",
+                  {w.id(), static_cast<int>(pb::EVENT_KIND_ACCEPTED)}),
+            1);
+
+  // The same id for a different request is refused and changes nothing.
+  pb::AddNoteRequest note;
+  note.set_work_order_id(w.id());
+  note.set_text("第一条备注");
+  note.set_request_id("note-A");
+  pb::WorkOrder noted;
+  ASSERT_TRUE(Stub()->AddNote(Ctx().get(), note, &noted).ok());
+  note.set_text("另一条备注");
+  s = Stub()->AddNote(Ctx().get(), note, &again);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), reason::kRequestIdReused);
+  EXPECT_EQ(Get(w.id()).version(), noted.version());
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM work_order_events WHERE work_order_id = ? AND kind = ?",
+                  {w.id(), static_cast<int>(pb::EVENT_KIND_NOTE)}),
+            1);
+
+  // A malformed request id is refused up front, naming the field.
+  note.set_request_id("not an id!");
+  s = Stub()->AddNote(Ctx().get(), note, &again);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("request_id"), std::string::npos);
+  pb::WorkOrderActionRequest start;
+  start.set_work_order_id(w.id());
+  start.set_request_id(std::string(65, 'a'));
+  s = Stub()->StartWork(Ctx().get(), start, &again);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("request_id"), std::string::npos);
+}
+
+// After PolicyAndCalendarAreVersionedAndValidated, which expects never-saved settings.
+TEST_F(ComplaintsTest, SettingsUpdatesRetriedWithTheirRequestIdApplyOnce) {
+  pb::DeadlinePolicy policy;
+  ASSERT_TRUE(Stub()->GetDeadlinePolicy(Ctx().get(), pb::GetDeadlinePolicyRequest(), &policy).ok());
+  pb::UpdateDeadlinePolicyRequest update;
+  *update.mutable_policy() = policy;  // the same rules: only the version moves
+  update.set_request_id("policy-A");
+  pb::DeadlinePolicy saved, again;
+  ASSERT_TRUE(Stub()->UpdateDeadlinePolicy(Ctx("S1", "senior_manager").get(), update, &saved).ok());
+  EXPECT_EQ(saved.version(), policy.version() + 1);
+  grpc::Status s = Stub()->UpdateDeadlinePolicy(Ctx("S1", "senior_manager").get(), update, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(MessageDifferencer::Equals(saved, again));
+  pb::DeadlinePolicy now;
+  ASSERT_TRUE(Stub()->GetDeadlinePolicy(Ctx().get(), pb::GetDeadlinePolicyRequest(), &now).ok());
+  EXPECT_EQ(now.version(), saved.version());
+  update.set_request_id("policy-B");
+  s = Stub()->UpdateDeadlinePolicy(Ctx("S1", "senior_manager").get(), update, &again);
+  EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
+
+  pb::BusinessCalendar calendar;
+  ASSERT_TRUE(Stub()->GetBusinessCalendar(Ctx().get(), pb::GetBusinessCalendarRequest(), &calendar).ok());
+  pb::UpdateBusinessCalendarRequest cal_update;
+  *cal_update.mutable_calendar() = calendar;
+  cal_update.set_request_id("calendar-A");
+  pb::BusinessCalendar cal_saved, cal_again;
+  ASSERT_TRUE(Stub()->UpdateBusinessCalendar(Ctx("S1", "senior_manager").get(), cal_update, &cal_saved).ok());
+  EXPECT_EQ(cal_saved.version(), calendar.version() + 1);
+  s = Stub()->UpdateBusinessCalendar(Ctx("S1", "senior_manager").get(), cal_update, &cal_again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(MessageDifferencer::Equals(cal_saved, cal_again));
+  pb::BusinessCalendar cal_now;
+  ASSERT_TRUE(Stub()->GetBusinessCalendar(Ctx().get(), pb::GetBusinessCalendarRequest(), &cal_now).ok());
+  EXPECT_EQ(cal_now.version(), cal_saved.version());
+  // The same id with a different calendar is refused.
+  cal_update.mutable_calendar()->add_holidays("2027-10-01");
+  s = Stub()->UpdateBusinessCalendar(Ctx("S1", "senior_manager").get(), cal_update, &cal_again);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), reason::kRequestIdReused);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // The contracts service against real MariaDB and the real customers service, with an
 // injected clock: review and approval, signing, activation and expiry by date (also
 // with two sweepers at once), entitlement boundaries, drafts for won projects,
-// renewals and amendments, and the customer log.
+// renewals and amendments, the customer log, and idempotent retries (request_id).
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -119,6 +121,29 @@ class ContractsTest : public ::testing::Test {
     get.set_contract_id(c.id());
     EXPECT_TRUE(Stub()->GetContract(Ctx().get(), get, &c).ok());
     return c;
+  }
+
+  pb::Contract Current(int64_t id) {
+    pb::GetContractRequest get;
+    get.set_contract_id(id);
+    pb::Contract out;
+    grpc::Status s = Stub()->GetContract(Ctx().get(), get, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  // Sends the same request (with its request_id) twice: both succeed with the identical
+  // response, which is returned.
+  template <typename Response>
+  Response CallTwice(const std::string& rpc, const std::function<grpc::Status(Response*)>& call) {
+    Response first, again;
+    grpc::Status s = call(&first);
+    EXPECT_TRUE(s.ok()) << rpc << ": " << s.error_message();
+    s = call(&again);
+    EXPECT_TRUE(s.ok()) << rpc << " retried: " << s.error_message();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first, again))
+        << rpc << "\nfirst: " << first.DebugString() << "\nretry: " << again.DebugString();
+    return first;
   }
 
   pb::Entitlement Entitlement(int64_t customer, const std::string& date) {
@@ -414,6 +439,227 @@ TEST_F(ContractsTest, BadInputAndStaleVersions) {
   bad_date.set_date("2027-02-30");
   pb::Entitlement e;
   EXPECT_EQ(Stub()->CheckEntitlement(Ctx().get(), bad_date, &e).error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ContractsTest, EveryStateChangeRetriedWithItsRequestIdTakesEffectOnce) {
+  clock_->Set(Noon(2027, 10, 1));
+  int64_t customer = customers_->CreateCustomer("合同测试客户庚", cpb::TIER_STANDARD);
+  pb::Contract c = Draft(customer, pb::CONTRACT_TYPE_SERVICE_CONTRACT, 5'000'000, "2027-10-01", "2028-09-30");
+  ASSERT_GT(c.id(), 0);
+  auto id_for = [&](const std::string& rpc) { return absl::StrCat("idem-", rpc, "-", c.id()); };
+
+  // The lifecycle, one RPC after the other; each request is built from the contract as
+  // it is before the call, so the retry sends exactly the same request (by then with a
+  // stale version).
+  struct Step {
+    std::string rpc;
+    std::function<grpc::Status(const pb::Contract& current, pb::Contract* out)> call;
+    pb::ContractStatus status_after;
+  };
+  const std::vector<Step> steps = {
+      {"UpdateContract",
+       [&](const pb::Contract& current, pb::Contract* out) {
+         pb::UpdateContractRequest req;
+         req.mutable_contract()->set_id(current.id());
+         req.mutable_contract()->set_version(current.version());
+         req.mutable_contract()->set_name("设备维保服务合同（修订）");
+         req.mutable_update_mask()->add_paths("name");
+         req.set_request_id(id_for("UpdateContract"));
+         return Stub()->UpdateContract(Ctx().get(), req, out);
+       },
+       pb::CONTRACT_STATUS_DRAFT},
+      {"SetRiskAssessment",
+       [&](const pb::Contract& current, pb::Contract* out) {
+         pb::SetRiskAssessmentRequest req;
+         req.set_contract_id(current.id());
+         req.set_version(current.version());
+         auto* item = req.add_risk_items();
+         item->set_clause("第5条 付款方式");
+         item->set_level(pb::RISK_LEVEL_MEDIUM);
+         req.set_request_id(id_for("SetRiskAssessment"));
+         return Stub()->SetRiskAssessment(Ctx().get(), req, out);
+       },
+       pb::CONTRACT_STATUS_DRAFT},
+      {"SubmitForReview",
+       [&](const pb::Contract& current, pb::Contract* out) {
+         pb::ContractActionRequest req;
+         req.set_contract_id(current.id());
+         req.set_version(current.version());
+         req.set_request_id(id_for("SubmitForReview"));
+         return Stub()->SubmitForReview(Ctx().get(), req, out);
+       },
+       pb::CONTRACT_STATUS_IN_REVIEW},
+      {"RecordApproval",
+       [&](const pb::Contract& current, pb::Contract* out) {
+         pb::RecordApprovalRequest req;
+         req.set_contract_id(current.id());
+         req.set_version(current.version());
+         req.set_decision(pb::DECISION_PASS);
+         req.set_opinion("同意");
+         req.set_request_id(id_for("RecordApproval"));
+         return Stub()->RecordApproval(Ctx("M1", "department_manager").get(), req, out);
+       },
+       pb::CONTRACT_STATUS_APPROVED},
+      {"SignContract",
+       [&](const pb::Contract& current, pb::Contract* out) {
+         pb::SignContractRequest req;
+         req.set_contract_id(current.id());
+         req.set_version(current.version());
+         req.set_request_id(id_for("SignContract"));
+         return Stub()->SignContract(Ctx().get(), req, out);
+       },
+       pb::CONTRACT_STATUS_SIGNED},
+      {"ActivateContract",
+       [&](const pb::Contract& current, pb::Contract* out) {
+         pb::ContractActionRequest req;
+         req.set_contract_id(current.id());
+         req.set_version(current.version());
+         req.set_request_id(id_for("ActivateContract"));
+         return Stub()->ActivateContract(Ctx().get(), req, out);
+       },
+       pb::CONTRACT_STATUS_ACTIVE},
+      {"TerminateContract",
+       [&](const pb::Contract& current, pb::Contract* out) {
+         pb::TerminateContractRequest req;
+         req.set_contract_id(current.id());
+         req.set_version(current.version());
+         req.set_reason("客户经营调整，双方协商终止");
+         req.set_request_id(id_for("TerminateContract"));
+         return Stub()->TerminateContract(Ctx().get(), req, out);
+       },
+       pb::CONTRACT_STATUS_TERMINATED},
+  };
+  for (const auto& step : steps) {
+    SCOPED_TRACE(step.rpc);
+    const pb::Contract before = c;
+    pb::Contract result = CallTwice<pb::Contract>(step.rpc, [&](pb::Contract* out) { return step.call(before, out); });
+    EXPECT_EQ(result.status(), step.status_after);
+    EXPECT_EQ(result.version(), before.version() + 1);
+    c = Current(c.id());
+    EXPECT_EQ(c.version(), before.version() + 1);  // changed once, not twice
+    EXPECT_EQ(c.status(), step.status_after);
+    EXPECT_EQ(c.update_time().seconds(), result.update_time().seconds());
+    ASSERT_FALSE(HasFailure());
+  }
+  EXPECT_EQ(c.risk_items_size(), 1);
+  EXPECT_EQ(c.approvals_size(), 1);
+
+  // One customer-log line per change that writes one, none for the retries: created,
+  // submitted, approved, signed, active, terminated.
+  while (relay_->DeliverDue().value_or(0) > 0) {
+  }
+  auto customers = cpb::CustomerService::NewStub(customers_->channel());
+  cpb::ListLogEntriesRequest log;
+  log.set_customer_id(customer);
+  log.set_category(cpb::LOG_CATEGORY_CONTRACT);
+  log.set_page_size(50);
+  cpb::ListLogEntriesResponse entries;
+  ASSERT_TRUE(customers->ListLogEntries(Ctx().get(), log, &entries).ok());
+  EXPECT_EQ(entries.entries_size(), 6);
+
+  // The same request id with a different request is refused, and changes nothing.
+  pb::TerminateContractRequest other;
+  other.set_contract_id(c.id());
+  other.set_version(c.version());
+  other.set_reason("另一个原因");
+  other.set_request_id(id_for("TerminateContract"));
+  pb::Contract out;
+  grpc::Status s = Stub()->TerminateContract(Ctx().get(), other, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_NE(s.error_message().find("request_id"), std::string::npos) << s.error_message();
+  EXPECT_EQ(Current(c.id()).version(), c.version());
+
+  // Creates: the won project's draft and a plain draft.
+  pb::CreateDraftForProjectRequest project;
+  project.set_sales_project_id(4343);
+  project.set_customer_id(customer);
+  project.set_name("客服坐席扩容采购合同");
+  project.set_type(pb::CONTRACT_TYPE_SALES);
+  project.mutable_amount()->set_currency_code("CNY");
+  project.mutable_amount()->set_amount_minor(120'000'00);
+  project.set_request_id("idem-CreateDraftForProject-4343");
+  pb::Contract draft = CallTwice<pb::Contract>(
+      "CreateDraftForProject", [&](pb::Contract* o) { return Stub()->CreateDraftForProject(Ctx().get(), project, o); });
+  EXPECT_EQ(draft.sales_project_id(), 4343);
+  pb::CreateDraftForProjectRequest renamed = project;
+  renamed.set_name("另一个名字");
+  s = Stub()->CreateDraftForProject(Ctx().get(), renamed, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << s.error_message();
+  pb::CreateContractRequest create;
+  auto* fresh = create.mutable_contract();
+  fresh->set_customer_id(customer);
+  fresh->set_name("设备维保服务合同（新签）");
+  fresh->set_type(pb::CONTRACT_TYPE_SERVICE_CONTRACT);
+  fresh->mutable_amount()->set_currency_code("CNY");
+  fresh->mutable_amount()->set_amount_minor(4'000'000);
+  fresh->set_effective_date("2027-11-01");
+  fresh->set_expiry_date("2028-10-31");
+  create.set_request_id(absl::StrCat("idem-CreateContract-", c.id()));
+  pb::Contract created, created_again;
+  ASSERT_TRUE(Stub()->CreateContract(Ctx().get(), create, &created).ok());
+  ASSERT_TRUE(Stub()->CreateContract(Ctx().get(), create, &created_again).ok());
+  EXPECT_EQ(created.id(), created_again.id());
+  pb::ListContractsRequest list;
+  list.set_customer_id(customer);
+  list.set_page_size(50);
+  pb::ListContractsResponse listed;
+  ASSERT_TRUE(Stub()->ListContracts(Ctx().get(), list, &listed).ok());
+  EXPECT_EQ(listed.contracts_size(), 3);  // the lifecycle one, the project's draft, the new one
+
+  // The approval rules (saved as they are, so other tests see the same rules).
+  pb::ApprovalRules rules;
+  ASSERT_TRUE(Stub()->GetApprovalRules(Ctx().get(), pb::GetApprovalRulesRequest(), &rules).ok());
+  pb::UpdateApprovalRulesRequest save;
+  *save.mutable_rules() = rules;
+  save.set_request_id(absl::StrCat("idem-UpdateApprovalRules-", c.id()));
+  pb::ApprovalRules saved = CallTwice<pb::ApprovalRules>(
+      "UpdateApprovalRules", [&](pb::ApprovalRules* o) { return Stub()->UpdateApprovalRules(Ctx().get(), save, o); });
+  EXPECT_EQ(saved.version(), rules.version() + 1);
+  pb::ApprovalRules now;
+  ASSERT_TRUE(Stub()->GetApprovalRules(Ctx().get(), pb::GetApprovalRulesRequest(), &now).ok());
+  EXPECT_EQ(now.version(), rules.version() + 1);  // saved once
+}
+
+TEST_F(ContractsTest, ARetryWithAStaleVersionIsReplayedButANewRequestIsAborted) {
+  clock_->Set(Noon(2027, 10, 5));
+  int64_t customer = customers_->CreateCustomer("合同测试客户辛", cpb::TIER_STANDARD);
+  pb::Contract draft = Draft(customer, pb::CONTRACT_TYPE_SALES, 100, "2027-11-01", "2028-10-31");
+  pb::SetRiskAssessmentRequest risk;
+  risk.set_contract_id(draft.id());
+  risk.set_version(draft.version());
+  auto* item = risk.add_risk_items();
+  item->set_clause("第9条 保密条款");
+  item->set_level(pb::RISK_LEVEL_LOW);
+  risk.set_request_id(absl::StrCat("risk-A-", draft.id()));
+  pb::Contract first, replay, out;
+  ASSERT_TRUE(Stub()->SetRiskAssessment(Ctx().get(), risk, &first).ok());
+  EXPECT_EQ(first.version(), draft.version() + 1);
+  // Same id, now-stale version: the first result again.
+  grpc::Status s = Stub()->SetRiskAssessment(Ctx().get(), risk, &replay);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first, replay));
+  // A new id with the stale version is a new request: ABORTED.
+  risk.set_request_id(absl::StrCat("risk-B-", draft.id()));
+  EXPECT_EQ(Stub()->SetRiskAssessment(Ctx().get(), risk, &out).error_code(), StatusCode::ABORTED);
+  EXPECT_EQ(Current(draft.id()).version(), first.version());
+  // A malformed request id is refused before anything happens.
+  risk.set_version(first.version());
+  risk.set_request_id("not a valid id!");
+  EXPECT_EQ(Stub()->SetRiskAssessment(Ctx().get(), risk, &out).error_code(), StatusCode::INVALID_ARGUMENT);
+
+  // The same for the approval rules.
+  pb::ApprovalRules rules;
+  ASSERT_TRUE(Stub()->GetApprovalRules(Ctx().get(), pb::GetApprovalRulesRequest(), &rules).ok());
+  pb::UpdateApprovalRulesRequest save;
+  *save.mutable_rules() = rules;
+  save.set_request_id(absl::StrCat("rules-A-", draft.id()));
+  pb::ApprovalRules saved, saved_again, refused;
+  ASSERT_TRUE(Stub()->UpdateApprovalRules(Ctx().get(), save, &saved).ok());
+  s = Stub()->UpdateApprovalRules(Ctx().get(), save, &saved_again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(saved_again.version(), saved.version());
+  save.set_request_id(absl::StrCat("rules-B-", draft.id()));
+  EXPECT_EQ(Stub()->UpdateApprovalRules(Ctx().get(), save, &refused).error_code(), StatusCode::ABORTED);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // Every customers RPC through a real gRPC server (the common bootstrap, in-process)
 // against a real MariaDB schema created for this suite.
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -97,6 +99,31 @@ class CustomersServiceTest : public ::testing::Test {
     auto row = s->QueryOne(sql, params);
     EXPECT_TRUE(row.ok()) << row.status();
     return (*row)->Int(0);
+  }
+
+  // Sends `req` (which carries a request_id) twice, the clock moving in between: the
+  // retry must succeed with exactly the first response, and `effect` (something the
+  // call writes, counted) must move by `delta` on the first call and not on the retry.
+  template <typename Req, typename Resp>
+  Resp ExpectAppliedOnce(const std::string& rpc,
+                         grpc::Status (pb::CustomerService::Stub::*call)(grpc::ClientContext*, const Req&, Resp*),
+                         const Req& req, const std::function<int64_t()>& effect, int64_t delta = 1) {
+    SCOPED_TRACE(rpc);
+    EXPECT_FALSE(req.request_id().empty());
+    auto stub = Stub();
+    int64_t before = effect();
+    Resp first, retry;
+    grpc::Status s = ((*stub).*call)(Ctx().get(), req, &first);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    int64_t after = effect();
+    EXPECT_EQ(after - before, delta);
+    clock_->Advance(absl::Seconds(1));  // a second execution would show in the times
+    s = ((*stub).*call)(Ctx().get(), req, &retry);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first, retry))
+        << "first: " << first.ShortDebugString() << "\nretry: " << retry.ShortDebugString();
+    EXPECT_EQ(effect(), after) << "the retry changed something again";
+    return first;
   }
 
   static db::Config* config_;
@@ -865,6 +892,239 @@ TEST_F(CustomersServiceTest, SegmentMetricsCountCustomers) {
       for (const auto& m : f.metric) total += m.gauge.value;
   EXPECT_EQ(static_cast<int64_t>(total),
             CountRows("SELECT COUNT(*) FROM customers WHERE merged_into_id IS NULL"));
+}
+
+// ---- idempotent state changes (request_id, AIP-155) ----
+
+TEST_F(CustomersServiceTest, RetriedStateChangesReturnTheFirstResponseAndApplyOnce) {
+  using Rpcs = pb::CustomerService::Stub;
+  const absl::Time window = clock_->Now() + absl::Hours(24 * 800);  // no other test writes there
+  pb::Customer c = Create(NewCustomer("幂等变更公司", 500));
+  auto count = [&](const std::string& sql, std::vector<db::Param> params) {
+    return [this, sql, params] { return CountRows(sql, params); };
+  };
+  auto version_of = [&](int64_t id) { return count("SELECT version FROM customers WHERE id = ?", {id}); };
+
+  pb::UpdateCustomerRequest update;
+  update.mutable_customer()->set_id(c.id());
+  update.mutable_customer()->set_version(c.version());
+  update.mutable_customer()->set_industry("物流");
+  update.mutable_update_mask()->add_paths("industry");
+  update.set_request_id("idem-update-500");
+  EXPECT_EQ(ExpectAppliedOnce("UpdateCustomer", &Rpcs::UpdateCustomer, update, version_of(c.id())).industry(), "物流");
+
+  pb::ReassignOwnerRequest reassign;
+  reassign.set_customer_id(c.id());
+  reassign.set_new_owner_id("E1006");
+  reassign.set_reason("区域调整");
+  reassign.set_request_id("idem-reassign-500");
+  ExpectAppliedOnce("ReassignOwner", &Rpcs::ReassignOwner, reassign,
+                    count("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND category = ?",
+                          {c.id(), static_cast<int>(pb::LOG_CATEGORY_ACCOUNT)}));
+
+  pb::ChangeTierRequest tier;
+  tier.set_customer_id(c.id());
+  tier.set_tier(pb::TIER_GOLD);
+  tier.set_reason("年采购额超过500万");
+  tier.set_request_id("idem-tier-500");
+  ExpectAppliedOnce("ChangeTier", &Rpcs::ChangeTier, tier,
+                    count("SELECT COUNT(*) FROM tier_changes WHERE customer_id = ?", {c.id()}));
+
+  pb::ChangeLifecycleStageRequest stage;
+  stage.set_customer_id(c.id());
+  stage.set_stage(pb::LIFECYCLE_STAGE_FORMATION);
+  stage.set_request_id("idem-stage-500");
+  ExpectAppliedOnce("ChangeLifecycleStage", &Rpcs::ChangeLifecycleStage, stage,
+                    count("SELECT COUNT(*) FROM lifecycle_changes WHERE customer_id = ?", {c.id()}));
+
+  pb::RecordBusinessVolumeRequest volume;
+  volume.mutable_volume()->set_customer_id(c.id());
+  volume.mutable_volume()->set_period("2032-05");
+  volume.mutable_volume()->set_volume(120);
+  volume.mutable_volume()->mutable_revenue()->set_currency_code("CNY");
+  volume.mutable_volume()->mutable_revenue()->set_amount_minor(120000);
+  volume.set_request_id("idem-volume-500");
+  ExpectAppliedOnce("RecordBusinessVolume", &Rpcs::RecordBusinessVolume, volume,
+                    count("SELECT COUNT(*) FROM business_volumes WHERE customer_id = ?", {c.id()}));
+
+  pb::CreateRetentionCaseRequest open;
+  open.set_customer_id(c.id());
+  open.set_reason("竞争对手降价");
+  pb::RetentionCase rc;
+  ASSERT_TRUE(Stub()->CreateRetentionCase(Ctx().get(), open, &rc).ok());
+  pb::AddRetentionActionRequest act;
+  act.set_case_id(rc.id());
+  act.mutable_action()->set_type(pb::RETENTION_ACTION_TYPE_VISIT);
+  act.mutable_action()->set_description("总监上门拜访");
+  act.mutable_action()->mutable_cost()->set_currency_code("CNY");
+  act.mutable_action()->mutable_cost()->set_amount_minor(80000);
+  act.set_request_id("idem-action-500");
+  rc = ExpectAppliedOnce("AddRetentionAction", &Rpcs::AddRetentionAction, act,
+                         count("SELECT COUNT(*) FROM retention_actions WHERE case_id = ?", {rc.id()}));
+  EXPECT_EQ(rc.total_cost().amount_minor(), 80000);
+  // The replay is the case as the first call left it, not as it is now.
+  act.set_request_id("idem-action-500-b");
+  act.mutable_action()->set_description("赠送延保");
+  pb::RetentionCase later;
+  ASSERT_TRUE(Stub()->AddRetentionAction(Ctx().get(), act, &later).ok());
+  EXPECT_EQ(later.actions_size(), 2);
+  act.set_request_id("idem-action-500");
+  act.mutable_action()->set_description("总监上门拜访");
+  pb::RetentionCase replayed;
+  ASSERT_TRUE(Stub()->AddRetentionAction(Ctx().get(), act, &replayed).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(replayed, rc)) << replayed.ShortDebugString();
+
+  pb::CloseRetentionCaseRequest close;
+  close.set_case_id(rc.id());
+  close.set_outcome(pb::RETENTION_OUTCOME_RETAINED);
+  close.set_note("续签一年");
+  close.set_request_id("idem-close-500");
+  EXPECT_EQ(ExpectAppliedOnce("CloseRetentionCase", &Rpcs::CloseRetentionCase, close,
+                              count("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND category = ?",
+                                    {c.id(), static_cast<int>(pb::LOG_CATEGORY_RETENTION)}))
+                .status(),
+            pb::RETENTION_STATUS_CLOSED);
+
+  // A survey of c to record a result for.
+  pb::AppendLogEntryRequest served;
+  served.mutable_entry()->set_customer_id(c.id());
+  served.mutable_entry()->set_channel(pb::CHANNEL_VISIT);
+  served.mutable_entry()->set_category(pb::LOG_CATEGORY_SERVICE);
+  served.mutable_entry()->set_description("上门维修");
+  *served.mutable_entry()->mutable_event_time() = ToProtoTime(window);
+  pb::LogEntry entry;
+  ASSERT_TRUE(Stub()->AppendLogEntry(Ctx().get(), served, &entry).ok());
+  pb::SampleSurveysRequest sample;
+  sample.set_campaign("幂等回访");
+  *sample.mutable_served_from() = ToProtoTime(window);
+  *sample.mutable_served_to() = ToProtoTime(window + absl::Hours(1));
+  sample.set_sample_size(1);
+  pb::SampleSurveysResponse sampled;
+  ASSERT_TRUE(Stub()->SampleSurveys(Ctx().get(), sample, &sampled).ok());
+  ASSERT_EQ(sampled.surveys_size(), 1);
+  pb::RecordSurveyResultRequest result;
+  result.set_survey_id(sampled.surveys(0).id());
+  result.set_satisfaction(pb::SATISFACTION_SATISFIED);
+  result.set_comment("响应及时");
+  result.set_request_id("idem-survey-500");
+  ExpectAppliedOnce("RecordSurveyResult", &Rpcs::RecordSurveyResult, result,
+                    count("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND category = ?",
+                          {c.id(), static_cast<int>(pb::LOG_CATEGORY_SURVEY)}));
+
+  // Merge and transfer on customers of their own.
+  pb::Customer survivor = Create(NewCustomer("幂等合并甲公司", 501));
+  pb::Customer dup = Create(NewCustomer("幂等合并乙公司", 502));
+  pb::MergeCustomersRequest merge;
+  merge.set_survivor_id(survivor.id());
+  merge.set_duplicate_id(dup.id());
+  merge.set_reason("重复建档");
+  merge.set_request_id("idem-merge-501");
+  EXPECT_EQ(ExpectAppliedOnce("MergeCustomers", &Rpcs::MergeCustomers, merge, version_of(survivor.id())).contacts_size(),
+            2);
+
+  for (int i = 0; i < 2; ++i) {
+    pb::Customer p = NewCustomer(absl::StrCat("幂等交接", i), 503 + i);
+    p.set_owner_id("E-IDEM-FROM");
+    Create(p);
+  }
+  pb::TransferPortfolioRequest transfer;
+  transfer.set_from_owner_id("E-IDEM-FROM");
+  transfer.set_to_owner_id("E-IDEM-TO");
+  transfer.set_reason("客户经理离职");
+  transfer.set_request_id("idem-transfer-503");
+  // Without the request_id a repeat would answer "0 moved"; the retry says what moved.
+  pb::TransferPortfolioResponse moved =
+      ExpectAppliedOnce("TransferPortfolio", &Rpcs::TransferPortfolio, transfer,
+                        count("SELECT COUNT(*) FROM customers WHERE owner_id = ?", {"E-IDEM-TO"}), 2);
+  EXPECT_EQ(moved.transferred_count(), 2);
+  EXPECT_EQ(moved.customer_ids_size(), 2);
+}
+
+TEST_F(CustomersServiceTest, ARetryWithAStaleVersionIsReplayedButANewRequestIdIsAborted) {
+  pb::Customer c = Create(NewCustomer("幂等版本公司", 510));
+  pb::UpdateCustomerRequest req;
+  req.mutable_customer()->set_id(c.id());
+  req.mutable_customer()->set_version(c.version());
+  req.mutable_customer()->set_region("华南");
+  req.mutable_update_mask()->add_paths("region");
+  req.set_request_id("idem-stale-A");
+  pb::Customer first, retry, out;
+  ASSERT_TRUE(Stub()->UpdateCustomer(Ctx().get(), req, &first).ok());
+  EXPECT_EQ(first.version(), c.version() + 1);
+
+  // The same request again: its version is stale now, but it is a retry of a change
+  // that went through, so it gets that change's result.
+  clock_->Advance(absl::Seconds(1));
+  grpc::Status s = Stub()->UpdateCustomer(Ctx().get(), req, &retry);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first, retry)) << retry.ShortDebugString();
+
+  // A new request with the stale version is a lost update: ABORTED, nothing written.
+  req.set_request_id("idem-stale-B");
+  s = Stub()->UpdateCustomer(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
+  EXPECT_EQ(CountRows("SELECT version FROM customers WHERE id = ?", {c.id()}), c.version() + 1);
+  // The refused request did not use up its id: with the current version it goes through.
+  req.mutable_customer()->set_version(first.version());
+  req.mutable_customer()->set_region("华中");
+  ASSERT_TRUE(Stub()->UpdateCustomer(Ctx().get(), req, &out).ok());
+  EXPECT_EQ(out.version(), first.version() + 1);
+  EXPECT_EQ(out.region(), "华中");
+}
+
+TEST_F(CustomersServiceTest, ARequestIdReusedForAnotherRequestIsRefused) {
+  pb::Customer c = Create(NewCustomer("幂等冲突公司", 511));
+  pb::ChangeTierRequest req;
+  req.set_customer_id(c.id());
+  req.set_tier(pb::TIER_GOLD);
+  req.set_reason("升级");
+  req.set_request_id("idem-reuse-511");
+  pb::Customer out;
+  ASSERT_TRUE(Stub()->ChangeTier(Ctx().get(), req, &out).ok());
+  req.set_tier(pb::TIER_PLATINUM);
+  grpc::Status s = Stub()->ChangeTier(Ctx().get(), req, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "REQUEST_ID_REUSED");
+  pb::GetCustomerRequest get;
+  get.set_customer_id(c.id());
+  ASSERT_TRUE(Stub()->GetCustomer(Ctx().get(), get, &out).ok());
+  EXPECT_EQ(out.tier(), pb::TIER_GOLD);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM tier_changes WHERE customer_id = ?", {c.id()}), 1);
+
+  // Request ids are checked like every other id.
+  pb::RecordBusinessVolumeRequest bad;
+  bad.mutable_volume()->set_customer_id(c.id());
+  bad.mutable_volume()->set_period("2032-06");
+  bad.mutable_volume()->set_volume(1);
+  pb::BusinessVolume vol;
+  for (const std::string& id : {std::string("no spaces allowed"), std::string(65, 'x')}) {
+    bad.set_request_id(id);
+    s = Stub()->RecordBusinessVolume(Ctx().get(), bad, &vol);
+    EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT) << id;
+    EXPECT_NE(s.error_message().find("request_id"), std::string::npos);
+  }
+}
+
+TEST_F(CustomersServiceTest, ConcurrentRetriesOfOneStateChangeApplyItOnce) {
+  pb::Customer c = Create(NewCustomer("幂等并发公司", 512));
+  pb::ChangeLifecycleStageRequest req;
+  req.set_customer_id(c.id());
+  req.set_stage(pb::LIFECYCLE_STAGE_FORMATION);
+  req.set_version(c.version());
+  req.set_request_id("idem-concurrent-512");
+  std::vector<std::thread> threads;
+  std::vector<pb::Customer> results(6);
+  for (size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] {
+      grpc::Status s = Stub()->ChangeLifecycleStage(Ctx().get(), req, &results[i]);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : results)
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(r, results[0])) << r.ShortDebugString();
+  EXPECT_EQ(results[0].version(), c.version() + 1);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM lifecycle_changes WHERE customer_id = ?", {c.id()}), 1);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/util/message_differencer.h>
 
 #include <set>
 
@@ -15,6 +16,7 @@
 #include "kefu/contracts/v1/contracts.grpc.pb.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/errors.h"
+#include "kefu/handler.h"
 #include "kefu/log.h"
 #include "kefu/performance/v1/performance.grpc.pb.h"
 #include "performance/src/repository.h"
@@ -858,6 +860,306 @@ TEST_F(PerformanceTest, ControlChartFlagsAWeekOfUnhappyCustomers) {
   st = Stub()->GetControlChart(Ctx().get(), req, &chart);
   complaints_->Start();
   EXPECT_EQ(st.error_code(), StatusCode::UNAVAILABLE);
+}
+
+
+// ---------------------------------------------------------------- idempotent retries
+
+using PerfStub = pb::PerformanceService::Stub;
+template <typename Req, typename Resp>
+using PerfRpc = grpc::Status (PerfStub::*)(grpc::ClientContext*, const Req&, Resp*);
+
+// Sends `req` twice as `actor` (a senior manager); both calls must succeed with the
+// same answer. Returns the first answer.
+template <typename Req, typename Resp>
+Resp SendTwice(PerfStub& stub, PerfRpc<Req, Resp> rpc, const Req& req, const std::string& actor = "M") {
+  Resp first, again;
+  grpc::Status s = (stub.*rpc)(Ctx(actor).get(), req, &first);
+  EXPECT_TRUE(s.ok()) << req.GetTypeName() << ": " << s.error_message();
+  s = (stub.*rpc)(Ctx(actor).get(), req, &again);
+  EXPECT_TRUE(s.ok()) << "retry of " << req.GetTypeName() << ": " << s.error_message();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first, again))
+      << req.GetTypeName() << "\nfirst: " << first.DebugString() << "\nretry: " << again.DebugString();
+  return first;
+}
+
+// Sends `req` once more under a new request id: a new request, so no replay.
+template <typename Req, typename Resp>
+grpc::Status SendAsNew(PerfStub& stub, PerfRpc<Req, Resp> rpc, Req req, const std::string& request_id,
+                       const std::string& actor = "M") {
+  req.set_request_id(request_id);
+  Resp ignored;
+  return (stub.*rpc)(Ctx(actor).get(), req, &ignored);
+}
+
+// Every create and state change, sent twice with one request_id: the retry answers
+// what the first call answered and changes nothing again, also when the version it
+// names is stale by then, while a new request with that stale version is ABORTED.
+// Works in its own department (svc-idem under sales); declared last because it adds
+// a department and changes the scorecard policy, which earlier tests list and read.
+TEST_F(PerformanceTest, EveryStateChangeReplaysItsFirstAnswerToARetry) {
+  auto stub = Stub();
+  clock_->Set(At(2027, 7, 1));
+
+  // ---- departments and staff
+  pb::CreateDepartmentRequest dept;
+  dept.mutable_department()->set_id("svc-idem");
+  dept.mutable_department()->set_name("幂等小组");
+  dept.mutable_department()->set_parent_id("sales");
+  dept.set_request_id("idem-dept");
+  pb::Department department = SendTwice(*stub, &PerfStub::CreateDepartment, dept);  // not ALREADY_EXISTS
+  EXPECT_EQ(department.id(), "svc-idem");
+  // The same id with a different request is refused and changes nothing.
+  dept.mutable_department()->set_name("改名小组");
+  grpc::Status reused = stub->CreateDepartment(Ctx().get(), dept, &department);
+  EXPECT_EQ(reused.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(reused), "REQUEST_ID_REUSED");
+  pb::GetDepartmentRequest get_dept;
+  get_dept.set_department_id("svc-idem");
+  ASSERT_TRUE(stub->GetDepartment(Ctx().get(), get_dept, &department).ok());
+  EXPECT_EQ(department.name(), "幂等小组");
+
+  pb::CreateStaffRequest create_staff;
+  auto* q1 = create_staff.mutable_staff();
+  q1->set_id("Q1");
+  q1->set_employee_number("EMP-Q1");
+  q1->set_name("钱幂等");
+  q1->set_department_id("svc-idem");
+  q1->set_role(pb::ROLE_DEPARTMENT_MANAGER);
+  create_staff.set_request_id("idem-staff");
+  pb::Staff staff = SendTwice(*stub, &PerfStub::CreateStaff, create_staff);
+  EXPECT_EQ(staff.version(), 1);
+
+  pb::UpdateStaffRequest update_staff;
+  *update_staff.mutable_staff() = staff;
+  update_staff.mutable_staff()->set_position("组长");
+  update_staff.mutable_update_mask()->add_paths("position");
+  update_staff.set_request_id("idem-update-staff");
+  clock_->Advance(absl::Minutes(1));
+  staff = SendTwice(*stub, &PerfStub::UpdateStaff, update_staff);  // the retry names the stale version 1
+  EXPECT_EQ(staff.version(), 2);
+  EXPECT_EQ(staff.position(), "组长");
+  EXPECT_EQ(SendAsNew(*stub, &PerfStub::UpdateStaff, update_staff, "idem-update-staff-2").error_code(),
+            StatusCode::ABORTED);
+  pb::GetStaffRequest get_staff;
+  get_staff.set_staff_id("Q1");
+  ASSERT_TRUE(stub->GetStaff(Ctx().get(), get_staff, &staff).ok());
+  EXPECT_EQ(staff.version(), 2);  // updated once
+  pb::ListStaffRequest list_staff;
+  list_staff.set_department_id("svc-idem");
+  pb::ListStaffResponse members;
+  ASSERT_TRUE(stub->ListStaff(Ctx().get(), list_staff, &members).ok());
+  EXPECT_EQ(members.staff_size(), 1);  // created once
+  NewStaff("Q2", "孙幂等", "svc-idem", "Q1");
+
+  // ---- targets
+  pb::CreateTargetRequest create_target;
+  auto* t = create_target.mutable_target();
+  t->set_level(pb::TARGET_LEVEL_COMPANY);
+  t->set_period("2028");
+  t->set_metric("idem_revenue");
+  t->set_target(1000);
+  create_target.set_request_id("idem-target");
+  pb::Target target = SendTwice(*stub, &PerfStub::CreateTarget, create_target);
+  EXPECT_EQ(target.version(), 1);
+  pb::ListTargetsRequest list_targets;
+  list_targets.set_metric("idem_revenue");
+  pb::ListTargetsResponse targets;
+  ASSERT_TRUE(stub->ListTargets(Ctx().get(), list_targets, &targets).ok());
+  EXPECT_EQ(targets.targets_size(), 1);
+
+  pb::RecordTargetActualRequest actual;
+  actual.set_target_id(target.id());
+  actual.set_version(target.version());
+  actual.set_actual(400);
+  actual.set_request_id("idem-actual");
+  target = SendTwice(*stub, &PerfStub::RecordTargetActual, actual);
+  EXPECT_EQ(target.version(), 2);
+  EXPECT_EQ(target.achievement_bp(), 4000);
+  EXPECT_EQ(SendAsNew(*stub, &PerfStub::RecordTargetActual, actual, "idem-actual-2").error_code(),
+            StatusCode::ABORTED);
+
+  pb::ReviseTargetRequest revise;
+  revise.set_target_id(target.id());
+  revise.set_version(target.version());
+  revise.set_new_target(800);
+  revise.set_reason("市场调整");
+  revise.set_request_id("idem-revise");
+  target = SendTwice(*stub, &PerfStub::ReviseTarget, revise);
+  EXPECT_EQ(target.version(), 3);
+  EXPECT_EQ(target.target(), 800);
+  EXPECT_TRUE(target.exempt());
+  EXPECT_EQ(SendAsNew(*stub, &PerfStub::ReviseTarget, revise, "idem-revise-2").error_code(), StatusCode::ABORTED);
+  pb::GetTargetRequest get_target;
+  get_target.set_target_id(target.id());
+  ASSERT_TRUE(stub->GetTarget(Ctx().get(), get_target, &target).ok());
+  EXPECT_EQ(target.version(), 3);  // one actual, one revision
+
+  // ---- plans
+  pb::CreatePlanRequest create_plan;
+  auto* p = create_plan.mutable_plan();
+  p->set_title("七月拜访");
+  p->set_type(pb::PLAN_TYPE_CUSTOMER_VISIT);
+  p->set_assignee_kind(pb::ASSIGNEE_KIND_PERSON);
+  p->set_assignee_id("Q1");
+  p->set_start_date("2027-07-01");
+  p->set_end_date("2027-07-31");
+  p->set_target_count(10);
+  p->set_minimum_count(5);
+  create_plan.set_request_id("idem-plan");
+  pb::Plan plan = SendTwice(*stub, &PerfStub::CreatePlan, create_plan);
+  pb::ListPlansRequest list_plans;
+  list_plans.set_assignee_kind(pb::ASSIGNEE_KIND_PERSON);
+  list_plans.set_assignee_id("Q1");
+  pb::ListPlansResponse plans;
+  ASSERT_TRUE(stub->ListPlans(Ctx().get(), list_plans, &plans).ok());
+  EXPECT_EQ(plans.plans_size(), 1);
+
+  pb::RecordPlanExecutionRequest execution;
+  execution.set_plan_id(plan.id());
+  execution.set_date("2027-07-05");
+  execution.set_count(2);
+  execution.set_request_id("idem-execution");
+  pb::Plan executed = SendTwice(*stub, &PerfStub::RecordPlanExecution, execution);
+  EXPECT_EQ(executed.actual_count(), 2);  // not 4
+  EXPECT_EQ(executed.version(), 2);
+  execution.set_count(3);
+  reused = stub->RecordPlanExecution(Ctx().get(), execution, &plan);
+  EXPECT_EQ(reused.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(reused), "REQUEST_ID_REUSED");
+  execution.set_count(2);
+
+  pb::CancelPlanRequest cancel;
+  cancel.set_plan_id(executed.id());
+  cancel.set_version(executed.version());
+  cancel.set_reason("人员调整");
+  cancel.set_request_id("idem-cancel");
+  pb::Plan cancelled = SendTwice(*stub, &PerfStub::CancelPlan, cancel);  // not "already cancelled"
+  EXPECT_EQ(cancelled.status(), pb::PLAN_STATUS_CANCELLED);
+  EXPECT_EQ(cancelled.version(), 3);
+  EXPECT_EQ(SendAsNew(*stub, &PerfStub::CancelPlan, cancel, "idem-cancel-2").error_code(), StatusCode::ABORTED);
+  // The execution's retry still answers with its first result, not the plan as it is now.
+  pb::Plan replayed;
+  ASSERT_TRUE(stub->RecordPlanExecution(Ctx().get(), execution, &replayed).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(replayed, executed)) << replayed.DebugString();
+  pb::GetPlanRequest get_plan;
+  get_plan.set_plan_id(executed.id());
+  ASSERT_TRUE(stub->GetPlan(Ctx().get(), get_plan, &plan).ok());
+  EXPECT_EQ(plan.actual_count(), 2);
+  EXPECT_EQ(plan.version(), 3);
+
+  // ---- scorecard policy
+  pb::ScorecardPolicy policy;
+  ASSERT_TRUE(stub->GetScorecardPolicy(Ctx().get(), {}, &policy).ok());
+  int64_t policy_version = policy.version();
+  pb::UpdateScorecardPolicyRequest update_policy;
+  *update_policy.mutable_policy() = policy;
+  update_policy.set_request_id("idem-policy");
+  pb::ScorecardPolicy saved = SendTwice(*stub, &PerfStub::UpdateScorecardPolicy, update_policy);
+  EXPECT_EQ(saved.version(), policy_version + 1);
+  EXPECT_EQ(SendAsNew(*stub, &PerfStub::UpdateScorecardPolicy, update_policy, "idem-policy-2").error_code(),
+            StatusCode::ABORTED);
+  ASSERT_TRUE(stub->GetScorecardPolicy(Ctx().get(), {}, &policy).ok());
+  EXPECT_EQ(policy.version(), policy_version + 1);
+
+  // ---- 360 evaluation: Q1 and Q2 rate each other.
+  pb::CreateEvaluationCycleRequest create_cycle;
+  create_cycle.mutable_cycle()->set_name("幂等评估");
+  create_cycle.mutable_cycle()->set_kind(pb::CYCLE_KIND_QUARTERLY);
+  create_cycle.mutable_cycle()->set_period("2027-Q3");
+  create_cycle.mutable_cycle()->set_department_id("svc-idem");
+  create_cycle.set_request_id("idem-cycle");
+  pb::EvaluationCycle cycle = SendTwice(*stub, &PerfStub::CreateEvaluationCycle, create_cycle);
+  EXPECT_EQ(cycle.assignments(), 2);
+  pb::ListEvaluationCyclesRequest list_cycles;
+  pb::ListEvaluationCyclesResponse cycles;
+  ASSERT_TRUE(stub->ListEvaluationCycles(Ctx().get(), list_cycles, &cycles).ok());
+  int named = 0;
+  for (const auto& c : cycles.cycles()) named += c.name() == "幂等评估";
+  EXPECT_EQ(named, 1);
+
+  pb::SubmitRatingRequest rating;
+  rating.set_cycle_id(cycle.id());
+  rating.set_ratee_id("Q1");
+  rating.set_score(4);
+  rating.set_request_id("idem-rating");
+  pb::SubmitRatingResponse progress = SendTwice(*stub, &PerfStub::SubmitRating, rating, "Q2");
+  EXPECT_EQ(progress.submitted(), 1);
+  pb::SubmitRatingRequest other = rating;
+  other.set_ratee_id("Q2");
+  other.clear_request_id();
+  pb::SubmitRatingResponse ignored;
+  ASSERT_TRUE(stub->SubmitRating(Ctx("Q1").get(), other, &ignored).ok());
+
+  pb::CloseEvaluationCycleRequest close;
+  close.set_cycle_id(cycle.id());
+  close.set_request_id("idem-close");
+  clock_->Advance(absl::Minutes(1));
+  pb::EvaluationCycle closed = SendTwice(*stub, &PerfStub::CloseEvaluationCycle, close);  // not CYCLE_CLOSED
+  EXPECT_EQ(closed.status(), pb::CYCLE_STATUS_CLOSED);
+  EXPECT_EQ(closed.submitted(), 2);
+  EXPECT_EQ(SendAsNew(*stub, &PerfStub::CloseEvaluationCycle, close, "idem-close-2").error_code(),
+            StatusCode::FAILED_PRECONDITION);
+  // Q2's retry, even after the close, answers with the first progress (one of two).
+  pb::SubmitRatingResponse again;
+  ASSERT_TRUE(stub->SubmitRating(Ctx("Q2").get(), rating, &again).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, progress)) << again.DebugString();
+  pb::ListEvaluationResultsRequest list_results;
+  list_results.set_cycle_id(cycle.id());
+  pb::ListEvaluationResultsResponse results;
+  ASSERT_TRUE(stub->ListEvaluationResults(Ctx().get(), list_results, &results).ok());
+  ASSERT_EQ(results.results_size(), 2);  // published once: one relation each
+  for (const auto& r : results.results()) {
+    ASSERT_EQ(r.by_relation_size(), 1) << r.staff_id();
+    EXPECT_EQ(r.by_relation(0).raters(), 1) << r.staff_id();
+  }
+}
+
+// A retry of an execution recorded before responses were stored (its request id
+// claimed under the old scope) records nothing again.
+TEST_F(PerformanceTest, ExecutionRetriesFromBeforeStoredResponsesRecordOnce) {
+  auto stub = Stub();
+  pb::CreatePlanRequest create;
+  auto* p = create.mutable_plan();
+  p->set_title("升级前的计划");
+  p->set_type(pb::PLAN_TYPE_SERVICE);
+  p->set_assignee_kind(pb::ASSIGNEE_KIND_DEPARTMENT);
+  p->set_assignee_id("sales");
+  p->set_start_date("2027-08-01");
+  p->set_end_date("2027-08-31");
+  p->set_target_count(5);
+  pb::Plan plan;
+  ASSERT_TRUE(stub->CreatePlan(Ctx().get(), create, &plan).ok());
+  pb::RecordPlanExecutionRequest execution;
+  execution.set_plan_id(plan.id());
+  execution.set_date("2027-08-02");
+  execution.set_count(1);
+  execution.set_request_id("legacy-execution");
+  db::IdempotencyKey key = IdempotencyKeyOf(execution);
+  ASSERT_TRUE(server_->pool()
+                  .InTransaction<bool>([&](db::Session& s) -> absl::StatusOr<bool> {
+                    KEFU_ASSIGN_OR_RETURN(auto first, db::ClaimRequestId(s, "performance.execution", key.request_id,
+                                                                         key.fingerprint));
+                    return !first.has_value();
+                  })
+                  .value_or(false));
+  // The old claim still guards its body.
+  pb::RecordPlanExecutionRequest changed = execution;
+  changed.set_count(2);
+  pb::Plan out;
+  grpc::Status reused = stub->RecordPlanExecution(Ctx().get(), changed, &out);
+  EXPECT_EQ(reused.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(reused), "REQUEST_ID_REUSED");
+  // The same body: nothing recorded, then or on a further retry.
+  out = SendTwice(*stub, &PerfStub::RecordPlanExecution, execution);
+  EXPECT_EQ(out.actual_count(), 0);
+  EXPECT_EQ(out.version(), 1);
+  pb::GetPlanRequest get;
+  get.set_plan_id(plan.id());
+  ASSERT_TRUE(stub->GetPlan(Ctx().get(), get, &out).ok());
+  EXPECT_EQ(out.actual_count(), 0);
+  reused = stub->RecordPlanExecution(Ctx().get(), changed, &out);
+  EXPECT_EQ(ReasonOf(reused), "REQUEST_ID_REUSED");
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // The sales service against real MariaDB with the real customers and contracts
 // services: initiation, the stage machine, activities rolling up cost, competitors,
 // action plans, a win asking contracts for exactly one draft (also after contracts was
-// down), the pipeline aggregates, win rate and forecast.
+// down), the pipeline aggregates, win rate and forecast, and retries of every state
+// change with a request_id replaying the first response (AIP-155), and projects
+// created while customers is down (pending the customer check, settled by the sweep).
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
@@ -75,7 +78,8 @@ class SalesTest : public ::testing::Test {
   }
   std::unique_ptr<pb::SalesService::Stub> Stub() { return pb::SalesService::NewStub(*channel_); }
 
-  pb::Project NewProject(int64_t customer, int64_t amount, const std::string& owner, const std::string& signing) {
+  static pb::CreateProjectRequest ProjectRequest(int64_t customer, int64_t amount, const std::string& owner,
+                                                 const std::string& signing) {
     pb::CreateProjectRequest req;
     auto* p = req.mutable_project();
     p->set_name(absl::StrCat("客服系统升级项目-", owner, "-", amount));
@@ -87,6 +91,11 @@ class SalesTest : public ::testing::Test {
     p->mutable_estimated_amount()->set_currency_code("CNY");
     p->mutable_estimated_amount()->set_amount_minor(amount);
     p->set_expected_signing_date(signing);
+    return req;
+  }
+
+  pb::Project NewProject(int64_t customer, int64_t amount, const std::string& owner, const std::string& signing) {
+    pb::CreateProjectRequest req = ProjectRequest(customer, amount, owner, signing);
     pb::Project out;
     grpc::Status s = Stub()->CreateProject(Ctx().get(), req, &out);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -103,6 +112,32 @@ class SalesTest : public ::testing::Test {
     }
     pb::Project out;
     grpc::Status s = Stub()->ChangeStage(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  // Sends req twice, the clock moved on in between, and expects the same successful
+  // response both times (the retry is a replay, not a second change); returns it.
+  template <typename Request, typename Response>
+  Response SendTwice(grpc::Status (pb::SalesService::Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+                     const Request& req) {
+    auto stub = Stub();
+    Response first, again;
+    grpc::Status s = ((*stub).*rpc)(Ctx().get(), req, &first);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    clock_->Advance(absl::Seconds(5));
+    s = ((*stub).*rpc)(Ctx().get(), req, &again);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first, again))
+        << first.ShortDebugString() << "\n vs \n" << again.ShortDebugString();
+    return first;
+  }
+
+  pb::Project Fetch(int64_t id) {
+    pb::GetProjectRequest get;
+    get.set_project_id(id);
+    pb::Project out;
+    grpc::Status s = Stub()->GetProject(Ctx().get(), get, &out);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return out;
   }
@@ -304,12 +339,294 @@ TEST_F(SalesTest, PipelineWinRateAndForecastAreAggregatedInSql) {
 
   pb::UpdateStageProbabilitiesRequest probs;
   *probs.mutable_probabilities() = DefaultProbabilities();
+  pb::StageProbabilities current;  // the version, whichever test saved them before
+  ASSERT_TRUE(Stub()->GetStageProbabilities(Ctx().get(), pb::GetStageProbabilitiesRequest(), &current).ok());
+  probs.mutable_probabilities()->set_version(current.version());
   probs.mutable_probabilities()->mutable_stages(3)->set_probability_bp(5000);  // negotiation
   pb::StageProbabilities saved;
   ASSERT_TRUE(Stub()->UpdateStageProbabilities(Ctx().get(), probs, &saved).ok());
   req.set_group_by(pb::GROUP_BY_STAGE);
   ASSERT_TRUE(Stub()->GetPipeline(Ctx().get(), req, &pipe).ok());
   EXPECT_EQ(pipe.total().weighted_amount_minor(), 500'00 + 400'00);
+}
+
+TEST_F(SalesTest, RetriedStateChangesReplayTheFirstResponse) {
+  using Rpc = pb::SalesService::Stub;
+  int64_t customer = customers_->CreateCustomer("销售测试客户丁", cpb::TIER_STANDARD);
+  pb::Project p = NewProject(customer, 800'00, "E-IDEM", "2027-09-30");
+  ASSERT_EQ(p.version(), 1);
+
+  // UpdateProject: the retry carries the version it was sent with, stale by then.
+  pb::UpdateProjectRequest update;
+  *update.mutable_project() = p;
+  update.mutable_project()->set_goal("重试只改一次");
+  update.mutable_update_mask()->add_paths("goal");
+  update.set_request_id("idem-update-1");
+  pb::Project updated = SendTwice(&Rpc::UpdateProject, update);
+  EXPECT_EQ(updated.version(), 2);
+  EXPECT_EQ(updated.goal(), "重试只改一次");
+  EXPECT_EQ(Fetch(p.id()).version(), 2);
+
+  // ChangeStage: one stage change recorded, not two.
+  pb::ChangeStageRequest move;
+  move.set_project_id(p.id());
+  move.set_stage(pb::STAGE_PROPOSAL);
+  move.set_reason("提交方案");
+  move.set_version(updated.version());
+  move.set_request_id("idem-stage-1");
+  pb::Project moved = SendTwice(&Rpc::ChangeStage, move);
+  EXPECT_EQ(moved.stage(), pb::STAGE_PROPOSAL);
+  EXPECT_EQ(moved.version(), 3);
+  EXPECT_EQ(Fetch(p.id()).version(), 3);
+  pb::ListStageChangesRequest hist;
+  hist.set_project_id(p.id());
+  pb::ListStageChangesResponse changes;
+  ASSERT_TRUE(Stub()->ListStageChanges(Ctx().get(), hist, &changes).ok());
+  EXPECT_EQ(changes.changes_size(), 2);  // initiation + the one move
+
+  // The same request id with a different body is refused.
+  pb::ChangeStageRequest other = move;
+  other.set_reason("另一个理由");
+  pb::Project out;
+  grpc::Status s = Stub()->ChangeStage(Ctx().get(), other, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), reason::kRequestIdReused);
+
+  // SetCompetitors.
+  pb::SetCompetitorsRequest comp;
+  comp.set_project_id(p.id());
+  comp.set_version(moved.version());
+  comp.add_competitors()->set_name("竞争对手B公司");
+  comp.set_request_id("idem-competitors-1");
+  pb::Project competed = SendTwice(&Rpc::SetCompetitors, comp);
+  EXPECT_EQ(competed.version(), 4);
+  pb::Project now = Fetch(p.id());
+  EXPECT_EQ(now.version(), 4);
+  EXPECT_EQ(now.competitors_size(), 1);
+  EXPECT_EQ(now.update_time().seconds(), competed.update_time().seconds());
+
+  // AddActionPlan: one plan.
+  pb::AddActionPlanRequest add;
+  add.mutable_plan()->set_project_id(p.id());
+  add.mutable_plan()->set_period("2027-05");
+  add.mutable_plan()->set_plan("每周拜访一次");
+  add.set_request_id("idem-plan-1");
+  pb::ActionPlan plan = SendTwice(&Rpc::AddActionPlan, add);
+  EXPECT_GT(plan.id(), 0);
+  pb::ListActionPlansRequest plans_req;
+  plans_req.set_project_id(p.id());
+  pb::ListActionPlansResponse plans;
+  ASSERT_TRUE(Stub()->ListActionPlans(Ctx().get(), plans_req, &plans).ok());
+  ASSERT_EQ(plans.plans_size(), 1);
+  EXPECT_EQ(plans.plans(0).id(), plan.id());
+
+  // UpdateActionPlanOutcome: a late retry of the first outcome returns it again and
+  // does not overwrite the outcome recorded after it.
+  pb::UpdateActionPlanOutcomeRequest outcome;
+  outcome.set_plan_id(plan.id());
+  outcome.set_outcome("拜访三次");
+  outcome.set_request_id("idem-outcome-1");
+  pb::ActionPlan first_outcome = SendTwice(&Rpc::UpdateActionPlanOutcome, outcome);
+  EXPECT_EQ(first_outcome.outcome(), "拜访三次");
+  pb::UpdateActionPlanOutcomeRequest later = outcome;
+  later.set_outcome("拜访四次");
+  later.set_request_id("idem-outcome-2");
+  pb::ActionPlan later_outcome;
+  ASSERT_TRUE(Stub()->UpdateActionPlanOutcome(Ctx().get(), later, &later_outcome).ok());
+  pb::ActionPlan replayed;
+  ASSERT_TRUE(Stub()->UpdateActionPlanOutcome(Ctx().get(), outcome, &replayed).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first_outcome, replayed));
+  ASSERT_TRUE(Stub()->ListActionPlans(Ctx().get(), plans_req, &plans).ok());
+  ASSERT_EQ(plans.plans_size(), 1);
+  EXPECT_EQ(plans.plans(0).outcome(), "拜访四次");
+
+  // UpdateStageProbabilities (the same values, so other tests' weights stay as they are).
+  pb::StageProbabilities current;
+  ASSERT_TRUE(Stub()->GetStageProbabilities(Ctx().get(), pb::GetStageProbabilitiesRequest(), &current).ok());
+  pb::UpdateStageProbabilitiesRequest probs;
+  *probs.mutable_probabilities() = current;
+  probs.set_request_id("idem-probabilities-1");
+  pb::StageProbabilities saved = SendTwice(&Rpc::UpdateStageProbabilities, probs);
+  EXPECT_EQ(saved.version(), current.version() + 1);
+  pb::StageProbabilities reread;
+  ASSERT_TRUE(Stub()->GetStageProbabilities(Ctx().get(), pb::GetStageProbabilitiesRequest(), &reread).ok());
+  EXPECT_EQ(reread.version(), current.version() + 1);
+  probs.set_request_id("idem-probabilities-2");  // a new request with the now stale version
+  EXPECT_EQ(Stub()->UpdateStageProbabilities(Ctx().get(), probs, &saved).error_code(), StatusCode::ABORTED);
+}
+
+TEST_F(SalesTest, RetryWithStaleVersionIsReplayedButNewRequestIsAborted) {
+  int64_t customer = customers_->CreateCustomer("销售测试客户戊", cpb::TIER_STANDARD);
+  pb::Project p = NewProject(customer, 900'00, "E-IDEM", "2027-10-31");
+  pb::ChangeStageRequest move;
+  move.set_project_id(p.id());
+  move.set_stage(pb::STAGE_PROPOSAL);
+  move.set_version(p.version());
+  move.set_request_id("stale-A");
+  pb::Project first, again, out;
+  ASSERT_TRUE(Stub()->ChangeStage(Ctx().get(), move, &first).ok());
+  EXPECT_EQ(first.version(), p.version() + 1);
+  // Same id A, version now stale: still the first result.
+  grpc::Status s = Stub()->ChangeStage(Ctx().get(), move, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(first, again));
+  // A new id with the stale version is a new request: ABORTED.
+  move.set_request_id("stale-B");
+  EXPECT_EQ(Stub()->ChangeStage(Ctx().get(), move, &out).error_code(), StatusCode::ABORTED);
+  // Without a request id as well.
+  move.clear_request_id();
+  EXPECT_EQ(Stub()->ChangeStage(Ctx().get(), move, &out).error_code(), StatusCode::ABORTED);
+  EXPECT_EQ(Fetch(p.id()).version(), first.version());
+}
+
+// Restarts customers when a test that stopped it ends, also when it fails early.
+struct CustomersBackOnExit {
+  testing::CustomersFixture* customers;
+  bool stopped = true;
+  void Start() {
+    if (stopped) customers->Start();
+    stopped = false;
+  }
+  ~CustomersBackOnExit() { Start(); }
+};
+
+TEST_F(SalesTest, ProjectsCreatedWhileCustomersIsDownWaitForTheCustomerCheck) {
+  const std::string owner = "E-DEGRADED";
+  int64_t customer = customers_->CreateCustomer("降级测试客户己", cpb::TIER_GOLD);
+  const int64_t ghost_customer = 9'000'000'123;  // never created
+
+  customers_->Stop();
+  CustomersBackOnExit guard{customers_};
+
+  // The customer cannot be checked: the project is created anyway, pending the check.
+  pb::CreateProjectRequest req = ProjectRequest(customer, 300'00, owner, "2027-11-30");
+  req.set_request_id("degraded-create-1");
+  pb::Project first, again;
+  grpc::Status s = Stub()->CreateProject(Ctx().get(), req, &first);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GT(first.id(), 0);
+  EXPECT_EQ(first.stage(), pb::STAGE_INITIATION);
+  EXPECT_EQ(first.customer_check(), pb::CUSTOMER_CHECK_PENDING);
+  EXPECT_EQ(Fetch(first.id()).customer_check(), pb::CUSTOMER_CHECK_PENDING);
+  // A retry during the outage is the same project, not a second one.
+  clock_->Advance(absl::Seconds(5));
+  s = Stub()->CreateProject(Ctx().get(), req, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.id(), first.id());
+  EXPECT_EQ(again.customer_check(), pb::CUSTOMER_CHECK_PENDING);
+
+  // A customer that does not exist cannot be told apart during the outage either.
+  pb::CreateProjectRequest ghost_req = ProjectRequest(ghost_customer, 400'00, owner, "2027-11-30");
+  ghost_req.set_request_id("degraded-create-ghost");
+  pb::Project ghost;
+  s = Stub()->CreateProject(Ctx().get(), ghost_req, &ghost);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ghost.customer_check(), pb::CUSTOMER_CHECK_PENDING);
+
+  // The pending ones can be listed; exactly two projects exist for the owner.
+  auto list = [&](pb::CustomerCheck check) {
+    pb::ListProjectsRequest lr;
+    lr.set_owner_id(owner);
+    lr.set_customer_check(check);
+    lr.set_page_size(50);
+    pb::ListProjectsResponse resp;
+    grpc::Status ls = Stub()->ListProjects(Ctx().get(), lr, &resp);
+    EXPECT_TRUE(ls.ok()) << ls.error_message();
+    std::vector<int64_t> ids;
+    for (const auto& p : resp.projects()) ids.push_back(p.id());
+    return ids;
+  };
+  EXPECT_EQ(list(pb::CUSTOMER_CHECK_PENDING), (std::vector<int64_t>{first.id(), ghost.id()}));
+  EXPECT_EQ(list(pb::CUSTOMER_CHECK_UNSPECIFIED), (std::vector<int64_t>{first.id(), ghost.id()}));
+  EXPECT_TRUE(list(pb::CUSTOMER_CHECK_CONFIRMED).empty());
+  pb::ListProjectsRequest bad;
+  bad.set_customer_check(static_cast<pb::CustomerCheck>(42));
+  pb::ListProjectsResponse ignored;
+  EXPECT_EQ(Stub()->ListProjects(Ctx().get(), bad, &ignored).error_code(), StatusCode::INVALID_ARGUMENT);
+
+  // Sweeping while customers is still down changes nothing; the log entries wait too.
+  auto swept = service_->SweepPendingCustomerChecks();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(*swept, 0);
+  EXPECT_EQ(Fetch(first.id()).customer_check(), pb::CUSTOMER_CHECK_PENDING);
+  EXPECT_EQ(Fetch(ghost.id()).customer_check(), pb::CUSTOMER_CHECK_PENDING);
+  (void)relay_->DeliverDue();
+
+  // customers is back: the sweep confirms the one and flags the other (once its
+  // channel has reconnected).
+  guard.Start();
+  int changed = 0;
+  for (int i = 0; i < 100 && changed < 2; ++i) {
+    auto n = service_->SweepPendingCustomerChecks();
+    ASSERT_TRUE(n.ok()) << n.status();
+    changed += *n;
+    if (changed < 2) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(changed, 2);
+  pb::Project confirmed = Fetch(first.id());
+  EXPECT_EQ(confirmed.customer_check(), pb::CUSTOMER_CHECK_CONFIRMED);
+  EXPECT_EQ(confirmed.version(), first.version());  // not a user edit
+  EXPECT_EQ(Fetch(ghost.id()).customer_check(), pb::CUSTOMER_CHECK_CUSTOMER_NOT_FOUND);  // kept, flagged
+  EXPECT_EQ(service_->SweepPendingCustomerChecks().value_or(-1), 0);
+  EXPECT_TRUE(list(pb::CUSTOMER_CHECK_PENDING).empty());
+  EXPECT_EQ(list(pb::CUSTOMER_CHECK_CONFIRMED), (std::vector<int64_t>{first.id()}));
+  EXPECT_EQ(list(pb::CUSTOMER_CHECK_CUSTOMER_NOT_FOUND), (std::vector<int64_t>{ghost.id()}));
+  {
+    // A project without a customer moves no further; it can only be closed as lost.
+    pb::ChangeStageRequest advance;
+    advance.set_project_id(ghost.id());
+    advance.set_stage(pb::STAGE_PROPOSAL);
+    pb::Project moved;
+    grpc::Status refused = Stub()->ChangeStage(Ctx().get(), advance, &moved);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+    EXPECT_EQ(Fetch(ghost.id()).stage(), pb::STAGE_INITIATION);
+  }
+
+  // Retries after the outage replay the projects created, whatever customers says now.
+  s = Stub()->CreateProject(Ctx().get(), req, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.id(), first.id());
+  EXPECT_EQ(again.customer_check(), pb::CUSTOMER_CHECK_CONFIRMED);
+  s = Stub()->CreateProject(Ctx().get(), ghost_req, &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.id(), ghost.id());
+
+  // With customers up, an unknown customer is refused at once, as before.
+  pb::CreateProjectRequest unknown = ProjectRequest(ghost_customer, 500'00, owner, "2027-11-30");
+  unknown.set_request_id("degraded-create-unknown");
+  s = Stub()->CreateProject(Ctx().get(), unknown, &again);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "UNKNOWN_CUSTOMER");
+  EXPECT_EQ(list(pb::CUSTOMER_CHECK_UNSPECIFIED).size(), 2u);
+  // And a customer that exists is confirmed straight away.
+  EXPECT_EQ(NewProject(customer, 600'00, "E-DEGRADED-UP", "2027-11-30").customer_check(),
+            pb::CUSTOMER_CHECK_CONFIRMED);
+
+  // The initiation entry of the project created during the outage reaches the
+  // customer's log once customers is back, exactly once.
+  auto log_entries = [&] {
+    auto stub = cpb::CustomerService::NewStub(customers_->channel());
+    cpb::ListLogEntriesRequest lr;
+    lr.set_customer_id(customer);
+    lr.set_category(cpb::LOG_CATEGORY_SALES);
+    lr.set_page_size(100);
+    cpb::ListLogEntriesResponse entries;
+    grpc::Status ls = stub->ListLogEntries(Ctx().get(), lr, &entries);
+    EXPECT_TRUE(ls.ok()) << ls.error_message();
+    int n = 0;
+    for (const auto& e : entries.entries())
+      if (e.reference() == absl::StrCat("sales/", first.number())) ++n;
+    return n;
+  };
+  int logged = 0;
+  for (int i = 0; i < 100 && logged == 0; ++i) {
+    clock_->Advance(absl::Minutes(10));
+    (void)relay_->DeliverDue();
+    logged = log_entries();
+    if (logged == 0) absl::SleepFor(absl::Milliseconds(100));
+  }
+  for (int i = 0; i < 2; ++i) (void)relay_->DeliverDue();
+  EXPECT_EQ(log_entries(), 1);
 }
 
 }  // namespace

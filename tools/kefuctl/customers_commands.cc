@@ -535,6 +535,7 @@ int ImportCustomers(Invocation& inv) {
   msg.mutable_options()->set_skip_invalid(inv.Bool("skip-invalid"));
   msg.mutable_options()->set_allow_duplicates(inv.Bool("allow-duplicates"));
   msg.mutable_options()->set_validate_only(inv.Bool("validate-only"));
+  msg.mutable_options()->set_expected_rows(static_cast<int32_t>(rows.size()));
   const bool progress = !inv.global().json && rows.size() > static_cast<size_t>(kImportChunk);
   for (size_t sent = 0; sent < rows.size() || sent == 0;) {
     for (size_t k = 0; k < static_cast<size_t>(kImportChunk) && sent < rows.size(); ++k) *msg.add_customers() = rows[sent++];

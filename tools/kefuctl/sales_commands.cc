@@ -108,6 +108,7 @@ int List(Invocation& inv) {
   req.set_owner_id(inv.Str("owner"));
   req.set_department_id(inv.Str("department"));
   req.set_open_only(inv.Bool("open"));
+  req.set_customer_check(inv.Enum<pb::CustomerCheck>("customer-check"));
   auto stub = NewStub(inv);
   return CallPagedAndPrint(inv, *stub, &Stub::ListProjects, req);
 }
@@ -228,7 +229,8 @@ void RegisterSalesCommands(Registry& r) {
                                             {"CUSTOMER", "customer_id"},
                                             {"OWNER", "owner_id"},
                                             {"AMOUNT", "estimated_amount"},
-                                            {"SIGNING", "expected_signing_date"}});
+                                            {"SIGNING", "expected_signing_date"},
+                                            {"CUSTOMER CHECK", "customer_check"}});
   RegisterTable(pb::Activity::descriptor(),
                 {{"ID", "id"}, {"TYPE", "type"}, {"TIME", "time"}, {"PURPOSE", "purpose", 24}, {"RESULT", "result", 24},
                  {"COST", "cost"}});
@@ -258,7 +260,10 @@ void RegisterSalesCommands(Registry& r) {
   r.Add({"sales list", "", "Projects, filtered", "",
          Concat({{ValueFlag("customer", "ID", "of this customer"), EnumFlag<pb::Stage>("stage", "in this stage"),
                   ValueFlag("owner", "STAFF_ID", "owned by"), ValueFlag("department", "DEPT_ID", "of this department"),
-                  BoolFlag("open", "only open projects")},
+                  BoolFlag("open", "only open projects"),
+                  EnumFlag<pb::CustomerCheck>("customer-check",
+                                              "whose customer is confirmed, pending (customers was down) or "
+                                              "customer_not_found")},
                  PagingFlags()}),
          0, 0, List});
   r.Add({"sales stage", "ID", "Move a project to another stage",

@@ -7,6 +7,8 @@
 #include "kefu/clients/customers_client.h"
 #include "kefu/db/settings.h"
 #include "kefu/errors.h"
+#include "kefu/handler.h"
+#include "kefu/validation.h"
 
 namespace kefu::complaints {
 
@@ -179,7 +181,7 @@ absl::Status Persist(Session& s, const pb::WorkOrder& before, Change& change, ab
     KEFU_ASSIGN_OR_RETURN(
         auto ins, s.ExecInsert("INSERT INTO work_order_events (work_order_id, kind, event_time, actor_id, description, "
                                "status_after, level_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               {w.id(), static_cast<int>(e.kind), ToSqlTime(now), e.actor, e.description.substr(0, 2000),
+                               {w.id(), static_cast<int>(e.kind), ToSqlTime(now), e.actor, Utf8Prefix(e.description, 2000),
                                 static_cast<int>(w.status()), static_cast<int>(w.escalation_level())}));
     if (e.to_customer_log)
       KEFU_RETURN_IF_ERROR(clients::EnqueueCustomerLog(s, CustomerLogEntryFor(w, e, now),
@@ -221,8 +223,8 @@ customers::v1::LogEntry CustomerLogEntryFor(const pb::WorkOrder& w, const NewEve
   entry.set_category(w.type() == pb::WORK_ORDER_TYPE_COMPLAINT ? customers::v1::LOG_CATEGORY_COMPLAINT
                      : w.type() == pb::WORK_ORDER_TYPE_CONSULTATION ? customers::v1::LOG_CATEGORY_CONSULTATION
                                                                     : customers::v1::LOG_CATEGORY_SERVICE);
-  entry.set_description(absl::StrCat("工单 ", w.number(), " ", e.description).substr(0, 4000));
-  if (e.kind == pb::EVENT_KIND_RESOLVED) entry.set_resolution(w.resolution().summary().substr(0, 4000));
+  entry.set_description(Utf8Prefix(absl::StrCat("工单 ", w.number(), " ", e.description), 4000));
+  if (e.kind == pb::EVENT_KIND_RESOLVED) entry.set_resolution(Utf8Prefix(w.resolution().summary(), 4000));
   if (e.kind == pb::EVENT_KIND_FOLLOW_UP && w.follow_ups_size() > 0)
     entry.set_satisfaction(static_cast<customers::v1::Satisfaction>(w.follow_ups(w.follow_ups_size() - 1).satisfaction()));
   entry.set_reference(absl::StrCat("complaints/", w.number()));
@@ -231,15 +233,22 @@ customers::v1::LogEntry CustomerLogEntryFor(const pb::WorkOrder& w, const NewEve
 
 // ---- settings ----
 
+
 absl::StatusOr<pb::DeadlinePolicy> Repository::LoadPolicy() { return db::LoadSetting<pb::DeadlinePolicy>(*pool_, "policy"); }
-absl::StatusOr<pb::DeadlinePolicy> Repository::SavePolicy(pb::DeadlinePolicy p) {
-  return db::SaveSetting(*pool_, "policy", std::move(p), clock_->Now());
+absl::StatusOr<pb::DeadlinePolicy> Repository::SavePolicy(pb::DeadlinePolicy p, const IdempotencyKey& key) {
+  absl::Time now = clock_->Now();
+  return IdempotentTransaction<pb::DeadlinePolicy>(
+      *pool_, "complaints.UpdateDeadlinePolicy", key,
+      [&](Session& s) -> absl::StatusOr<pb::DeadlinePolicy> { return db::SaveSetting(s, "policy", p, now); });
 }
 absl::StatusOr<pb::BusinessCalendar> Repository::LoadCalendar() {
   return db::LoadSetting<pb::BusinessCalendar>(*pool_, "calendar");
 }
-absl::StatusOr<pb::BusinessCalendar> Repository::SaveCalendar(pb::BusinessCalendar c) {
-  return db::SaveSetting(*pool_, "calendar", std::move(c), clock_->Now());
+absl::StatusOr<pb::BusinessCalendar> Repository::SaveCalendar(pb::BusinessCalendar c, const IdempotencyKey& key) {
+  absl::Time now = clock_->Now();
+  return IdempotentTransaction<pb::BusinessCalendar>(
+      *pool_, "complaints.UpdateBusinessCalendar", key,
+      [&](Session& s) -> absl::StatusOr<pb::BusinessCalendar> { return db::SaveSetting(s, "calendar", c, now); });
 }
 
 // ---- work orders ----
@@ -281,13 +290,13 @@ absl::StatusOr<pb::WorkOrder> Repository::Create(const pb::WorkOrder& input, abs
     *w.mutable_create_time() = ToProtoTime(now);
     *w.mutable_update_time() = ToProtoTime(now);
     NewEvent created{pb::EVENT_KIND_CREATED,
-                     absl::StrCat("受理登记 received: ", w.title().empty() ? w.content().substr(0, 120) : w.title()),
+                     absl::StrCat("受理登记 received: ", w.title().empty() ? Utf8Prefix(w.content(), 120) : w.title()),
                      actor, true};
     KEFU_ASSIGN_OR_RETURN(
         auto ev, s.ExecInsert("INSERT INTO work_order_events (work_order_id, kind, event_time, actor_id, description, "
                               "status_after, level_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
                               {w.id(), static_cast<int>(pb::EVENT_KIND_CREATED), ToSqlTime(FromProtoTime(w.received_time())),
-                               actor, created.description.substr(0, 2000), static_cast<int>(w.status()),
+                               actor, Utf8Prefix(created.description, 2000), static_cast<int>(w.status()),
                                static_cast<int>(w.escalation_level())}));
     KEFU_RETURN_IF_ERROR(clients::EnqueueCustomerLog(s, CustomerLogEntryFor(w, created, FromProtoTime(w.received_time())),
                                                      absl::StrCat("complaints.ev.", ev.last_insert_id), now));
@@ -306,8 +315,9 @@ absl::StatusOr<pb::WorkOrder> Repository::Get(int64_t id) {
   return *w;
 }
 
-absl::StatusOr<pb::WorkOrder> Repository::Mutate(int64_t id, int64_t expected_version, const Decide& decide) {
-  return pool_->InTransaction<pb::WorkOrder>([&](Session& s) -> absl::StatusOr<pb::WorkOrder> {
+absl::StatusOr<pb::WorkOrder> Repository::Mutate(int64_t id, int64_t expected_version, absl::string_view scope,
+                                                 const IdempotencyKey& key, const Decide& decide) {
+  return IdempotentTransaction<pb::WorkOrder>(*pool_, scope, key, [&](Session& s) -> absl::StatusOr<pb::WorkOrder> {
     absl::Time now = clock_->Now();
     KEFU_ASSIGN_OR_RETURN(auto current, Load(s, id, true));
     if (!current) return NotFound("work order", absl::StrCat(id));

@@ -69,11 +69,13 @@ class Repository {
  public:
   Repository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
 
-  // Settings stored as serialized messages; NOT_FOUND until first saved.
+  // Settings stored as serialized messages; NOT_FOUND until first saved. A save with a
+  // stale version is ABORTED; a retry with the key of a save that succeeded returns that
+  // save's result (kefu::IdempotentTransaction).
   absl::StatusOr<pb::DeadlinePolicy> LoadPolicy();
-  absl::StatusOr<pb::DeadlinePolicy> SavePolicy(pb::DeadlinePolicy policy);
+  absl::StatusOr<pb::DeadlinePolicy> SavePolicy(pb::DeadlinePolicy policy, const IdempotencyKey& key);
   absl::StatusOr<pb::BusinessCalendar> LoadCalendar();
-  absl::StatusOr<pb::BusinessCalendar> SaveCalendar(pb::BusinessCalendar calendar);
+  absl::StatusOr<pb::BusinessCalendar> SaveCalendar(pb::BusinessCalendar calendar, const IdempotencyKey& key);
 
   absl::StatusOr<pb::WorkOrder> Create(const pb::WorkOrder& w, absl::Time next_check, const IdempotencyKey& key,
                                        const std::string& actor);
@@ -82,7 +84,11 @@ class Repository {
   using Decide = std::function<absl::StatusOr<Change>(const pb::WorkOrder& current,
                                                       const std::vector<HistoryEvent>& history)>;
   // Locks the work order, checks expected_version (0 skips), asks `decide`, persists.
-  absl::StatusOr<pb::WorkOrder> Mutate(int64_t id, int64_t expected_version, const Decide& decide);
+  // Idempotent per `scope` (the RPC, e.g. "complaints.AcceptWorkOrder") and `key`: a
+  // retry of a change that succeeded returns the work order that change returned,
+  // without deciding again (the claim comes before the version check).
+  absl::StatusOr<pb::WorkOrder> Mutate(int64_t id, int64_t expected_version, absl::string_view scope,
+                                       const IdempotencyKey& key, const Decide& decide);
 
   // Claims up to `limit` work orders whose next_check_time <= now with SKIP LOCKED (so
   // concurrent sweeps on other replicas take other rows) and applies `decide` to each.

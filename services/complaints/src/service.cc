@@ -306,19 +306,20 @@ absl::StatusOr<pb::WorkOrder> GetInScope(Repository& repo, int64_t id, const grp
 
 // ---- state changes ----
 
-absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::ApplyAs(const grpc::ServerContext* ctx, int64_t id,
-                                                            int64_t version, const Act& act) {
+absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::ApplyAs(const grpc::ServerContext* ctx, absl::string_view rpc,
+                                                            const IdempotencyKey& key, int64_t id, int64_t version,
+                                                            const Act& act) {
   const auto scope = security::DepartmentScope::Of(CallerFrom(*ctx));
   // Scope first, so a stale version cannot reveal that an out-of-scope id exists.
   if (!scope.company_wide()) KEFU_RETURN_IF_ERROR(GetInScope(*repo_, id, *ctx).status());
-  return Apply(id, version, act, &scope);
+  return Apply(id, version, act, &scope, rpc, key);
 }
 
 absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::Apply(int64_t id, int64_t version, const Act& act,
-                                                          const security::DepartmentScope* scope) {
+                                                          const security::DepartmentScope* scope,
+                                                          absl::string_view rpc, const IdempotencyKey& key) {
   KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
-  auto result = repo_->Mutate(id, version, [&](const pb::WorkOrder& current,
-                                               const std::vector<HistoryEvent>& history) -> absl::StatusOr<Change> {
+  auto decide = [&](const pb::WorkOrder& current, const std::vector<HistoryEvent>& history) -> absl::StatusOr<Change> {
     if (scope) KEFU_RETURN_IF_ERROR(scope->Check(current.department_id()));
     Change ch;
     ch.updated = current;
@@ -328,7 +329,8 @@ absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::Apply(int64_t id, int64_t ve
     for (const auto& e : ch.events) full.push_back({now, e.kind});
     ch.next_check = Recompute(ch.updated, full, settings, config_.risk_threshold, now);
     return ch;
-  });
+  };
+  auto result = repo_->Mutate(id, version, rpc, key, decide);
   if (scope) KEFU_RETURN_IF_ERROR(scope->Hide(result.status()));
   return result;
 }
@@ -339,7 +341,7 @@ grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, con
     Validator v;
     if (!req->has_work_order()) v.Add("work_order", "is required");
     else v.Merge(ValidateNewWorkOrder(req->work_order()));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
     absl::Time now = clock_->Now();
@@ -433,9 +435,11 @@ grpc::Status ComplaintServiceImpl::AcceptWorkOrder(grpc::ServerContext* ctx, con
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
     KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
     KEFU_RETURN_IF_ERROR(CheckText("note", req->note(), kMaxNoteChars, false));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
     Caller caller = CallerFrom(*ctx);
     absl::Time now = clock_->Now();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.AcceptWorkOrder", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kAccept));
                                          w.set_status(next);
@@ -464,13 +468,15 @@ grpc::Status ComplaintServiceImpl::AssignWorkOrder(grpc::ServerContext* ctx, con
     if (req->department_id().empty() && req->handler_id().empty())
       v.Add("handler_id", "one of department_id or handler_id is required");
     v.Merge(CheckText("note", req->note(), kMaxNoteChars, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
     if (!req->handler_id().empty())
       KEFU_RETURN_IF_ERROR(clients::RequireActiveStaff(config_.performance, req->handler_id(), "handler_id",
                                                        config_.customers_timeout, &caller));
     std::string actor = caller.ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.AssignWorkOrder", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          if (!IsOpen(w.status()))
                                            return MakeError(absl::StatusCode::kFailedPrecondition, "WORK_ORDER_CLOSED",
@@ -493,8 +499,11 @@ grpc::Status ComplaintServiceImpl::StartWork(grpc::ServerContext* ctx, const pb:
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
     KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
+    KEFU_RETURN_IF_ERROR(CheckText("note", req->note(), kMaxNoteChars, false));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.StartWork", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kStartWork));
                                          w.set_status(next);
@@ -513,9 +522,11 @@ grpc::Status ComplaintServiceImpl::PauseSla(grpc::ServerContext* ctx, const pb::
     v.Merge(CheckVersion(req->version()));
     v.Merge(CheckEnum("reason", req->reason(), pb::PauseReason_IsValid, true));
     v.Merge(CheckText("note", req->note(), kMaxNoteChars, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.PauseSla", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          if (w.status() != pb::STATUS_IN_PROGRESS)
                                            return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_IN_PROGRESS",
@@ -542,8 +553,11 @@ grpc::Status ComplaintServiceImpl::ResumeSla(grpc::ServerContext* ctx, const pb:
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
     KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
+    KEFU_RETURN_IF_ERROR(CheckText("note", req->note(), kMaxNoteChars, false));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.ResumeSla", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          if (!w.sla_paused())
                                            return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_PAUSED",
@@ -565,9 +579,11 @@ grpc::Status ComplaintServiceImpl::ChangeSeverity(grpc::ServerContext* ctx, cons
     v.Merge(CheckVersion(req->version()));
     v.Merge(CheckEnum("severity", req->severity(), pb::Severity_IsValid, true));
     v.Merge(CheckText("reason", req->reason(), kMaxNoteChars, true));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.ChangeSeverity", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          if (!IsOpen(w.status()))
                                            return MakeError(absl::StatusCode::kFailedPrecondition, "WORK_ORDER_CLOSED",
@@ -595,8 +611,10 @@ grpc::Status ComplaintServiceImpl::AddNote(grpc::ServerContext* ctx, const pb::A
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
     KEFU_RETURN_IF_ERROR(CheckText("text", req->text(), kMaxNoteChars, true));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), 0,
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.AddNote", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), 0,
                                        [&](pb::WorkOrder&, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          events.push_back({pb::EVENT_KIND_NOTE, req->text(), actor, false});
                                          return absl::OkStatus();
@@ -613,10 +631,12 @@ grpc::Status ComplaintServiceImpl::ResolveWorkOrder(grpc::ServerContext* ctx, co
     v.Merge(CheckVersion(req->version()));
     if (!req->has_resolution()) v.Add("resolution", "is required");
     else v.Merge(ValidateResolution(req->resolution()));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     absl::Time now = clock_->Now();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.ResolveWorkOrder", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kResolve));
                                          w.set_status(next);
@@ -638,8 +658,11 @@ grpc::Status ComplaintServiceImpl::StartFollowUp(grpc::ServerContext* ctx, const
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckWorkOrderId(req->work_order_id()));
     KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
+    KEFU_RETURN_IF_ERROR(CheckText("note", req->note(), kMaxNoteChars, false));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.StartFollowUp", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), Action::kStartFollowUp));
                                          w.set_status(next);
@@ -659,12 +682,14 @@ grpc::Status ComplaintServiceImpl::RecordFollowUp(grpc::ServerContext* ctx, cons
     v.Merge(CheckVersion(req->version()));
     v.Merge(CheckSatisfaction(req->satisfaction()));
     v.Merge(CheckText("note", req->note(), kMaxNoteChars, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     absl::Time now = clock_->Now();
     bool satisfied = IsSatisfied(req->satisfaction());
     KEFU_ASSIGN_OR_RETURN(
-        *resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+        *resp, ApplyAs(ctx, "complaints.RecordFollowUp", IdempotencyKeyOf(*req),
+                     req->work_order_id(), req->version(),
                      [&](pb::WorkOrder& w, std::vector<NewEvent>& events,
                          std::optional<pb::FollowUp>& follow_up) -> absl::Status {
                        KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(w.status(), satisfied ? Action::kFollowUpSatisfied
@@ -703,13 +728,15 @@ grpc::Status ComplaintServiceImpl::CloseWithoutSatisfaction(grpc::ServerContext*
     v.Merge(CheckWorkOrderId(req->work_order_id()));
     v.Merge(CheckVersion(req->version()));
     v.Merge(CheckText("reason", req->reason(), 500, true));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
     if (!caller.HasRole(kSeniorManagerRole))
       return MakeError(absl::StatusCode::kPermissionDenied, "SENIOR_MANAGER_ONLY",
                        "only a senior manager may close a work order without the customer's satisfaction");
     absl::Time now = clock_->Now();
-    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, req->work_order_id(), req->version(),
+    KEFU_ASSIGN_OR_RETURN(*resp, ApplyAs(ctx, "complaints.CloseWithoutSatisfaction", IdempotencyKeyOf(*req),
+                                       req->work_order_id(), req->version(),
                                        [&](pb::WorkOrder& w, std::vector<NewEvent>& events, auto&) -> absl::Status {
                                          KEFU_ASSIGN_OR_RETURN(
                                              auto next, NextStatus(w.status(), Action::kCloseWithoutSatisfaction));
@@ -820,7 +847,8 @@ grpc::Status ComplaintServiceImpl::UpdateDeadlinePolicy(grpc::ServerContext*, co
                                                         pb::DeadlinePolicy* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(PolicyFromProto(req->policy()).status());
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SavePolicy(req->policy()));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SavePolicy(req->policy(), IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -844,7 +872,8 @@ grpc::Status ComplaintServiceImpl::UpdateBusinessCalendar(grpc::ServerContext*,
                                                           pb::BusinessCalendar* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CalendarFromProto(req->calendar()).status());
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SaveCalendar(req->calendar()));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SaveCalendar(req->calendar(), IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }

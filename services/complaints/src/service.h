@@ -112,11 +112,16 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
   using Act = std::function<absl::Status(pb::WorkOrder& w, std::vector<NewEvent>& events,
                                          std::optional<pb::FollowUp>& follow_up)>;
   // scope: the caller's department scope (security/scope.h); nullptr for the service's
-  // own changes (sweeps, classification).
+  // own changes (sweeps, classification). rpc and key make the change idempotent
+  // (AIP-155): rpc names it, e.g. "complaints.AcceptWorkOrder"; an empty key (the
+  // service's own changes) is an ordinary change.
   absl::StatusOr<pb::WorkOrder> Apply(int64_t id, int64_t version, const Act& act,
-                                      const security::DepartmentScope* scope = nullptr);
-  // Apply on behalf of the calling staff member, within their department scope.
-  absl::StatusOr<pb::WorkOrder> ApplyAs(const grpc::ServerContext* ctx, int64_t id, int64_t version, const Act& act);
+                                      const security::DepartmentScope* scope = nullptr, absl::string_view rpc = "",
+                                      const IdempotencyKey& key = {});
+  // Apply on behalf of the calling staff member, within their department scope; a retry
+  // with the request's key returns the first call's work order.
+  absl::StatusOr<pb::WorkOrder> ApplyAs(const grpc::ServerContext* ctx, absl::string_view rpc,
+                                        const IdempotencyKey& key, int64_t id, int64_t version, const Act& act);
   absl::StatusOr<Settings> LoadSettings();
   // Service type and covering contract from entitlement; UNCLASSIFIED when contracts
   // cannot answer.

@@ -46,6 +46,8 @@ const std::set<std::string>& UpdatablePaths() {
 }
 }  // namespace
 
+std::vector<std::string> UpdatableFields() { return {UpdatablePaths().begin(), UpdatablePaths().end()}; }
+
 absl::Status ValidateUpdateMask(const std::vector<std::string>& paths) {
   if (paths.empty()) return InvalidField("update_mask", "must name at least one field");
   for (const auto& p : paths)

@@ -30,6 +30,8 @@ std::string ContractNumber(int64_t id);
 std::string FormatDate(absl::CivilDay day);
 
 absl::Status ValidateContractFields(const pb::Contract& c, absl::string_view prefix);
+// The fields a client sets on a contract (an update mask's possible paths).
+std::vector<std::string> UpdatableFields();
 absl::Status ValidateUpdateMask(const std::vector<std::string>& paths);
 pb::Contract ApplyUpdate(const pb::Contract& current, const pb::Contract& patch, const std::vector<std::string>& paths);
 absl::Status ValidateRiskItems(const google::protobuf::RepeatedPtrField<pb::RiskItem>& items);

@@ -3,7 +3,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "kefu/clients/customers_client.h"
+#include "kefu/db/settings.h"
 #include "kefu/errors.h"
+#include "kefu/handler.h"
+#include "kefu/validation.h"
 
 namespace kefu::contracts {
 
@@ -92,7 +95,7 @@ absl::Status EnqueueLog(Session& s, const pb::Contract& c, const std::string& ac
   e.set_department_id(c.department_id());
   e.set_channel(customers::v1::CHANNEL_SYSTEM);
   e.set_category(customers::v1::LOG_CATEGORY_CONTRACT);
-  e.set_description(absl::StrCat("合同 ", c.number(), " ", c.name(), ": ", line).substr(0, 4000));
+  e.set_description(Utf8Prefix(absl::StrCat("合同 ", c.number(), " ", c.name(), ": ", line), 4000));
   e.set_reference(absl::StrCat("contracts/", c.number()));
   return clients::EnqueueCustomerLog(s, e, unique, now);
 }
@@ -150,26 +153,34 @@ absl::StatusOr<pb::Contract> Repository::Create(const pb::Contract& input, const
   return Get(replayed);
 }
 
-absl::StatusOr<pb::Contract> Repository::CreateForProject(const pb::Contract& input, const std::string& actor) {
+absl::StatusOr<pb::Contract> Repository::CreateForProject(const pb::Contract& input, const IdempotencyKey& key,
+                                                          const std::string& actor) {
   absl::Time now = clock_->Now();
-  auto created = pool_->InTransaction<pb::Contract>([&](Session& s) -> absl::StatusOr<pb::Contract> {
-    KEFU_ASSIGN_OR_RETURN(pb::Contract c, Insert(s, input, now));
-    KEFU_RETURN_IF_ERROR(EnqueueLog(s, c, actor, "销售项目赢单，生成合同草稿 draft created for the won sales project", now,
-                                    absl::StrCat("contracts.", c.id(), ".v1")));
-    return c;
-  });
-  if (created.ok() || created.status().code() != absl::StatusCode::kAlreadyExists) return created;
-  // The unique project key says a draft exists: this is a retry.
-  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
-  KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT id FROM contracts WHERE sales_project_id = ?",
-                                             {input.sales_project_id()}));
-  if (!row) return created.status();
-  KEFU_ASSIGN_OR_RETURN(auto c, Load(s, row->Int(0), false));
-  if (c->customer_id() != input.customer_id())
-    return MakeError(absl::StatusCode::kFailedPrecondition, "PROJECT_HAS_CONTRACT",
-                     absl::StrCat("sales_project_id: project ", input.sales_project_id(),
-                                  " already has a contract for another customer"));
-  return *c;
+  return IdempotentTransaction<pb::Contract>(
+      *pool_, "contracts.CreateDraftForProject", key, [&](Session& s) -> absl::StatusOr<pb::Contract> {
+        auto created = Insert(s, input, now);
+        if (created.ok()) {
+          KEFU_RETURN_IF_ERROR(EnqueueLog(s, *created, actor,
+                                          "销售项目赢单，生成合同草稿 draft created for the won sales project", now,
+                                          absl::StrCat("contracts.", created->id(), ".v1")));
+          return created;
+        }
+        if (created.status().code() != absl::StatusCode::kAlreadyExists) return created.status();
+        // The unique project key says a draft exists: this is a retry. Only the refused
+        // statement was undone, so the transaction (and a request id's claim) goes on and
+        // the existing draft becomes this call's response.
+        KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT id FROM contracts WHERE sales_project_id = ? "
+                                                   "LOCK IN SHARE MODE",
+                                                   {input.sales_project_id()}));
+        if (!row) return created.status();
+        KEFU_ASSIGN_OR_RETURN(auto c, Load(s, row->Int(0), false));
+        if (!c) return created.status();
+        if (c->customer_id() != input.customer_id())
+          return MakeError(absl::StatusCode::kFailedPrecondition, "PROJECT_HAS_CONTRACT",
+                           absl::StrCat("sales_project_id: project ", input.sales_project_id(),
+                                        " already has a contract for another customer"));
+        return *c;
+      });
 }
 
 absl::StatusOr<pb::Contract> Repository::Get(int64_t id) {
@@ -236,9 +247,10 @@ absl::Status Persist(Session& s, const pb::Contract& before, Change& ch, const s
 
 }  // namespace
 
-absl::StatusOr<pb::Contract> Repository::Mutate(int64_t id, int64_t expected_version, const std::string& actor,
+absl::StatusOr<pb::Contract> Repository::Mutate(int64_t id, int64_t expected_version, absl::string_view scope,
+                                                const IdempotencyKey& key, const std::string& actor,
                                                 const Decide& decide) {
-  return pool_->InTransaction<pb::Contract>([&](Session& s) -> absl::StatusOr<pb::Contract> {
+  return IdempotentTransaction<pb::Contract>(*pool_, scope, key, [&](Session& s) -> absl::StatusOr<pb::Contract> {
     KEFU_ASSIGN_OR_RETURN(auto current, Load(s, id, true));
     if (!current) return NotFound("contract", absl::StrCat(id));
     if (expected_version != 0 && expected_version != current->version())
@@ -333,6 +345,17 @@ absl::StatusOr<std::vector<pb::Contract>> Repository::History(int64_t id) {
   }
   std::sort(chain.begin(), chain.end(), [](const auto& a, const auto& b) { return a.id() < b.id(); });
   return chain;
+}
+
+// Saved inside the idempotent transaction, so the request id's claim and stored
+// response commit with the rules.
+absl::StatusOr<pb::ApprovalRules> Repository::SaveApprovalRules(const pb::ApprovalRules& rules,
+                                                                const IdempotencyKey& key) {
+  absl::Time now = clock_->Now();
+  return IdempotentTransaction<pb::ApprovalRules>(
+      *pool_, "contracts.UpdateApprovalRules", key, [&](Session& s) -> absl::StatusOr<pb::ApprovalRules> {
+        return db::SaveSetting(s, "approval_rules", rules, now);
+      });
 }
 
 absl::StatusOr<std::vector<pb::Contract>> Repository::Covering(int64_t customer_id, absl::CivilDay day) {

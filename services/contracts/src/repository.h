@@ -59,14 +59,23 @@ class Repository {
 
   absl::StatusOr<pb::Contract> Create(const pb::Contract& c, const IdempotencyKey& key, const std::string& actor,
                                       const std::string& log_line);
-  // The project's draft if one exists, else a new one (unique per project).
-  absl::StatusOr<pb::Contract> CreateForProject(const pb::Contract& c, const std::string& actor);
+  // The project's draft if one exists, else a new one (unique per project). A retry with
+  // the key's request_id returns the draft as the first call returned it.
+  absl::StatusOr<pb::Contract> CreateForProject(const pb::Contract& c, const IdempotencyKey& key,
+                                                const std::string& actor);
   absl::StatusOr<pb::Contract> Get(int64_t id);
   using Decide = std::function<absl::StatusOr<Change>(const pb::Contract& current)>;
-  absl::StatusOr<pb::Contract> Mutate(int64_t id, int64_t expected_version, const std::string& actor,
-                                      const Decide& decide);
+  // Loads the contract for update, checks the version (0: any), applies decide and
+  // persists the change in one transaction. With a request_id in `key` the call is
+  // idempotent within `scope` (one per RPC, e.g. "contracts.SignContract"): a retry
+  // returns the first call's contract and changes nothing, even with a stale version.
+  absl::StatusOr<pb::Contract> Mutate(int64_t id, int64_t expected_version, absl::string_view scope,
+                                      const IdempotencyKey& key, const std::string& actor, const Decide& decide);
   absl::StatusOr<std::vector<pb::Contract>> List(const ListFilter& f, int page_size, int64_t after_id, bool* more);
   absl::StatusOr<std::vector<pb::Contract>> History(int64_t id);
+  // Saves the approval rules setting if rules.version is current (0 = never saved),
+  // else ABORTED; returns them with the new version. Idempotent with a request_id.
+  absl::StatusOr<pb::ApprovalRules> SaveApprovalRules(const pb::ApprovalRules& rules, const IdempotencyKey& key);
   // Active service contracts and warranties of the customer covering `day`.
   absl::StatusOr<std::vector<pb::Contract>> Covering(int64_t customer_id, absl::CivilDay day);
 

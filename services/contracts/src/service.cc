@@ -153,7 +153,7 @@ grpc::Status ContractServiceImpl::CreateContract(grpc::ServerContext* ctx, const
     if (!req->has_contract()) v.Add("contract", "is required");
     else v.Merge(ValidateContractFields(req->contract(), "contract"));
     if (req->has_contract()) v.Merge(ValidateRiskItems(req->contract().risk_items()));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
     KEFU_RETURN_IF_ERROR(clients::RequireCustomer(config_.customers, req->contract().customer_id(), "contract.customer_id", config_.customers_timeout, &caller));
@@ -180,9 +180,9 @@ grpc::Status ContractServiceImpl::CreateDraftForProject(grpc::ServerContext* ctx
     v.Merge(CheckEnum("type", req->type(), pb::ContractType_IsValid, true));
     v.Merge(CheckId("owner_id", req->owner_id(), kMaxIdChars, false));
     v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
-    KEFU_RETURN_IF_ERROR(clients::RequireCustomer(config_.customers, req->customer_id(), "customer_id", config_.customers_timeout, &caller));
     absl::CivilDay today = Today();
     pb::Contract c;
     c.set_sales_project_id(req->sales_project_id());
@@ -198,7 +198,9 @@ grpc::Status ContractServiceImpl::CreateDraftForProject(grpc::ServerContext* ctx
     c.set_status(pb::CONTRACT_STATUS_DRAFT);
     c.set_relation(pb::RELATION_ORIGINAL);
     KEFU_RETURN_IF_ERROR(ValidateContractFields(c, "draft"));
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CreateForProject(c, caller.ActorOrSystem()));
+    KEFU_RETURN_IF_ERROR(clients::RequireCustomer(config_.customers, req->customer_id(), "customer_id",
+                                                 config_.customers_timeout, &caller));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CreateForProject(c, IdempotencyKeyOf(*req), caller.ActorOrSystem()));
     return absl::OkStatus();
   });
 }
@@ -221,9 +223,12 @@ grpc::Status ContractServiceImpl::UpdateContract(grpc::ServerContext* ctx, const
     if (req->contract().version() <= 0) v.Add("contract.version", "is required");
     std::vector<std::string> paths(req->update_mask().paths().begin(), req->update_mask().paths().end());
     v.Merge(ValidateUpdateMask(paths));
+    v.MergePatch(ValidateContractFields(req->contract(), "contract"), "contract", paths);
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract().id(), req->contract().version(), actor,
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract().id(), req->contract().version(), "contracts.UpdateContract",
+                                               IdempotencyKeyOf(*req), actor,
                                                [&](const pb::Contract& current) -> absl::StatusOr<Change> {
                                                  if (current.status() != pb::CONTRACT_STATUS_DRAFT)
                                                    return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_DRAFT",
@@ -289,9 +294,11 @@ grpc::Status ContractServiceImpl::SetRiskAssessment(grpc::ServerContext* ctx, co
     v.Merge(CheckContractId(req->contract_id()));
     v.Merge(CheckVersion(req->version()));
     v.Merge(ValidateRiskItems(req->risk_items()));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract_id(), req->version(), actor,
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract_id(), req->version(), "contracts.SetRiskAssessment",
+                                               IdempotencyKeyOf(*req), actor,
                                                [&](const pb::Contract& current) -> absl::StatusOr<Change> {
                                                  if (current.status() != pb::CONTRACT_STATUS_DRAFT &&
                                                      current.status() != pb::CONTRACT_STATUS_IN_REVIEW)
@@ -315,9 +322,11 @@ grpc::Status ContractServiceImpl::SubmitForReview(grpc::ServerContext* ctx, cons
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckContractId(req->contract_id()));
     KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
     KEFU_ASSIGN_OR_RETURN(pb::ApprovalRules rules, Rules());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract_id(), req->version(), actor,
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract_id(), req->version(), "contracts.SubmitForReview",
+                                               IdempotencyKeyOf(*req), actor,
                                                [&](const pb::Contract& current) -> absl::StatusOr<Change> {
                                                  Change ch;
                                                  ch.updated = current;
@@ -342,11 +351,13 @@ grpc::Status ContractServiceImpl::RecordApproval(grpc::ServerContext* ctx, const
     v.Merge(CheckVersion(req->version()));
     v.Merge(CheckEnum("decision", req->decision(), pb::Decision_IsValid, true));
     v.Merge(CheckText("opinion", req->opinion(), kMaxNoteChars, req->decision() == pb::DECISION_REJECT));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
     absl::Time now = clock_->Now();
     KEFU_ASSIGN_OR_RETURN(
-        *resp, repo_->Mutate(req->contract_id(), req->version(), caller.ActorOrSystem(),
+        *resp, repo_->Mutate(req->contract_id(), req->version(), "contracts.RecordApproval",
+                             IdempotencyKeyOf(*req), caller.ActorOrSystem(),
                              [&](const pb::Contract& current) -> absl::StatusOr<Change> {
                                if (current.status() != pb::CONTRACT_STATUS_IN_REVIEW)
                                  return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_IN_REVIEW",
@@ -401,9 +412,11 @@ grpc::Status ContractServiceImpl::SignContract(grpc::ServerContext* ctx, const p
       else v.Merge(d.status());
       if (d.ok() && *d > Today()) v.Add("signing_date", "must not be in the future");
     }
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract_id(), req->version(), actor,
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract_id(), req->version(), "contracts.SignContract",
+                                               IdempotencyKeyOf(*req), actor,
                                                [&](const pb::Contract& current) -> absl::StatusOr<Change> {
                                                  if (current.status() == pb::CONTRACT_STATUS_DRAFT ||
                                                      current.status() == pb::CONTRACT_STATUS_IN_REVIEW)
@@ -423,21 +436,23 @@ grpc::Status ContractServiceImpl::SignContract(grpc::ServerContext* ctx, const p
   });
 }
 
-absl::StatusOr<pb::Contract> ContractServiceImpl::Activate(int64_t id, int64_t version, const std::string& actor) {
+absl::StatusOr<pb::Contract> ContractServiceImpl::Activate(int64_t id, int64_t version, const IdempotencyKey& key,
+                                                           const std::string& actor) {
   absl::CivilDay today = Today();
+  auto decide = [&](const pb::Contract& current) -> absl::StatusOr<Change> {
+    KEFU_ASSIGN_OR_RETURN(auto effective, ParseDate("effective_date", current.effective_date()));
+    if (current.status() == pb::CONTRACT_STATUS_SIGNED && !IsEffective(effective, today))
+      return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_YET_EFFECTIVE",
+                       absl::StrCat("the contract takes effect on ", current.effective_date()));
+    Change ch;
+    ch.updated = current;
+    KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(current.status(), Action::kActivate));
+    ch.updated.set_status(next);
+    ch.log.push_back("合同生效 became active");
+    return ch;
+  };
   KEFU_ASSIGN_OR_RETURN(pb::Contract active,
-                        repo_->Mutate(id, version, actor, [&](const pb::Contract& current) -> absl::StatusOr<Change> {
-                          KEFU_ASSIGN_OR_RETURN(auto effective, ParseDate("effective_date", current.effective_date()));
-                          if (current.status() == pb::CONTRACT_STATUS_SIGNED && !IsEffective(effective, today))
-                            return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_YET_EFFECTIVE",
-                                             absl::StrCat("the contract takes effect on ", current.effective_date()));
-                          Change ch;
-                          ch.updated = current;
-                          KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(current.status(), Action::kActivate));
-                          ch.updated.set_status(next);
-                          ch.log.push_back("合同生效 became active");
-                          return ch;
-                        }));
+                        repo_->Mutate(id, version, "contracts.ActivateContract", key, actor, decide));
   SupersedeAmended(active, actor);
   return active;
 }
@@ -445,8 +460,8 @@ absl::StatusOr<pb::Contract> ContractServiceImpl::Activate(int64_t id, int64_t v
 void ContractServiceImpl::SupersedeAmended(const pb::Contract& active, const std::string& actor) {
   if (active.relation() == pb::RELATION_AMENDMENT && active.previous_contract_id() > 0) {
     // The amended contract stops counting once its amendment is in force.
-    auto superseded = repo_->Mutate(active.previous_contract_id(), 0, actor,
-                                    [&](const pb::Contract& previous) -> absl::StatusOr<Change> {
+    auto superseded = repo_->Mutate(active.previous_contract_id(), 0, "contracts.SupersedeAmended", IdempotencyKey(),
+                                    actor, [&](const pb::Contract& previous) -> absl::StatusOr<Change> {
                                       Change ch;
                                       ch.updated = previous;
                                       KEFU_ASSIGN_OR_RETURN(auto next, NextStatus(previous.status(), Action::kSupersede));
@@ -465,7 +480,11 @@ grpc::Status ContractServiceImpl::ActivateContract(grpc::ServerContext* ctx, con
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckContractId(req->contract_id()));
     KEFU_RETURN_IF_ERROR(CheckVersion(req->version()));
-    KEFU_ASSIGN_OR_RETURN(*resp, Activate(req->contract_id(), req->version(), CallerFrom(*ctx).ActorOrSystem()));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
+    // A replay runs SupersedeAmended again; the amended contract is superseded by then,
+    // so that changes nothing.
+    KEFU_ASSIGN_OR_RETURN(*resp, Activate(req->contract_id(), req->version(), IdempotencyKeyOf(*req),
+                                          CallerFrom(*ctx).ActorOrSystem()));
     return absl::OkStatus();
   });
 }
@@ -477,9 +496,11 @@ grpc::Status ContractServiceImpl::TerminateContract(grpc::ServerContext* ctx, co
     v.Merge(CheckContractId(req->contract_id()));
     v.Merge(CheckVersion(req->version()));
     v.Merge(CheckText("reason", req->reason(), 500, true));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract_id(), req->version(), actor,
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->contract_id(), req->version(), "contracts.TerminateContract",
+                                               IdempotencyKeyOf(*req), actor,
                                                [&](const pb::Contract& current) -> absl::StatusOr<Change> {
                                                  Change ch;
                                                  ch.updated = current;
@@ -499,9 +520,20 @@ grpc::Status ContractServiceImpl::RenewContract(grpc::ServerContext* ctx, const 
   return RunHandler([&]() -> absl::Status {
     Validator v;
     v.Merge(CheckContractId(req->contract_id()));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
-    auto expiry = ParseDate("expiry_date", req->expiry_date());
-    if (!expiry.ok()) v.Merge(expiry.status());
+    v.Merge(CheckRequestId(req->request_id()));
+    {
+      // What the request sets, checked before the source contract is read.
+      pb::Contract given;
+      given.set_effective_date(req->effective_date());
+      given.set_expiry_date(req->expiry_date());
+      std::vector<std::string> set{"expiry_date"};
+      if (!req->effective_date().empty()) set.push_back("effective_date");
+      if (req->has_amount()) {
+        *given.mutable_amount() = req->amount();
+        set.push_back("amount");
+      }
+      v.MergePatch(ValidateContractFields(given, "renewal"), "renewal", set);
+    }
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(pb::Contract source, repo_->Get(req->contract_id()));
     if (source.status() != pb::CONTRACT_STATUS_ACTIVE && source.status() != pb::CONTRACT_STATUS_EXPIRED)
@@ -535,8 +567,9 @@ grpc::Status ContractServiceImpl::AmendContract(grpc::ServerContext* ctx, const 
     Validator v;
     v.Merge(CheckContractId(req->contract_id()));
     v.Merge(CheckText("reason", req->reason(), 500, true));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    v.Merge(CheckRequestId(req->request_id()));
     if (!req->has_amended()) v.Add("amended", "is required");
+    else v.MergePatch(ValidateContractFields(req->amended(), "amended"), "amended", UpdatableFields());
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(pb::Contract source, repo_->Get(req->contract_id()));
     if (source.status() != pb::CONTRACT_STATUS_SIGNED && source.status() != pb::CONTRACT_STATUS_ACTIVE)
@@ -655,8 +688,11 @@ grpc::Status ContractServiceImpl::GetSigningStats(grpc::ServerContext*, const pb
 grpc::Status ContractServiceImpl::UpdateApprovalRules(grpc::ServerContext*, const pb::UpdateApprovalRulesRequest* req,
                                                       pb::ApprovalRules* resp) {
   return RunHandler([&]() -> absl::Status {
-    KEFU_RETURN_IF_ERROR(ValidateApprovalRules(req->rules()));
-    KEFU_ASSIGN_OR_RETURN(*resp, db::SaveSetting(*pool_, "approval_rules", req->rules(), clock_->Now()));
+    Validator v;
+    v.Merge(ValidateApprovalRules(req->rules()));
+    v.Merge(CheckRequestId(req->request_id()));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SaveApprovalRules(req->rules(), IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }

@@ -73,8 +73,10 @@ class ContractServiceImpl final : public pb::ContractService::Service {
  private:
   absl::CivilDay Today() const { return absl::ToCivilDay(clock_->Now(), config_.zone); }
   absl::StatusOr<pb::ApprovalRules> Rules();
-  // Activates one signed contract (and supersedes what it amends).
-  absl::StatusOr<pb::Contract> Activate(int64_t id, int64_t version, const std::string& actor);
+  // Activates one signed contract (and supersedes what it amends); idempotent with a
+  // request_id in key.
+  absl::StatusOr<pb::Contract> Activate(int64_t id, int64_t version, const IdempotencyKey& key,
+                                        const std::string& actor);
   // Marks the contract an active amendment amends as superseded (a no-op otherwise).
   void SupersedeAmended(const pb::Contract& active, const std::string& actor);
 

@@ -117,6 +117,7 @@ absl::Status ValidateUpdate(const pb::UpdateCustomerRequest& req) {
     }
     it->second(req.customer(), "customer", v);
   }
+  v.Merge(CheckRequestId(req.request_id()));
   return v.Finish();
 }
 

@@ -31,6 +31,8 @@ inline constexpr size_t kMaxIdChars = 64;
 // Rows per ImportCustomers call: all are checked before any is written.
 inline constexpr int kMaxImportRows = 10000;
 inline constexpr int64_t kDefaultFluctuationBp = 3000;
+// A change of more than 1000% is not a fluctuation threshold anyone means.
+inline constexpr int64_t kMaxFluctuationBp = 100000;
 
 // "C00001234" <-> 1234.
 std::string CustomerNumber(int64_t id);

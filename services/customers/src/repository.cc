@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kefu/errors.h"
+#include "kefu/handler.h"
 #include "kefu/validation.h"
 
 namespace kefu::customers {
@@ -432,9 +433,12 @@ absl::StatusOr<std::vector<pb::Customer>> Repository::CreateMany(const std::vect
       });
 }
 
-absl::StatusOr<pb::Customer> Repository::Mutate(int64_t id, int64_t expected_version, const Decide& decide) {
+absl::StatusOr<pb::Customer> Repository::Mutate(int64_t id, int64_t expected_version, absl::string_view scope,
+                                                const IdempotencyKey& key, const Decide& decide) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::Customer>([&](Session& s) -> absl::StatusOr<pb::Customer> {
+  // The request id is claimed before the version check: a retry of a change that went
+  // through gets its result back instead of ABORTED.
+  return IdempotentTransaction<pb::Customer>(*pool_, scope, key, [&](Session& s) -> absl::StatusOr<pb::Customer> {
     KEFU_ASSIGN_OR_RETURN(auto current, LoadCustomer(s, id, true));
     if (!current) return NotFound("customer", absl::StrCat(id));
     if (current->merged_into_id() != 0) return MergedError(*current);
@@ -540,10 +544,12 @@ absl::StatusOr<Page<pb::Customer>> Repository::List(const ListCustomersFilter& f
 }
 
 absl::StatusOr<pb::Customer> Repository::Merge(int64_t survivor_id, int64_t duplicate_id,
-                                               const std::string& reason, const std::string& actor) {
+                                               const std::string& reason, const std::string& actor,
+                                               const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
   std::string t = ToSqlTime(now);
-  return pool_->InTransaction<pb::Customer>([&](Session& s) -> absl::StatusOr<pb::Customer> {
+  return IdempotentTransaction<pb::Customer>(*pool_, "customers.MergeCustomers", key,
+                                             [&](Session& s) -> absl::StatusOr<pb::Customer> {
     // Lock in id order so two merges of the same pair cannot deadlock.
     int64_t first = std::min(survivor_id, duplicate_id), second = std::max(survivor_id, duplicate_id);
     KEFU_ASSIGN_OR_RETURN(auto a, LoadCustomer(s, first, true));
@@ -619,18 +625,23 @@ absl::StatusOr<pb::Customer> Repository::Merge(int64_t survivor_id, int64_t dupl
   });
 }
 
-absl::StatusOr<std::vector<int64_t>> Repository::TransferPortfolio(const std::string& from, const std::string& to,
-                                                                   const std::string& department,
-                                                                   const std::string& reason,
-                                                                   const std::string& actor) {
+absl::StatusOr<pb::TransferPortfolioResponse> Repository::TransferPortfolio(const std::string& from,
+                                                                            const std::string& to,
+                                                                            const std::string& department,
+                                                                            const std::string& reason,
+                                                                            const std::string& actor,
+                                                                            const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<std::vector<int64_t>>([&](Session& s) -> absl::StatusOr<std::vector<int64_t>> {
+  using Response = pb::TransferPortfolioResponse;
+  return IdempotentTransaction<Response>(*pool_, "customers.TransferPortfolio", key,
+                                         [&](Session& s) -> absl::StatusOr<Response> {
     KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT id FROM customers WHERE owner_id = ? AND merged_into_id IS NULL "
                                              "ORDER BY id FOR UPDATE",
                                              {from}));
+    Response out;
     std::vector<int64_t> ids;
     for (const auto& r : rows) ids.push_back(r.Int(0));
-    if (ids.empty()) return ids;
+    if (ids.empty()) return out;
     KEFU_RETURN_IF_ERROR(
         s.Exec("UPDATE customers SET owner_id = ?, department_id = IF(? = '', department_id, ?), "
                "version = version + 1, update_time = ? WHERE owner_id = ? AND merged_into_id IS NULL",
@@ -639,8 +650,10 @@ absl::StatusOr<std::vector<int64_t>> Repository::TransferPortfolio(const std::st
     for (int64_t id : ids) {
       pb::LogEntry e = AccountLogEntry(id, actor, OwnerChangeText(from, to), reason, now);
       KEFU_RETURN_IF_ERROR(InsertLog(s, e, now));
+      out.add_customer_ids(id);
     }
-    return ids;
+    out.set_transferred_count(static_cast<int32_t>(ids.size()));
+    return out;
   });
 }
 
@@ -737,9 +750,10 @@ absl::StatusOr<Page<pb::LogEntry>> Repository::ListLog(int64_t customer_id, pb::
 
 // ---- business volume ----
 
-absl::StatusOr<pb::BusinessVolume> Repository::UpsertVolume(const pb::BusinessVolume& v) {
+absl::StatusOr<pb::BusinessVolume> Repository::UpsertVolume(const pb::BusinessVolume& v, const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::BusinessVolume>([&](Session& s) -> absl::StatusOr<pb::BusinessVolume> {
+  return IdempotentTransaction<pb::BusinessVolume>(*pool_, "customers.RecordBusinessVolume", key,
+                                                   [&](Session& s) -> absl::StatusOr<pb::BusinessVolume> {
     KEFU_ASSIGN_OR_RETURN(int64_t target, ResolveCustomerId(s, v.customer_id()));
     std::string currency = v.revenue().currency_code().empty() ? "CNY" : v.revenue().currency_code();
     KEFU_RETURN_IF_ERROR(
@@ -855,15 +869,12 @@ absl::StatusOr<pb::RetentionCase> Repository::GetRetentionCase(int64_t id) {
 absl::StatusOr<pb::RetentionCase> Repository::AddRetentionAction(int64_t case_id, const pb::RetentionAction& action,
                                                                  const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  int64_t replayed = 0;
-  auto result = pool_->InTransaction<pb::RetentionCase>([&](Session& s) -> absl::StatusOr<pb::RetentionCase> {
-    if (!key.request_id.empty()) {
-      KEFU_ASSIGN_OR_RETURN(auto existing, db::ClaimRequestId(s, "customers.retention_action", key.request_id, key.fingerprint));
-      if (existing) {
-        replayed = case_id;
-        return pb::RetentionCase();
-      }
-    }
+  // A repeat returns the case as the first call left it. The scope is the one this call
+  // claimed its request ids under before it stored responses: a retry of a request
+  // claimed then fails (its stored response is missing) rather than adding the action
+  // twice.
+  return IdempotentTransaction<pb::RetentionCase>(*pool_, "customers.retention_action", key,
+                                                  [&](Session& s) -> absl::StatusOr<pb::RetentionCase> {
     KEFU_ASSIGN_OR_RETURN(auto rc, LoadCase(s, case_id, true));
     if (!rc) return NotFound("retention case", absl::StrCat(case_id));
     if (rc->status() != pb::RETENTION_STATUS_OPEN)
@@ -889,19 +900,17 @@ absl::StatusOr<pb::RetentionCase> Repository::AddRetentionAction(int64_t case_id
                                      absl::StrCat("挽留措施 retention action: ", action.description()), "", now);
     e.set_category(pb::LOG_CATEGORY_RETENTION);
     KEFU_RETURN_IF_ERROR(InsertLog(s, e, now));
-    if (!key.request_id.empty())
-      KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, "customers.retention_action", key.request_id, absl::StrCat(case_id)));
     KEFU_ASSIGN_OR_RETURN(auto loaded, LoadCase(s, case_id, false));
     return *loaded;
   });
-  if (!result.ok() || replayed == 0) return result;
-  return GetRetentionCase(replayed);
 }
 
 absl::StatusOr<pb::RetentionCase> Repository::CloseRetentionCase(int64_t case_id, pb::RetentionOutcome outcome,
-                                                                 const std::string& note, const std::string& actor) {
+                                                                 const std::string& note, const std::string& actor,
+                                                                 const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::RetentionCase>([&](Session& s) -> absl::StatusOr<pb::RetentionCase> {
+  return IdempotentTransaction<pb::RetentionCase>(*pool_, "customers.CloseRetentionCase", key,
+                                                  [&](Session& s) -> absl::StatusOr<pb::RetentionCase> {
     KEFU_ASSIGN_OR_RETURN(auto rc, LoadCase(s, case_id, true));
     if (!rc) return NotFound("retention case", absl::StrCat(case_id));
     if (rc->status() != pb::RETENTION_STATUS_OPEN)
@@ -1028,10 +1037,11 @@ absl::StatusOr<Repository::SampleResult> Repository::SampleSurveys(const std::st
 
 absl::StatusOr<pb::Survey> Repository::RecordSurveyResult(int64_t survey_id, pb::Satisfaction satisfaction,
                                                           const std::string& comment, const std::string& actor,
-                                                          bool* newly_recorded) {
+                                                          const IdempotencyKey& key, bool* newly_recorded) {
   absl::Time now = clock_->Now();
   *newly_recorded = false;
-  return pool_->InTransaction<pb::Survey>([&](Session& s) -> absl::StatusOr<pb::Survey> {
+  return IdempotentTransaction<pb::Survey>(*pool_, "customers.RecordSurveyResult", key,
+                                           [&](Session& s) -> absl::StatusOr<pb::Survey> {
     KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne(absl::StrCat("SELECT ", kSurveyColumns, " FROM surveys WHERE id = ? FOR UPDATE"),
                                                {survey_id}));
     if (!row) return NotFound("survey", absl::StrCat(survey_id));
@@ -1053,7 +1063,7 @@ absl::StatusOr<pb::Survey> Repository::RecordSurveyResult(int64_t survey_id, pb:
     e.set_channel(pb::CHANNEL_PHONE);
     e.set_category(pb::LOG_CATEGORY_SURVEY);
     e.set_description(absl::StrCat("满意度回访 satisfaction survey (", sv.campaign(), ")"));
-    e.set_summary(comment.substr(0, 400));
+    e.set_summary(Utf8Prefix(comment, 400));
     e.set_satisfaction(satisfaction);
     e.set_reference(absl::StrCat("surveys/", survey_id));
     KEFU_RETURN_IF_ERROR(InsertLog(s, e, now));

@@ -81,8 +81,11 @@ class Repository {
                                                        const std::string& actor);
   using Decide = std::function<absl::StatusOr<Change>(const pb::Customer& current)>;
   // Locks the customer, checks expected_version (0 skips the check), asks `decide`
-  // for the change and writes it with version + 1.
-  absl::StatusOr<pb::Customer> Mutate(int64_t id, int64_t expected_version, const Decide& decide);
+  // for the change and writes it with version + 1. Idempotent under `key` in `scope`
+  // (one per RPC, e.g. "customers.ChangeTier"): a repeat returns the first result
+  // without calling `decide`.
+  absl::StatusOr<pb::Customer> Mutate(int64_t id, int64_t expected_version, absl::string_view scope,
+                                      const IdempotencyKey& key, const Decide& decide);
   absl::StatusOr<Page<pb::Customer>> List(const ListCustomersFilter& filter, int page_size,
                                           const std::optional<CustomerCursor>& after);
   absl::StatusOr<std::vector<pb::DuplicateMatch>> FindDuplicates(const std::string& name,
@@ -90,11 +93,13 @@ class Repository {
                                                                  const std::vector<std::string>& emails,
                                                                  int64_t exclude_id);
   absl::StatusOr<pb::Customer> Merge(int64_t survivor_id, int64_t duplicate_id,
-                                     const std::string& reason, const std::string& actor);
-  absl::StatusOr<std::vector<int64_t>> TransferPortfolio(const std::string& from, const std::string& to,
-                                                         const std::string& department,
-                                                         const std::string& reason,
-                                                         const std::string& actor);
+                                     const std::string& reason, const std::string& actor,
+                                     const IdempotencyKey& key);
+  absl::StatusOr<pb::TransferPortfolioResponse> TransferPortfolio(const std::string& from, const std::string& to,
+                                                                  const std::string& department,
+                                                                  const std::string& reason,
+                                                                  const std::string& actor,
+                                                                  const IdempotencyKey& key);
   absl::StatusOr<Page<pb::TierChange>> ListTierChanges(int64_t customer_id, int page_size,
                                                        int64_t before_id);
 
@@ -109,7 +114,7 @@ class Repository {
                                              std::optional<absl::Time> end, int page_size,
                                              const std::optional<LogCursor>& after);
 
-  absl::StatusOr<pb::BusinessVolume> UpsertVolume(const pb::BusinessVolume& volume);
+  absl::StatusOr<pb::BusinessVolume> UpsertVolume(const pb::BusinessVolume& volume, const IdempotencyKey& key);
   absl::StatusOr<std::vector<pb::BusinessVolume>> ListVolumes(int64_t customer_id);
   // Months of `period` that moved beyond threshold_bp against the month before.
   absl::StatusOr<Page<pb::VolumeChange>> ListFluctuations(const std::string& period,
@@ -123,7 +128,8 @@ class Repository {
   absl::StatusOr<pb::RetentionCase> AddRetentionAction(int64_t case_id, const pb::RetentionAction& action,
                                                        const IdempotencyKey& key);
   absl::StatusOr<pb::RetentionCase> CloseRetentionCase(int64_t case_id, pb::RetentionOutcome outcome,
-                                                       const std::string& note, const std::string& actor);
+                                                       const std::string& note, const std::string& actor,
+                                                       const IdempotencyKey& key);
   absl::StatusOr<Page<pb::RetentionCase>> ListRetentionCases(int64_t customer_id, pb::RetentionStatus status,
                                                              const std::string& owner_id, int page_size,
                                                              int64_t before_id);
@@ -135,9 +141,10 @@ class Repository {
   absl::StatusOr<SampleResult> SampleSurveys(const std::string& campaign, absl::Time from, absl::Time to,
                                              int32_t sample_size, int64_t seed,
                                              const IdempotencyKey& key);
+  // *newly_recorded: this call stored the result (not a retry or a replay).
   absl::StatusOr<pb::Survey> RecordSurveyResult(int64_t survey_id, pb::Satisfaction satisfaction,
                                                 const std::string& comment, const std::string& actor,
-                                                bool* newly_recorded);
+                                                const IdempotencyKey& key, bool* newly_recorded);
   absl::StatusOr<Page<pb::Survey>> ListSurveys(const std::string& campaign, pb::SurveyStatus status,
                                                int64_t customer_id, int page_size, int64_t after_id);
   absl::StatusOr<pb::SurveyStats> SurveyStats(const std::string& campaign);

@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include <map>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -45,12 +46,6 @@ absl::Status RequireInScope(Repository& repo, const Caller& caller, int64_t id) 
   const DepartmentScope scope = DepartmentScope::Of(caller);
   if (scope.company_wide()) return absl::OkStatus();
   return GetInScope(repo, id, scope).status();
-}
-
-constexpr size_t kMaxRequestIdChars = 64;
-
-absl::Status CheckRequestId(const std::string& request_id) {
-  return CheckId("request_id", request_id, kMaxRequestIdChars, false);
 }
 
 absl::Status CheckCustomerId(absl::string_view field, int64_t id) {
@@ -195,6 +190,12 @@ grpc::Status CustomerServiceImpl::ImportCustomers(grpc::ServerContext* ctx,
                          {{"customers", absl::StrCat("at most ", kMaxImportRows, " rows per import")}});
       for (auto& c : *msg.mutable_customers()) rows.push_back(std::move(c));
     }
+    if (options.expected_rows() < 0) return InvalidField("options.expected_rows", "must not be negative");
+    if (options.expected_rows() > 0 && rows.size() != static_cast<size_t>(options.expected_rows()))
+      return MakeError(absl::StatusCode::kInvalidArgument, "IMPORT_INCOMPLETE",
+                       absl::StrCat("customers: ", rows.size(), " rows arrived of the ", options.expected_rows(),
+                                    " declared; the stream broke or a message was unreadable, nothing was imported"),
+                       {{"customers", absl::StrCat("expected ", options.expected_rows(), " rows")}});
     if (rows.empty()) return RequiredField("customers");
     Caller caller = CallerFrom(*ctx);
     const DepartmentScope scope = DepartmentScope::Of(caller);
@@ -322,7 +323,8 @@ grpc::Status CustomerServiceImpl::UpdateCustomer(grpc::ServerContext* ctx, const
     }
     std::vector<std::string> paths(req->update_mask().paths().begin(), req->update_mask().paths().end());
     KEFU_ASSIGN_OR_RETURN(
-        *resp, repo_->Mutate(req->customer().id(), req->customer().version(),
+        *resp, repo_->Mutate(req->customer().id(), req->customer().version(), "customers.UpdateCustomer",
+                             IdempotencyKeyOf(*req),
                              [&](const pb::Customer& current) -> absl::StatusOr<Change> {
                                Change ch;
                                ch.updated = ApplyUpdate(current, req->customer(), paths);
@@ -408,11 +410,12 @@ grpc::Status CustomerServiceImpl::MergeCustomers(grpc::ServerContext* ctx, const
     if (req->survivor_id() > 0 && req->survivor_id() == req->duplicate_id())
       v.Add("duplicate_id", "must differ from survivor_id");
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->survivor_id()));
     KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->duplicate_id()));
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->Merge(req->survivor_id(), req->duplicate_id(), req->reason(),
-                                              CallerFrom(*ctx).ActorOrSystem()));
+                                              CallerFrom(*ctx).ActorOrSystem(), IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -426,6 +429,7 @@ grpc::Status CustomerServiceImpl::ReassignOwner(grpc::ServerContext* ctx, const 
     v.Merge(CheckId("new_department_id", req->new_department_id(), kMaxIdChars, false));
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, false));
     if (req->version() < 0) v.Add("version", "must not be negative");
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
     Caller caller = CallerFrom(*ctx);
@@ -434,7 +438,7 @@ grpc::Status CustomerServiceImpl::ReassignOwner(grpc::ServerContext* ctx, const 
     std::string actor = caller.ActorOrSystem();
     absl::Time now = clock_->Now();
     KEFU_ASSIGN_OR_RETURN(
-        *resp, repo_->Mutate(req->customer_id(), req->version(),
+        *resp, repo_->Mutate(req->customer_id(), req->version(), "customers.ReassignOwner", IdempotencyKeyOf(*req),
                              [&](const pb::Customer& current) -> absl::StatusOr<Change> {
                                if (current.owner_id() == req->new_owner_id() &&
                                    (req->new_department_id().empty() ||
@@ -466,18 +470,15 @@ grpc::Status CustomerServiceImpl::TransferPortfolio(grpc::ServerContext* ctx, co
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, false));
     if (!req->from_owner_id().empty() && req->from_owner_id() == req->to_owner_id())
       v.Add("to_owner_id", "must differ from from_owner_id");
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
     KEFU_RETURN_IF_ERROR(
         clients::RequireActiveStaff(peers_.performance, req->to_owner_id(), "to_owner_id", peers_.timeout, &caller));
-    KEFU_ASSIGN_OR_RETURN(auto ids, repo_->TransferPortfolio(req->from_owner_id(), req->to_owner_id(),
-                                                             req->new_department_id(), req->reason(),
-                                                             caller.ActorOrSystem()));
-    resp->set_transferred_count(static_cast<int32_t>(ids.size()));
-    for (int64_t id : ids) {
-      resp->add_customer_ids(id);
-      metrics_->LogAppended(pb::LOG_CATEGORY_ACCOUNT);
-    }
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->TransferPortfolio(req->from_owner_id(), req->to_owner_id(),
+                                                          req->new_department_id(), req->reason(),
+                                                          caller.ActorOrSystem(), IdempotencyKeyOf(*req)));
+    for (int i = 0; i < resp->customer_ids_size(); ++i) metrics_->LogAppended(pb::LOG_CATEGORY_ACCOUNT);
     return absl::OkStatus();
   });
 }
@@ -490,13 +491,15 @@ grpc::Status CustomerServiceImpl::ChangeTier(grpc::ServerContext* ctx, const pb:
     v.Merge(CheckEnum("tier", req->tier(), pb::Tier_IsValid, true));
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, true));
     if (req->version() < 0) v.Add("version", "must not be negative");
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     absl::Time now = clock_->Now();
-    pb::Tier from = pb::TIER_UNSPECIFIED;
+    // Set by `decide`, which a replay of an earlier request does not call.
+    std::optional<pb::Tier> from;
     KEFU_ASSIGN_OR_RETURN(
-        *resp, repo_->Mutate(req->customer_id(), req->version(),
+        *resp, repo_->Mutate(req->customer_id(), req->version(), "customers.ChangeTier", IdempotencyKeyOf(*req),
                              [&](const pb::Customer& current) -> absl::StatusOr<Change> {
                                if (current.tier() == req->tier())
                                  return MakeError(absl::StatusCode::kFailedPrecondition, "NO_CHANGE",
@@ -516,8 +519,10 @@ grpc::Status CustomerServiceImpl::ChangeTier(grpc::ServerContext* ctx, const pb:
                                                                 req->reason(), now));
                                return ch;
                              }));
-    metrics_->TierChanged(from, req->tier());
-    metrics_->LogAppended(pb::LOG_CATEGORY_ACCOUNT);
+    if (from) {
+      metrics_->TierChanged(*from, req->tier());
+      metrics_->LogAppended(pb::LOG_CATEGORY_ACCOUNT);
+    }
     return absl::OkStatus();
   });
 }
@@ -548,12 +553,14 @@ grpc::Status CustomerServiceImpl::ChangeLifecycleStage(grpc::ServerContext* ctx,
     v.Merge(CheckEnum("stage", req->stage(), pb::LifecycleStage_IsValid, true));
     v.Merge(CheckText("reason", req->reason(), kMaxReasonChars, false));
     if (req->version() < 0) v.Add("version", "must not be negative");
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     absl::Time now = clock_->Now();
     KEFU_ASSIGN_OR_RETURN(
-        *resp, repo_->Mutate(req->customer_id(), req->version(),
+        *resp, repo_->Mutate(req->customer_id(), req->version(), "customers.ChangeLifecycleStage",
+                             IdempotencyKeyOf(*req),
                              [&](const pb::Customer& current) -> absl::StatusOr<Change> {
                                KEFU_RETURN_IF_ERROR(CheckLifecycleTransition(current.lifecycle_stage(), req->stage()));
                                Change ch;
@@ -647,9 +654,10 @@ grpc::Status CustomerServiceImpl::RecordBusinessVolume(grpc::ServerContext* ctx,
     if (vol.volume() < 0) v.Add("volume.volume", "must not be negative");
     if (vol.volume() > 1'000'000'000'000LL) v.Add("volume.volume", "is out of range");
     v.Merge(CheckMoney("volume.revenue", vol.revenue()));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), vol.customer_id()));
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpsertVolume(vol));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpsertVolume(vol, IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -659,7 +667,8 @@ grpc::Status CustomerServiceImpl::ListBusinessVolumes(grpc::ServerContext* ctx, 
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckCustomerId("customer_id", req->customer_id()));
     KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->customer_id()));
-    if (req->threshold_bp() < 0) return InvalidField("threshold_bp", "must not be negative");
+    if (req->threshold_bp() < 0 || req->threshold_bp() > kMaxFluctuationBp)
+      return InvalidField("threshold_bp", absl::StrCat("must be 0 to ", kMaxFluctuationBp));
     KEFU_ASSIGN_OR_RETURN(auto volumes, repo_->ListVolumes(req->customer_id()));
     int64_t threshold = req->threshold_bp() == 0 ? kDefaultFluctuationBp : req->threshold_bp();
     for (auto& c : ComputeVolumeChanges(volumes, threshold)) *resp->add_changes() = std::move(c);
@@ -673,7 +682,8 @@ grpc::Status CustomerServiceImpl::ListVolumeFluctuations(grpc::ServerContext*,
   return RunHandler([&]() -> absl::Status {
     Validator v;
     v.Merge(ValidatePeriod("period", req->period()));
-    if (req->threshold_bp() < 0) v.Add("threshold_bp", "must not be negative");
+    if (req->threshold_bp() < 0 || req->threshold_bp() > kMaxFluctuationBp)
+      v.Add("threshold_bp", absl::StrCat("must be 0 to ", kMaxFluctuationBp));
     v.Merge(CheckPageSize("page_size", req->page_size(), kMaxPageSize));
     KEFU_RETURN_IF_ERROR(v.Finish());
     int64_t threshold = req->threshold_bp() == 0 ? kDefaultFluctuationBp : req->threshold_bp();
@@ -750,9 +760,10 @@ grpc::Status CustomerServiceImpl::CloseRetentionCase(grpc::ServerContext* ctx, c
     v.Merge(CheckCustomerId("case_id", req->case_id()));
     v.Merge(CheckEnum("outcome", req->outcome(), pb::RetentionOutcome_IsValid, true));
     v.Merge(CheckText("note", req->note(), 1000, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->CloseRetentionCase(req->case_id(), req->outcome(), req->note(),
-                                                           CallerFrom(*ctx).ActorOrSystem()));
+                                                           CallerFrom(*ctx).ActorOrSystem(), IdempotencyKeyOf(*req)));
     metrics_->RetentionClosed(req->outcome());
     metrics_->LogAppended(pb::LOG_CATEGORY_RETENTION);
     return absl::OkStatus();
@@ -809,10 +820,12 @@ grpc::Status CustomerServiceImpl::RecordSurveyResult(grpc::ServerContext* ctx, c
     v.Merge(CheckCustomerId("survey_id", req->survey_id()));
     v.Merge(CheckEnum("satisfaction", req->satisfaction(), pb::Satisfaction_IsValid, true));
     v.Merge(CheckText("comment", req->comment(), 1000, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     bool newly_recorded = false;
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->RecordSurveyResult(req->survey_id(), req->satisfaction(), req->comment(),
-                                                           CallerFrom(*ctx).ActorOrSystem(), &newly_recorded));
+                                                           CallerFrom(*ctx).ActorOrSystem(), IdempotencyKeyOf(*req),
+                                                           &newly_recorded));
     if (newly_recorded) {
       metrics_->SurveyRecorded(req->satisfaction());
       metrics_->LogAppended(pb::LOG_CATEGORY_SURVEY);

@@ -5,7 +5,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "kefu/db/settings.h"
 #include "kefu/errors.h"
+#include "kefu/handler.h"
 
 namespace kefu::performance {
 
@@ -291,31 +293,51 @@ absl::StatusOr<std::optional<T>> Replay(Session& s, absl::string_view scope, con
   return std::optional<T>(std::move(first));
 }
 
+// RecordPlanExecution used to claim its request ids under "performance.execution"
+// without storing a response; a retry of such a request (first sent before responses
+// were stored) must not record again. True when the id is there for the same request,
+// REQUEST_ID_REUSED when for another. Read only; can go once those ids are purged.
+absl::StatusOr<bool> RecordedBeforeResponsesWereStored(Session& s, const IdempotencyKey& key) {
+  if (key.request_id.empty()) return false;
+  KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT fingerprint FROM idempotency_keys WHERE scope = ? AND "
+                                             "request_id = ?",
+                                             {"performance.execution", key.request_id}));
+  if (!row) return false;
+  if (row->Uint(0) != key.fingerprint)
+    return MakeError(absl::StatusCode::kFailedPrecondition, reason::kRequestIdReused,
+                     "request_id: was already used for a different request",
+                     {{"request_id", "was already used for a different request"}});
+  return true;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- departments
 
-absl::StatusOr<pb::Department> Repository::CreateDepartment(const pb::Department& input) {
+absl::StatusOr<pb::Department> Repository::CreateDepartment(const pb::Department& input, const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::Department>([&](Session& s) -> absl::StatusOr<pb::Department> {
-    if (!input.parent_id().empty()) {
-      KEFU_ASSIGN_OR_RETURN(auto parent, s.QueryOne("SELECT id FROM departments WHERE id = ?", {input.parent_id()}));
-      if (!parent)
-        return MakeError(absl::StatusCode::kFailedPrecondition, "UNKNOWN_DEPARTMENT",
-                         absl::StrCat("department.parent_id: department ", input.parent_id(), " does not exist"),
-                         {{"department.parent_id", "does not exist"}});
-    }
-    auto ins = s.Exec("INSERT INTO departments (id, name, parent_id, manager_id, create_time) VALUES (?, ?, ?, ?, ?)",
-                      {input.id(), input.name(), Param::OrNull(input.parent_id()), input.manager_id(), ToSqlTime(now)});
-    if (!ins.ok() && ins.status().code() == absl::StatusCode::kAlreadyExists)
-      return MakeError(absl::StatusCode::kAlreadyExists, "DEPARTMENT_EXISTS",
-                       absl::StrCat("department.id: department ", input.id(), " already exists"),
-                       {{"department.id", "already exists"}});
-    KEFU_RETURN_IF_ERROR(ins.status());
-    pb::Department d = input;
-    *d.mutable_create_time() = ToProtoTime(now);
-    return d;
-  });
+  return IdempotentTransaction<pb::Department>(
+      *pool_, "performance.CreateDepartment", key, [&](Session& s) -> absl::StatusOr<pb::Department> {
+        if (!input.parent_id().empty()) {
+          KEFU_ASSIGN_OR_RETURN(auto parent,
+                                s.QueryOne("SELECT id FROM departments WHERE id = ?", {input.parent_id()}));
+          if (!parent)
+            return MakeError(absl::StatusCode::kFailedPrecondition, "UNKNOWN_DEPARTMENT",
+                             absl::StrCat("department.parent_id: department ", input.parent_id(), " does not exist"),
+                             {{"department.parent_id", "does not exist"}});
+        }
+        auto ins =
+            s.Exec("INSERT INTO departments (id, name, parent_id, manager_id, create_time) VALUES (?, ?, ?, ?, ?)",
+                   {input.id(), input.name(), Param::OrNull(input.parent_id()), input.manager_id(), ToSqlTime(now)});
+        if (!ins.ok() && ins.status().code() == absl::StatusCode::kAlreadyExists)
+          return MakeError(absl::StatusCode::kAlreadyExists, "DEPARTMENT_EXISTS",
+                           absl::StrCat("department.id: department ", input.id(), " already exists"),
+                           {{"department.id", "already exists"}});
+        KEFU_RETURN_IF_ERROR(ins.status());
+        pb::Department d = input;
+        *d.mutable_create_time() = ToProtoTime(now);
+        return d;
+      });
 }
 
 absl::StatusOr<pb::Department> Repository::GetDepartment(const std::string& id) {
@@ -391,28 +413,30 @@ absl::StatusOr<std::vector<std::string>> Repository::ActiveStaff(const std::vect
 }
 
 absl::StatusOr<pb::Staff> Repository::UpdateStaff(const std::string& id, int64_t expected_version,
-                                                  const DecideStaff& decide) {
+                                                  const DecideStaff& decide, const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::Staff>([&](Session& s) -> absl::StatusOr<pb::Staff> {
-    KEFU_ASSIGN_OR_RETURN(auto current, LoadStaff(s, id, true));
-    if (!current) return NotFound("staff", id);
-    if (expected_version != current->version()) return StaleVersion(expected_version, current->version());
-    KEFU_ASSIGN_OR_RETURN(pb::Staff staff, decide(*current));
-    staff.set_id(id);
-    staff.set_employee_number(current->employee_number());
-    staff.set_version(current->version() + 1);
-    *staff.mutable_create_time() = current->create_time();
-    *staff.mutable_update_time() = ToProtoTime(now);
-    KEFU_RETURN_IF_ERROR(CheckStaffReferences(s, staff));
-    KEFU_RETURN_IF_ERROR(s.Exec("UPDATE staff SET name = ?, department_id = ?, position = ?, role = ?, superior_id = ?, "
-                                "phone = ?, email = ?, status = ?, update_time = ?, version = ? WHERE id = ?",
-                                {staff.name(), staff.department_id(), staff.position(), static_cast<int>(staff.role()),
-                                 Param::OrNull(staff.superior_id()), staff.phone(), staff.email(),
-                                 static_cast<int>(staff.status()), ToSqlTime(now), staff.version(), id})
-                             .status());
-    KEFU_RETURN_IF_ERROR(WriteStaffChildren(s, staff));
-    return staff;
-  });
+  return IdempotentTransaction<pb::Staff>(
+      *pool_, "performance.UpdateStaff", key, [&](Session& s) -> absl::StatusOr<pb::Staff> {
+        KEFU_ASSIGN_OR_RETURN(auto current, LoadStaff(s, id, true));
+        if (!current) return NotFound("staff", id);
+        if (expected_version != current->version()) return StaleVersion(expected_version, current->version());
+        KEFU_ASSIGN_OR_RETURN(pb::Staff staff, decide(*current));
+        staff.set_id(id);
+        staff.set_employee_number(current->employee_number());
+        staff.set_version(current->version() + 1);
+        *staff.mutable_create_time() = current->create_time();
+        *staff.mutable_update_time() = ToProtoTime(now);
+        KEFU_RETURN_IF_ERROR(CheckStaffReferences(s, staff));
+        KEFU_RETURN_IF_ERROR(
+            s.Exec("UPDATE staff SET name = ?, department_id = ?, position = ?, role = ?, superior_id = ?, "
+                   "phone = ?, email = ?, status = ?, update_time = ?, version = ? WHERE id = ?",
+                   {staff.name(), staff.department_id(), staff.position(), static_cast<int>(staff.role()),
+                    Param::OrNull(staff.superior_id()), staff.phone(), staff.email(), static_cast<int>(staff.status()),
+                    ToSqlTime(now), staff.version(), id})
+                .status());
+        KEFU_RETURN_IF_ERROR(WriteStaffChildren(s, staff));
+        return staff;
+      });
 }
 
 absl::StatusOr<std::vector<pb::Staff>> Repository::ListStaff(const std::string& department_id,
@@ -554,9 +578,10 @@ absl::StatusOr<std::vector<pb::Target>> Repository::ListTargets(const TargetFilt
   return out;
 }
 
-absl::StatusOr<pb::Target> Repository::UpdateTarget(int64_t id, int64_t expected_version, const DecideTarget& decide) {
+absl::StatusOr<pb::Target> Repository::UpdateTarget(int64_t id, int64_t expected_version, const DecideTarget& decide,
+                                                    absl::string_view scope, const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::Target>([&](Session& s) -> absl::StatusOr<pb::Target> {
+  return IdempotentTransaction<pb::Target>(*pool_, scope, key, [&](Session& s) -> absl::StatusOr<pb::Target> {
     KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne(absl::StrCat("SELECT ", kTargetColumns,
                                                             " FROM targets WHERE id = ? FOR UPDATE"),
                                                {id}));
@@ -688,51 +713,48 @@ absl::StatusOr<pb::Plan> Repository::RecordExecution(int64_t plan_id, absl::Civi
                                                      int64_t cost_minor, const std::string& note,
                                                      const std::string& actor, const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::Plan>([&](Session& s) -> absl::StatusOr<pb::Plan> {
-    KEFU_ASSIGN_OR_RETURN(auto plan, LoadPlan(s, plan_id, true));
-    if (!plan) return NotFound("plan", absl::StrCat(plan_id));
-    if (!key.request_id.empty()) {
-      KEFU_ASSIGN_OR_RETURN(auto existing,
-                            db::ClaimRequestId(s, "performance.execution", key.request_id, key.fingerprint));
-      if (existing) return *plan;  // already recorded: the plan as it stands
-    }
-    if (plan->status() != pb::PLAN_STATUS_ACTIVE)
-      return MakeError(absl::StatusCode::kFailedPrecondition, "PLAN_CANCELLED", "the plan was cancelled");
-    std::string d = Day(day);
-    if (d < plan->start_date() || d > plan->end_date())
-      return MakeError(absl::StatusCode::kFailedPrecondition, "OUTSIDE_PLAN_PERIOD",
-                       absl::StrCat("date: ", d, " is outside the plan's period ", plan->start_date(), "..",
-                                    plan->end_date()),
-                       {{"date", "is outside the plan's period"}});
-    KEFU_ASSIGN_OR_RETURN(auto ins, s.ExecInsert("INSERT INTO plan_executions (plan_id, day, count, cost_minor, note, "
-                                                 "recorded_by, create_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                                 {plan_id, d, count, cost_minor, note, actor, ToSqlTime(now)}));
-    KEFU_RETURN_IF_ERROR(s.Exec("UPDATE plans SET actual_count = actual_count + ?, actual_cost_minor = "
-                                "actual_cost_minor + ?, update_time = ?, version = version + 1 WHERE id = ?",
-                                {count, cost_minor, ToSqlTime(now), plan_id})
-                             .status());
-    if (!key.request_id.empty())
-      KEFU_RETURN_IF_ERROR(
-          db::CompleteRequestId(s, "performance.execution", key.request_id, absl::StrCat(ins.last_insert_id)));
-    KEFU_ASSIGN_OR_RETURN(auto updated, LoadPlan(s, plan_id, false));
-    return *updated;
-  });
+  return IdempotentTransaction<pb::Plan>(
+      *pool_, "performance.RecordPlanExecution", key, [&](Session& s) -> absl::StatusOr<pb::Plan> {
+        KEFU_ASSIGN_OR_RETURN(auto plan, LoadPlan(s, plan_id, true));
+        if (!plan) return NotFound("plan", absl::StrCat(plan_id));
+        KEFU_ASSIGN_OR_RETURN(bool recorded, RecordedBeforeResponsesWereStored(s, key));
+        if (recorded) return *plan;  // already recorded: the plan as it stands
+        if (plan->status() != pb::PLAN_STATUS_ACTIVE)
+          return MakeError(absl::StatusCode::kFailedPrecondition, "PLAN_CANCELLED", "the plan was cancelled");
+        std::string d = Day(day);
+        if (d < plan->start_date() || d > plan->end_date())
+          return MakeError(
+              absl::StatusCode::kFailedPrecondition, "OUTSIDE_PLAN_PERIOD",
+              absl::StrCat("date: ", d, " is outside the plan's period ", plan->start_date(), "..", plan->end_date()),
+              {{"date", "is outside the plan's period"}});
+        KEFU_RETURN_IF_ERROR(s.Exec("INSERT INTO plan_executions (plan_id, day, count, cost_minor, note, recorded_by, "
+                                    "create_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                    {plan_id, d, count, cost_minor, note, actor, ToSqlTime(now)})
+                                 .status());
+        KEFU_RETURN_IF_ERROR(s.Exec("UPDATE plans SET actual_count = actual_count + ?, actual_cost_minor = "
+                                    "actual_cost_minor + ?, update_time = ?, version = version + 1 WHERE id = ?",
+                                    {count, cost_minor, ToSqlTime(now), plan_id})
+                                 .status());
+        KEFU_ASSIGN_OR_RETURN(auto updated, LoadPlan(s, plan_id, false));
+        return *updated;
+      });
 }
 
-absl::StatusOr<pb::Plan> Repository::CancelPlan(int64_t id, int64_t expected_version) {
+absl::StatusOr<pb::Plan> Repository::CancelPlan(int64_t id, int64_t expected_version, const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::Plan>([&](Session& s) -> absl::StatusOr<pb::Plan> {
-    KEFU_ASSIGN_OR_RETURN(auto plan, LoadPlan(s, id, true));
-    if (!plan) return NotFound("plan", absl::StrCat(id));
-    if (expected_version != plan->version()) return StaleVersion(expected_version, plan->version());
-    if (plan->status() != pb::PLAN_STATUS_ACTIVE)
-      return MakeError(absl::StatusCode::kFailedPrecondition, "PLAN_CANCELLED", "the plan is already cancelled");
-    KEFU_RETURN_IF_ERROR(s.Exec("UPDATE plans SET status = ?, update_time = ?, version = version + 1 WHERE id = ?",
-                                {static_cast<int>(pb::PLAN_STATUS_CANCELLED), ToSqlTime(now), id})
-                             .status());
-    KEFU_ASSIGN_OR_RETURN(auto updated, LoadPlan(s, id, false));
-    return *updated;
-  });
+  return IdempotentTransaction<pb::Plan>(
+      *pool_, "performance.CancelPlan", key, [&](Session& s) -> absl::StatusOr<pb::Plan> {
+        KEFU_ASSIGN_OR_RETURN(auto plan, LoadPlan(s, id, true));
+        if (!plan) return NotFound("plan", absl::StrCat(id));
+        if (expected_version != plan->version()) return StaleVersion(expected_version, plan->version());
+        if (plan->status() != pb::PLAN_STATUS_ACTIVE)
+          return MakeError(absl::StatusCode::kFailedPrecondition, "PLAN_CANCELLED", "the plan is already cancelled");
+        KEFU_RETURN_IF_ERROR(s.Exec("UPDATE plans SET status = ?, update_time = ?, version = version + 1 WHERE id = ?",
+                                    {static_cast<int>(pb::PLAN_STATUS_CANCELLED), ToSqlTime(now), id})
+                                 .status());
+        KEFU_ASSIGN_OR_RETURN(auto updated, LoadPlan(s, id, false));
+        return *updated;
+      });
 }
 
 absl::StatusOr<PlanTotals> Repository::Totals(pb::AssigneeKind kind, const std::string& assignee_id,
@@ -799,6 +821,18 @@ absl::StatusOr<std::vector<std::pair<std::string, double>>> Repository::Progress
     out.emplace_back(r.Str(0), target > 0 ? r.Double(1) / target : 0.0);
   }
   return out;
+}
+
+// ---------------------------------------------------------------- scorecard policy
+
+absl::StatusOr<pb::ScorecardPolicy> Repository::SavePolicy(const std::string& name, const pb::ScorecardPolicy& policy,
+                                                           const IdempotencyKey& key) {
+  absl::Time now = clock_->Now();
+  // Saved in the transaction that claims the request id.
+  return IdempotentTransaction<pb::ScorecardPolicy>(
+      *pool_, "performance.UpdateScorecardPolicy", key, [&](Session& s) -> absl::StatusOr<pb::ScorecardPolicy> {
+        return db::SaveSetting(s, name, policy, now);
+      });
 }
 
 // ---------------------------------------------------------------- evaluation
@@ -877,70 +911,83 @@ absl::StatusOr<std::vector<pb::EvaluationTask>> Repository::TasksOf(int64_t cycl
   return out;
 }
 
-absl::StatusOr<pb::EvaluationCycle> Repository::SubmitRating(int64_t cycle_id, const std::string& rater_id,
-                                                             const std::string& ratee_id, int score) {
+absl::StatusOr<pb::SubmitRatingResponse> Repository::SubmitRating(int64_t cycle_id, const std::string& rater_id,
+                                                                  const std::string& ratee_id, int score,
+                                                                  const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::EvaluationCycle>([&](Session& s) -> absl::StatusOr<pb::EvaluationCycle> {
-    KEFU_ASSIGN_OR_RETURN(auto cycle, s.QueryOne("SELECT status FROM evaluation_cycles WHERE id = ? LOCK IN SHARE MODE",
-                                                 {cycle_id}));
-    if (!cycle) return NotFound("evaluation cycle", absl::StrCat(cycle_id));
-    if (cycle->Int(0) != pb::CYCLE_STATUS_OPEN)
-      return MakeError(absl::StatusCode::kFailedPrecondition, "CYCLE_CLOSED", "the evaluation cycle is closed");
-    KEFU_ASSIGN_OR_RETURN(auto upd, s.Exec("UPDATE evaluation_assignments SET score = ?, submit_time = ? "
-                                           "WHERE cycle_id = ? AND rater_id = ? AND ratee_id = ?",
-                                           {score, ToSqlTime(now), cycle_id, rater_id, ratee_id}));
-    if (upd.affected_rows == 0) {
-      KEFU_ASSIGN_OR_RETURN(auto exists, s.QueryOne("SELECT 1 FROM evaluation_assignments WHERE cycle_id = ? AND "
-                                                    "rater_id = ? AND ratee_id = ?",
-                                                    {cycle_id, rater_id, ratee_id}));
-      if (!exists)
-        return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_ASSIGNED",
-                         "ratee_id: you are not asked to rate this person in this cycle",
-                         {{"ratee_id", "is not one of your evaluation tasks"}});
-    }
-    KEFU_ASSIGN_OR_RETURN(auto c, LoadCycle(s, cycle_id));
-    return *c;
-  });
+  return IdempotentTransaction<pb::SubmitRatingResponse>(
+      *pool_, "performance.SubmitRating", key, [&](Session& s) -> absl::StatusOr<pb::SubmitRatingResponse> {
+        KEFU_ASSIGN_OR_RETURN(
+            auto cycle, s.QueryOne("SELECT status FROM evaluation_cycles WHERE id = ? LOCK IN SHARE MODE", {cycle_id}));
+        if (!cycle) return NotFound("evaluation cycle", absl::StrCat(cycle_id));
+        if (cycle->Int(0) != pb::CYCLE_STATUS_OPEN)
+          return MakeError(absl::StatusCode::kFailedPrecondition, "CYCLE_CLOSED", "the evaluation cycle is closed");
+        KEFU_ASSIGN_OR_RETURN(auto upd, s.Exec("UPDATE evaluation_assignments SET score = ?, submit_time = ? "
+                                               "WHERE cycle_id = ? AND rater_id = ? AND ratee_id = ?",
+                                               {score, ToSqlTime(now), cycle_id, rater_id, ratee_id}));
+        if (upd.affected_rows == 0) {
+          KEFU_ASSIGN_OR_RETURN(auto exists, s.QueryOne("SELECT 1 FROM evaluation_assignments WHERE cycle_id = ? AND "
+                                                        "rater_id = ? AND ratee_id = ?",
+                                                        {cycle_id, rater_id, ratee_id}));
+          if (!exists)
+            return MakeError(absl::StatusCode::kFailedPrecondition, "NOT_ASSIGNED",
+                             "ratee_id: you are not asked to rate this person in this cycle",
+                             {{"ratee_id", "is not one of your evaluation tasks"}});
+        }
+        KEFU_ASSIGN_OR_RETURN(auto c, LoadCycle(s, cycle_id));
+        // The answer (also what a retry gets back) carries progress only: never the score,
+        // so nothing downstream of this call (logs, proxies, client caches) holds an
+        // individual rating.
+        pb::SubmitRatingResponse progress;
+        progress.set_cycle_id(c->id());
+        progress.set_submitted(c->submitted());
+        progress.set_assignments(c->assignments());
+        return progress;
+      });
 }
 
-absl::StatusOr<pb::EvaluationCycle> Repository::CloseCycle(int64_t id, const AggregateFn& aggregate) {
+absl::StatusOr<pb::EvaluationCycle> Repository::CloseCycle(int64_t id, const AggregateFn& aggregate,
+                                                           const IdempotencyKey& key) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::EvaluationCycle>([&](Session& s) -> absl::StatusOr<pb::EvaluationCycle> {
-    KEFU_ASSIGN_OR_RETURN(auto cycle, s.QueryOne("SELECT status FROM evaluation_cycles WHERE id = ? FOR UPDATE", {id}));
-    if (!cycle) return NotFound("evaluation cycle", absl::StrCat(id));
-    if (cycle->Int(0) != pb::CYCLE_STATUS_OPEN)
-      return MakeError(absl::StatusCode::kFailedPrecondition, "CYCLE_CLOSED", "the evaluation cycle is already closed");
-    // Raters are reduced to opaque positions here: the aggregate needs to count
-    // distinct raters, not to know who they are.
-    KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT ratee_id, relation, score FROM evaluation_assignments "
-                                             "WHERE cycle_id = ? AND score IS NOT NULL ORDER BY ratee_id",
-                                             {id}));
-    std::map<std::string, std::vector<Rating>> by_ratee;
-    for (const auto& r : rows) {
-      auto& list = by_ratee[r.Str(0)];
-      list.push_back({absl::StrCat(list.size()), ToRule(static_cast<pb::Relation>(r.Int(1))),
-                      static_cast<int>(r.Int(2))});
-    }
-    KEFU_ASSIGN_OR_RETURN(auto ratees, s.Query("SELECT DISTINCT ratee_id FROM evaluation_assignments WHERE cycle_id = ?",
-                                               {id}));
-    for (const auto& r : ratees) by_ratee.try_emplace(r.Str(0));
-    for (const auto& [ratee, ratings] : by_ratee) {
-      Evaluation e = aggregate(ratings);
-      for (const auto& agg : e.by_relation) {
-        if (agg.raters == 0) continue;
-        KEFU_RETURN_IF_ERROR(s.Exec("INSERT INTO evaluation_results (cycle_id, staff_id, relation, raters, mean, "
-                                    "withheld) VALUES (?, ?, ?, ?, ?, ?)",
-                                    {id, ratee, static_cast<int>(FromRule(agg.relation)), agg.raters,
-                                     agg.mean ? Param(*agg.mean) : Param(nullptr), agg.withheld})
+  return IdempotentTransaction<pb::EvaluationCycle>(
+      *pool_, "performance.CloseEvaluationCycle", key, [&](Session& s) -> absl::StatusOr<pb::EvaluationCycle> {
+        KEFU_ASSIGN_OR_RETURN(auto cycle,
+                              s.QueryOne("SELECT status FROM evaluation_cycles WHERE id = ? FOR UPDATE", {id}));
+        if (!cycle) return NotFound("evaluation cycle", absl::StrCat(id));
+        if (cycle->Int(0) != pb::CYCLE_STATUS_OPEN)
+          return MakeError(absl::StatusCode::kFailedPrecondition, "CYCLE_CLOSED",
+                           "the evaluation cycle is already closed");
+        // Raters are reduced to opaque positions here: the aggregate needs to count
+        // distinct raters, not to know who they are.
+        KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT ratee_id, relation, score FROM evaluation_assignments "
+                                                 "WHERE cycle_id = ? AND score IS NOT NULL ORDER BY ratee_id",
+                                                 {id}));
+        std::map<std::string, std::vector<Rating>> by_ratee;
+        for (const auto& r : rows) {
+          auto& list = by_ratee[r.Str(0)];
+          list.push_back(
+              {absl::StrCat(list.size()), ToRule(static_cast<pb::Relation>(r.Int(1))), static_cast<int>(r.Int(2))});
+        }
+        KEFU_ASSIGN_OR_RETURN(auto ratees,
+                              s.Query("SELECT DISTINCT ratee_id FROM evaluation_assignments WHERE cycle_id = ?", {id}));
+        for (const auto& r : ratees) by_ratee.try_emplace(r.Str(0));
+        for (const auto& [ratee, ratings] : by_ratee) {
+          Evaluation e = aggregate(ratings);
+          for (const auto& agg : e.by_relation) {
+            if (agg.raters == 0) continue;
+            KEFU_RETURN_IF_ERROR(s.Exec("INSERT INTO evaluation_results (cycle_id, staff_id, relation, raters, mean, "
+                                        "withheld) VALUES (?, ?, ?, ?, ?, ?)",
+                                        {id, ratee, static_cast<int>(FromRule(agg.relation)), agg.raters,
+                                         agg.mean ? Param(*agg.mean) : Param(nullptr), agg.withheld})
+                                     .status());
+          }
+        }
+        KEFU_RETURN_IF_ERROR(s.Exec("UPDATE evaluation_cycles SET status = ?, close_time = ? WHERE id = ?",
+                                    {static_cast<int>(pb::CYCLE_STATUS_CLOSED), ToSqlTime(now), id})
                                  .status());
-      }
-    }
-    KEFU_RETURN_IF_ERROR(s.Exec("UPDATE evaluation_cycles SET status = ?, close_time = ? WHERE id = ?",
-                                {static_cast<int>(pb::CYCLE_STATUS_CLOSED), ToSqlTime(now), id})
-                             .status());
-    KEFU_ASSIGN_OR_RETURN(auto c, LoadCycle(s, id));
-    return *c;
-  });
+        KEFU_ASSIGN_OR_RETURN(auto c, LoadCycle(s, id));
+        return *c;
+      });
 }
 
 absl::StatusOr<std::vector<pb::EvaluationResult>> Repository::Results(int64_t cycle_id, const std::string& staff_id) {

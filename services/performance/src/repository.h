@@ -1,6 +1,11 @@
 #pragma once
 // All SQL of the performance service; one transaction per write.
 //
+// Idempotency: each write takes the IdempotencyKey of its request. The creates that
+// claim it with db::ClaimRequestId answer a retry with the resource they created; the
+// other writes run in kefu::IdempotentTransaction under a scope per RPC
+// ("performance.<Rpc>") and answer a retry with the stored first response.
+//
 // Ratings: the only statements that read evaluation_assignments.score aggregate it
 // (Ratings() feeds the rules' Aggregate at close, which keeps only per-relation
 // aggregates); no method returns a score next to its rater.
@@ -53,7 +58,7 @@ class Repository {
   Repository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
 
   // ---- departments and staff ----
-  absl::StatusOr<pb::Department> CreateDepartment(const pb::Department& d);
+  absl::StatusOr<pb::Department> CreateDepartment(const pb::Department& d, const IdempotencyKey& key);
   absl::StatusOr<pb::Department> GetDepartment(const std::string& id);
   absl::StatusOr<std::vector<pb::Department>> ListDepartments();
   absl::StatusOr<pb::Staff> CreateStaff(const pb::Staff& s, const IdempotencyKey& key);
@@ -61,7 +66,8 @@ class Repository {
   // Ids among `ids` that exist with status ACTIVE.
   absl::StatusOr<std::vector<std::string>> ActiveStaff(const std::vector<std::string>& ids);
   using DecideStaff = std::function<absl::StatusOr<pb::Staff>(const pb::Staff& current)>;
-  absl::StatusOr<pb::Staff> UpdateStaff(const std::string& id, int64_t expected_version, const DecideStaff& decide);
+  absl::StatusOr<pb::Staff> UpdateStaff(const std::string& id, int64_t expected_version, const DecideStaff& decide,
+                                        const IdempotencyKey& key);
   absl::StatusOr<std::vector<pb::Staff>> ListStaff(const std::string& department_id, const std::string& superior_id,
                                                    pb::StaffStatus status, int page_size, const std::string& after_id,
                                                    bool* more);
@@ -74,7 +80,9 @@ class Repository {
   absl::StatusOr<std::vector<pb::Target>> ListTargets(const TargetFilter& f, int page_size, int64_t after_id,
                                                       bool* more);
   using DecideTarget = std::function<absl::Status(pb::Target& target)>;
-  absl::StatusOr<pb::Target> UpdateTarget(int64_t id, int64_t expected_version, const DecideTarget& decide);
+  // `scope` names the RPC ("performance.ReviseTarget") the key belongs to.
+  absl::StatusOr<pb::Target> UpdateTarget(int64_t id, int64_t expected_version, const DecideTarget& decide,
+                                          absl::string_view scope, const IdempotencyKey& key);
   // Every target of the tree `root_id` belongs to (root included).
   absl::StatusOr<std::vector<pb::Target>> TargetTree(int64_t root_id);
 
@@ -85,7 +93,7 @@ class Repository {
   absl::StatusOr<pb::Plan> RecordExecution(int64_t plan_id, absl::CivilDay day, int64_t count, int64_t cost_minor,
                                            const std::string& note, const std::string& actor,
                                            const IdempotencyKey& key);
-  absl::StatusOr<pb::Plan> CancelPlan(int64_t id, int64_t expected_version);
+  absl::StatusOr<pb::Plan> CancelPlan(int64_t id, int64_t expected_version, const IdempotencyKey& key);
   // Plans overlapping [from, to] of a person or of a department (its plans and those
   // of its active staff); executions counted only within [from, to].
   absl::StatusOr<PlanTotals> Totals(pb::AssigneeKind kind, const std::string& assignee_id,
@@ -94,6 +102,12 @@ class Repository {
   // Mean progress of active plans overlapping today, per department (by assignee's
   // department), for the plan-progress gauge.
   absl::StatusOr<std::vector<std::pair<std::string, double>>> ProgressByDepartment(absl::CivilDay today);
+
+  // ---- scorecard policy ----
+  // Saves the policy as the setting `name` if policy.version() is the stored version
+  // (0 = never saved; ABORTED otherwise); returns it with its new version.
+  absl::StatusOr<pb::ScorecardPolicy> SavePolicy(const std::string& name, const pb::ScorecardPolicy& policy,
+                                                 const IdempotencyKey& key);
 
   // ---- 360 evaluation ----
   struct Assignment {
@@ -109,12 +123,14 @@ class Repository {
   absl::StatusOr<std::vector<pb::EvaluationTask>> TasksOf(int64_t cycle_id, const std::string& rater_id);
   // Records (or replaces) the rater's score while the cycle is open. NOT_FOUND when
   // the rater has no such assignment, FAILED_PRECONDITION when the cycle is closed.
-  absl::StatusOr<pb::EvaluationCycle> SubmitRating(int64_t cycle_id, const std::string& rater_id,
-                                                   const std::string& ratee_id, int score);
+  // Answers with the cycle's progress only.
+  absl::StatusOr<pb::SubmitRatingResponse> SubmitRating(int64_t cycle_id, const std::string& rater_id,
+                                                        const std::string& ratee_id, int score,
+                                                        const IdempotencyKey& key);
   // Closes the cycle and stores the aggregates computed by `aggregate` from each
   // ratee's ratings, in one transaction; closing twice is FAILED_PRECONDITION.
   using AggregateFn = std::function<Evaluation(const std::vector<Rating>& ratings)>;
-  absl::StatusOr<pb::EvaluationCycle> CloseCycle(int64_t id, const AggregateFn& aggregate);
+  absl::StatusOr<pb::EvaluationCycle> CloseCycle(int64_t id, const AggregateFn& aggregate, const IdempotencyKey& key);
   absl::StatusOr<std::vector<pb::EvaluationResult>> Results(int64_t cycle_id, const std::string& staff_id);
   // Completion of open cycles, for the gauge.
   absl::StatusOr<std::vector<pb::EvaluationCycle>> OpenCycles();

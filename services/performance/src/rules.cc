@@ -55,7 +55,7 @@ int Period::Months() const {
 
 absl::StatusOr<Period> ParsePeriod(absl::string_view text) {
   auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat("period \"", text,
+    return absl::InvalidArgumentError(absl::StrCat("period \"", text.size() <= 16 ? text : "…",
                                                    "\" must be YYYY, YYYY-H1/H2, YYYY-Q1..Q4 or YYYY-MM"));
   };
   int year = 0;

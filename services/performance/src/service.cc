@@ -49,6 +49,14 @@ absl::Status ValidateDepartment(const pb::Department& d) {
   return v.Finish();
 }
 
+// Target figures (amounts in minor units, counts): their roll-up sums must not
+// overflow, so each is at most 10^15.
+constexpr int64_t kMaxTargetFigure = 1'000'000'000'000'000;
+void CheckTargetFigure(const std::string& field, int64_t value, Validator& v) {
+  if (value < 0) v.Add(field, "must not be negative");
+  else if (value > kMaxTargetFigure) v.Add(field, "must be at most 10^15");
+}
+
 absl::Status ValidateStaff(const pb::Staff& s) {
   Validator v;
   v.Merge(CheckId("staff.id", s.id(), kMaxIdChars, true));
@@ -298,7 +306,8 @@ grpc::Status PerformanceServiceImpl::CreateDepartment(grpc::ServerContext* ctx, 
                                                       pb::Department* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(ValidateDepartment(req->department()));
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CreateDepartment(req->department()));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CreateDepartment(req->department(), IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -349,7 +358,7 @@ grpc::Status PerformanceServiceImpl::CreateStaff(grpc::ServerContext* ctx, const
   return RunHandler([&]() -> absl::Status {
     Validator v;
     v.Merge(ValidateStaff(req->staff()));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->CreateStaff(req->staff(), IdempotencyKeyOf(*req)));
     return absl::OkStatus();
@@ -396,6 +405,8 @@ grpc::Status PerformanceServiceImpl::UpdateStaff(grpc::ServerContext* ctx, const
     if (paths.empty()) v.Add("update_mask", "name at least one field");
     for (const auto& p : paths)
       if (!StaffUpdatePaths().count(p)) v.Add("update_mask", absl::StrCat("\"", p, "\" cannot be updated"));
+    v.MergePatch(ValidateStaff(req->staff()), "staff", paths);
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpdateStaff(req->staff().id(), req->staff().version(),
                                                     [&](const pb::Staff& current) -> absl::StatusOr<pb::Staff> {
@@ -405,7 +416,8 @@ grpc::Status PerformanceServiceImpl::UpdateStaff(grpc::ServerContext* ctx, const
                                                         updated.set_status(current.status());
                                                       KEFU_RETURN_IF_ERROR(ValidateStaff(updated));
                                                       return updated;
-                                                    }));
+                                                    },
+                                                    IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -452,9 +464,9 @@ grpc::Status PerformanceServiceImpl::CreateTarget(grpc::ServerContext* ctx, cons
     if (t.level() > pb::TARGET_LEVEL_COMPANY) v.Merge(CheckText("target.subject_id", t.subject_id(), kMaxIdChars, true));
     if (auto p = ParsePeriod(t.period()); !p.ok()) v.Add("target.period", std::string(p.status().message()));
     v.Merge(CheckId("target.metric", t.metric(), kMaxIdChars, true));
-    if (t.target() < 0) v.Add("target.target", "must not be negative");
-    if (t.actual() < 0) v.Add("target.actual", "must not be negative");
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    CheckTargetFigure("target.target", t.target(), v);
+    CheckTargetFigure("target.actual", t.actual(), v);
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->CreateTarget(t, IdempotencyKeyOf(*req)));
     return absl::OkStatus();
@@ -503,12 +515,15 @@ grpc::Status PerformanceServiceImpl::RecordTargetActual(grpc::ServerContext* ctx
     Validator v;
     v.Merge(CheckPositiveId("target_id", req->target_id()));
     if (req->version() <= 0) v.Add("version", "is required");
-    if (req->actual() < 0) v.Add("actual", "must not be negative");
+    CheckTargetFigure("actual", req->actual(), v);
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpdateTarget(req->target_id(), req->version(), [&](pb::Target& t) {
+    auto record = [&](pb::Target& t) {
       t.set_actual(req->actual());
       return absl::OkStatus();
-    }));
+    };
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpdateTarget(req->target_id(), req->version(), record,
+                                                     "performance.RecordTargetActual", IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -519,17 +534,20 @@ grpc::Status PerformanceServiceImpl::ReviseTarget(grpc::ServerContext* ctx, cons
     Validator v;
     v.Merge(CheckPositiveId("target_id", req->target_id()));
     if (req->version() <= 0) v.Add("version", "is required");
-    if (req->new_target() < 0) v.Add("new_target", "must not be negative");
+    CheckTargetFigure("new_target", req->new_target(), v);
     v.Merge(CheckText("reason", req->reason(), 500, true));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpdateTarget(req->target_id(), req->version(), [&](pb::Target& t) {
+    auto revise = [&](pb::Target& t) {
       t.set_target(req->new_target());
       t.set_exempt(true);
       t.set_revision_reason(req->reason());
       t.set_revision_approved_by(caller.ActorOrSystem());
       return absl::OkStatus();
-    }));
+    };
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpdateTarget(req->target_id(), req->version(), revise,
+                                                     "performance.ReviseTarget", IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -576,7 +594,7 @@ grpc::Status PerformanceServiceImpl::CreatePlan(grpc::ServerContext*, const pb::
     v.Merge(CheckMoney("plan.planned_cost", p.planned_cost(), CurrencyOptional()));
     v.Merge(CheckText("plan.content", p.content(), kMaxTextChars, false));
     v.Merge(CheckText("plan.purpose", p.purpose(), 1000, false));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     if (p.planned_cost().currency_code().empty()) p.mutable_planned_cost()->set_currency_code("CNY");
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->CreatePlan(p, IdempotencyKeyOf(*req)));
@@ -638,7 +656,7 @@ grpc::Status PerformanceServiceImpl::RecordPlanExecution(grpc::ServerContext* ct
     v.Merge(CheckMoney("cost", req->cost(), CurrencyOptional()));
     if (req->count() == 0 && req->cost().amount_minor() == 0) v.Add("count", "count or cost must be positive");
     v.Merge(CheckText("note", req->note(), 1000, false));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(pb::Plan plan, repo_->GetPlan(req->plan_id()));
     if (!req->cost().currency_code().empty() && req->cost().currency_code() != plan.planned_cost().currency_code())
@@ -658,8 +676,9 @@ grpc::Status PerformanceServiceImpl::CancelPlan(grpc::ServerContext*, const pb::
     v.Merge(CheckPositiveId("plan_id", req->plan_id()));
     if (req->version() <= 0) v.Add("version", "is required");
     v.Merge(CheckText("reason", req->reason(), 500, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CancelPlan(req->plan_id(), req->version()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CancelPlan(req->plan_id(), req->version(), IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -777,6 +796,7 @@ grpc::Status PerformanceServiceImpl::UpdateScorecardPolicy(grpc::ServerContext* 
   return RunHandler([&]() -> absl::Status {
     if (!req->has_policy()) return RequiredField("policy");
     if (req->policy().version() < 0) return InvalidField("policy.version", "must not be negative");
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
     if (absl::Status s = ValidateScorecardPolicy(FromProto(req->policy())); !s.ok()) {
       // The rules say "<field>: <what is wrong>"; name the field in the gRPC error.
       std::string message(s.message());
@@ -784,7 +804,7 @@ grpc::Status PerformanceServiceImpl::UpdateScorecardPolicy(grpc::ServerContext* 
       if (colon == std::string::npos) return InvalidField("policy.components", message);
       return InvalidField(message.substr(0, colon), message.substr(colon + 2));
     }
-    KEFU_ASSIGN_OR_RETURN(*resp, db::SaveSetting(*pool_, kPolicySetting, req->policy(), clock_->Now()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SavePolicy(kPolicySetting, req->policy(), IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -811,7 +831,7 @@ grpc::Status PerformanceServiceImpl::CreateEvaluationCycle(grpc::ServerContext* 
         v.Add("cycle.period", "must match the kind: YYYY-Qn quarterly, YYYY-Hn half-yearly, YYYY yearly");
     }
     v.Merge(CheckId("cycle.department_id", c.department_id(), kMaxIdChars, false));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     // Reporting lines now: who is in scope, their superiors and their peers.
     std::vector<pb::Staff> staff;
@@ -915,18 +935,15 @@ grpc::Status PerformanceServiceImpl::SubmitRating(grpc::ServerContext* ctx, cons
     v.Merge(CheckPositiveId("cycle_id", req->cycle_id()));
     v.Merge(CheckId("ratee_id", req->ratee_id(), kMaxIdChars, true));
     if (req->score() < 1 || req->score() > 5) v.Add("score", "must be within 1..5");
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     Caller caller = CallerFrom(*ctx);
     if (caller.staff_id.empty())
       return MakeError(absl::StatusCode::kUnauthenticated, "IDENTITY_REQUIRED",
                        "a rating must come from an identified rater");
-    KEFU_ASSIGN_OR_RETURN(auto cycle, repo_->SubmitRating(req->cycle_id(), caller.staff_id, req->ratee_id(),
-                                                          req->score()));
-    // The answer carries progress only: never the score, so nothing downstream of
-    // this call (logs, proxies, client caches) holds an individual rating.
-    resp->set_cycle_id(cycle.id());
-    resp->set_submitted(cycle.submitted());
-    resp->set_assignments(cycle.assignments());
+    // The answer carries progress only (see Repository::SubmitRating).
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SubmitRating(req->cycle_id(), caller.staff_id, req->ratee_id(), req->score(),
+                                                     IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -935,8 +952,11 @@ grpc::Status PerformanceServiceImpl::CloseEvaluationCycle(grpc::ServerContext* c
                                                           const pb::CloseEvaluationCycleRequest* req,
                                                           pb::EvaluationCycle* resp) {
   return RunHandler([&]() -> absl::Status {
-    KEFU_RETURN_IF_ERROR(CheckPositiveId("cycle_id", req->cycle_id()));
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CloseCycle(req->cycle_id(), Aggregate));
+    Validator v;
+    v.Merge(CheckPositiveId("cycle_id", req->cycle_id()));
+    v.Merge(CheckRequestId(req->request_id()));
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->CloseCycle(req->cycle_id(), Aggregate, IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }

@@ -113,6 +113,7 @@ absl::Status ValidateActivity(const pb::Activity& a) {
   Validator v;
   if (a.project_id() <= 0) v.Add("activity.project_id", "is required");
   v.Merge(CheckEnum("activity.type", a.type(), pb::ActivityType_IsValid, true));
+  v.Merge(CheckId("activity.staff_id", a.staff_id(), kMaxIdChars, false));
   v.Merge(CheckText("activity.place", a.place(), 200, false));
   if (a.our_participants_size() > kMaxTeam) v.Add("activity.our_participants", "too many");
   for (int i = 0; i < a.our_participants_size(); ++i)

@@ -13,6 +13,8 @@ ABSL_FLAG(std::string, customers_addr, "127.0.0.1:50051", "Address of the custom
 ABSL_FLAG(std::string, contracts_addr, "127.0.0.1:50053", "Address of the contracts service (drafts for won projects).");
 ABSL_FLAG(int, call_timeout_ms, 1000, "Deadline of calls to other services.");
 ABSL_FLAG(int, outbox_interval_ms, 1000, "How often undelivered log entries and draft requests are sent.");
+ABSL_FLAG(int, customer_check_interval_ms, 30000,
+          "How often projects created while customers could not confirm their customer are checked again.");
 
 const std::vector<kefu::db::Migration>& SalesMigrations();
 
@@ -40,6 +42,18 @@ int main(int argc, char** argv) {
     auto n = relay.DeliverDue();
     if (!n.ok()) kefu::log::Warn("outbox delivery round failed", {{"error", n.status().ToString()}});
     (void)relay.Pending();
+  });
+  // Projects created while customers was down: confirmed (or found to have no
+  // customer) once it answers again; a round stops at the first call it cannot answer.
+  server.AddBackgroundTask("customer-check", absl::Milliseconds(absl::GetFlag(FLAGS_customer_check_interval_ms)), [&] {
+    for (int round = 0; round < 20; ++round) {
+      auto n = service.SweepPendingCustomerChecks(100);
+      if (!n.ok()) {
+        kefu::log::Warn("customer check sweep failed", {{"error", n.status().ToString()}});
+        return;
+      }
+      if (*n == 0) return;
+    }
   });
   server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
   if (absl::Status s = server.Start(SalesMigrations()); !s.ok()) {

@@ -5,7 +5,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kefu/clients/customers_client.h"
+#include "kefu/db/settings.h"
 #include "kefu/errors.h"
+#include "kefu/handler.h"
+#include "kefu/validation.h"
 #include "kefu/outbox.h"
 
 namespace kefu::sales {
@@ -16,11 +19,14 @@ using db::Session;
 
 namespace {
 
+// The idempotency scope of CreateProject.
+constexpr char kCreateScope[] = "sales.create";
+
 constexpr char kColumns[] =
     "id, name, customer_id, owner_id, department_id, goal, category, customer_contact, currency, "
     "estimated_amount_minor, estimated_margin_bp, expense_budget_minor, expected_signing_date, schedule, "
     "estimated_cost_minor, actual_cost_minor, stage, closing_reason, closing_cost_minor, contract_id, create_time, "
-    "update_time, close_time, version";
+    "update_time, close_time, version, customer_check";
 
 void SetMoney(common::v1::Money* m, int64_t minor, const std::string& currency) {
   m->set_amount_minor(minor);
@@ -56,6 +62,7 @@ pb::Project FromRow(const Row& r) {
   *p.mutable_update_time() = ToProtoTime(r.Time(21));
   if (!r.IsNull(22)) *p.mutable_close_time() = ToProtoTime(r.Time(22));
   p.set_version(r.Int(23));
+  p.set_customer_check(static_cast<pb::CustomerCheck>(r.Int(24)));
   return p;
 }
 
@@ -116,7 +123,7 @@ absl::Status EnqueueLog(Session& s, const pb::Project& p, const std::string& act
   e.set_department_id(p.department_id());
   e.set_channel(customers::v1::CHANNEL_SYSTEM);
   e.set_category(customers::v1::LOG_CATEGORY_SALES);
-  e.set_description(absl::StrCat("销售项目 ", p.number(), " ", p.name(), ": ", line).substr(0, 4000));
+  e.set_description(Utf8Prefix(absl::StrCat("销售项目 ", p.number(), " ", p.name(), ": ", line), 4000));
   e.set_reference(absl::StrCat("sales/", p.number()));
   return clients::EnqueueCustomerLog(s, e, unique, now);
 }
@@ -137,25 +144,28 @@ absl::StatusOr<pb::Project> Repository::Create(const pb::Project& input, const I
   int64_t replayed = 0;
   auto created = pool_->InTransaction<pb::Project>([&](Session& s) -> absl::StatusOr<pb::Project> {
     if (!key.request_id.empty()) {
-      KEFU_ASSIGN_OR_RETURN(auto existing, db::ClaimRequestId(s, "sales.create", key.request_id, key.fingerprint));
+      KEFU_ASSIGN_OR_RETURN(auto existing, db::ClaimRequestId(s, kCreateScope, key.request_id, key.fingerprint));
       if (existing) {
         (void)absl::SimpleAtoi(*existing, &replayed);
         return pb::Project();
       }
     }
     pb::Project p = input;
+    if (p.customer_check() == pb::CUSTOMER_CHECK_UNSPECIFIED) p.set_customer_check(pb::CUSTOMER_CHECK_CONFIRMED);
     const std::string currency = p.estimated_amount().currency_code();
     KEFU_ASSIGN_OR_RETURN(
         auto ins,
         s.ExecInsert("INSERT INTO projects (name, customer_id, owner_id, department_id, goal, category, "
                      "customer_contact, currency, estimated_amount_minor, estimated_margin_bp, expense_budget_minor, "
                      "expected_signing_date, schedule, estimated_cost_minor, stage, furthest_stage, create_time, "
-                     "update_time, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                     "update_time, version, customer_check) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
                      {p.name(), p.customer_id(), p.owner_id(), p.department_id(), p.goal(), p.category(),
                       p.customer_contact(), currency, p.estimated_amount().amount_minor(), p.estimated_margin_bp(),
                       p.expense_budget().amount_minor(), p.expected_signing_date(), p.schedule(),
                       p.estimated_cost().amount_minor(), static_cast<int>(pb::STAGE_INITIATION),
-                      StageRank(pb::STAGE_INITIATION), ToSqlTime(now), ToSqlTime(now)}));
+                      StageRank(pb::STAGE_INITIATION), ToSqlTime(now), ToSqlTime(now),
+                      static_cast<int>(p.customer_check())}));
     p.set_id(ins.last_insert_id);
     p.set_number(ProjectNumber(p.id()));
     p.set_stage(pb::STAGE_INITIATION);
@@ -172,11 +182,27 @@ absl::StatusOr<pb::Project> Repository::Create(const pb::Project& input, const I
     KEFU_RETURN_IF_ERROR(InsertStageChange(s, p.id(), initiation, now));
     KEFU_RETURN_IF_ERROR(EnqueueLog(s, p, actor, "立项 project initiated", now, absl::StrCat("sales.", p.id(), ".v1")));
     if (!key.request_id.empty())
-      KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, "sales.create", key.request_id, absl::StrCat(p.id())));
+      KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, kCreateScope, key.request_id, absl::StrCat(p.id())));
     return p;
   });
   if (!created.ok() || replayed == 0) return created;
   return Get(replayed);
+}
+
+absl::StatusOr<std::optional<pb::Project>> Repository::CreatedBy(const IdempotencyKey& key) {
+  if (key.request_id.empty()) return std::optional<pb::Project>();
+  int64_t id = 0;
+  {
+    KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+    KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT fingerprint, resource_id FROM idempotency_keys "
+                                               "WHERE scope = ? AND request_id = ?",
+                                               {kCreateScope, key.request_id}));
+    // Unknown, still in flight, or another request's id: Create decides.
+    if (!row || row->Uint(0) != key.fingerprint || !absl::SimpleAtoi(row->Str(1), &id) || id <= 0)
+      return std::optional<pb::Project>();
+  }
+  KEFU_ASSIGN_OR_RETURN(auto p, Get(id));
+  return std::optional<pb::Project>(std::move(p));
 }
 
 absl::StatusOr<pb::Project> Repository::Get(int64_t id) {
@@ -187,9 +213,10 @@ absl::StatusOr<pb::Project> Repository::Get(int64_t id) {
 }
 
 absl::StatusOr<pb::Project> Repository::Mutate(int64_t id, int64_t expected_version, const std::string& actor,
+                                               absl::string_view scope, const IdempotencyKey& key,
                                                const Decide& decide) {
   absl::Time now = clock_->Now();
-  return pool_->InTransaction<pb::Project>([&](Session& s) -> absl::StatusOr<pb::Project> {
+  return IdempotentTransaction<pb::Project>(*pool_, scope, key, [&](Session& s) -> absl::StatusOr<pb::Project> {
     KEFU_ASSIGN_OR_RETURN(auto current, Load(s, id, true));
     if (!current) return NotFound("project", absl::StrCat(id));
     if (expected_version != 0 && expected_version != current->version())
@@ -245,6 +272,10 @@ absl::StatusOr<std::vector<pb::Project>> Repository::List(const ListFilter& f, i
   if (!f.department_id.empty()) {
     sql += " AND department_id = ?";
     params.emplace_back(f.department_id);
+  }
+  if (f.customer_check != pb::CUSTOMER_CHECK_UNSPECIFIED) {
+    sql += " AND customer_check = ?";
+    params.emplace_back(static_cast<int>(f.customer_check));
   }
   if (f.open_only) sql += " AND stage < 7";
   sql += " ORDER BY id LIMIT ?";
@@ -367,38 +398,41 @@ absl::StatusOr<std::vector<pb::Activity>> Repository::ListActivities(int64_t pro
   return out;
 }
 
-absl::StatusOr<pb::ActionPlan> Repository::AddActionPlan(const pb::ActionPlan& plan) {
-  return pool_->InTransaction<pb::ActionPlan>([&](Session& s) -> absl::StatusOr<pb::ActionPlan> {
-    KEFU_ASSIGN_OR_RETURN(auto project, s.QueryOne("SELECT stage FROM projects WHERE id = ?", {plan.project_id()}));
-    if (!project) return NotFound("project", absl::StrCat(plan.project_id()));
-    KEFU_ASSIGN_OR_RETURN(auto ins, s.ExecInsert("INSERT INTO action_plans (project_id, period, plan, outcome, remedial_plan) "
-                                                 "VALUES (?, ?, ?, ?, ?)",
-                                                 {plan.project_id(), plan.period(), plan.plan(), plan.outcome(),
-                                                  plan.remedial_plan()}));
-    pb::ActionPlan out = plan;
-    out.set_id(ins.last_insert_id);
-    return out;
-  });
+absl::StatusOr<pb::ActionPlan> Repository::AddActionPlan(const pb::ActionPlan& plan, const IdempotencyKey& key) {
+  return IdempotentTransaction<pb::ActionPlan>(
+      *pool_, "sales.AddActionPlan", key, [&](Session& s) -> absl::StatusOr<pb::ActionPlan> {
+        KEFU_ASSIGN_OR_RETURN(auto project, s.QueryOne("SELECT stage FROM projects WHERE id = ?", {plan.project_id()}));
+        if (!project) return NotFound("project", absl::StrCat(plan.project_id()));
+        KEFU_ASSIGN_OR_RETURN(auto ins, s.ExecInsert("INSERT INTO action_plans (project_id, period, plan, outcome, remedial_plan) "
+                                                     "VALUES (?, ?, ?, ?, ?)",
+                                                     {plan.project_id(), plan.period(), plan.plan(), plan.outcome(),
+                                                      plan.remedial_plan()}));
+        pb::ActionPlan out = plan;
+        out.set_id(ins.last_insert_id);
+        return out;
+      });
 }
 
 absl::StatusOr<pb::ActionPlan> Repository::UpdateActionPlanOutcome(int64_t plan_id, const std::string& outcome,
-                                                                   const std::string& remedial) {
-  return pool_->InTransaction<pb::ActionPlan>([&](Session& s) -> absl::StatusOr<pb::ActionPlan> {
-    KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT id, project_id, period, plan FROM action_plans WHERE id = ? FOR UPDATE",
-                                               {plan_id}));
-    if (!row) return NotFound("action plan", absl::StrCat(plan_id));
-    KEFU_RETURN_IF_ERROR(s.Exec("UPDATE action_plans SET outcome = ?, remedial_plan = ? WHERE id = ?",
-                                {outcome, remedial, plan_id})
-                             .status());
-    pb::ActionPlan p;
-    p.set_id(row->Int(0));
-    p.set_project_id(row->Int(1));
-    p.set_period(row->Str(2));
-    p.set_plan(row->Str(3));
-    p.set_outcome(outcome);
-    p.set_remedial_plan(remedial);
-    return p;
-  });
+                                                                   const std::string& remedial,
+                                                                   const IdempotencyKey& key) {
+  return IdempotentTransaction<pb::ActionPlan>(
+      *pool_, "sales.UpdateActionPlanOutcome", key, [&](Session& s) -> absl::StatusOr<pb::ActionPlan> {
+        KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT id, project_id, period, plan FROM action_plans WHERE id = ? FOR UPDATE",
+                                                   {plan_id}));
+        if (!row) return NotFound("action plan", absl::StrCat(plan_id));
+        KEFU_RETURN_IF_ERROR(s.Exec("UPDATE action_plans SET outcome = ?, remedial_plan = ? WHERE id = ?",
+                                    {outcome, remedial, plan_id})
+                                 .status());
+        pb::ActionPlan p;
+        p.set_id(row->Int(0));
+        p.set_project_id(row->Int(1));
+        p.set_period(row->Str(2));
+        p.set_plan(row->Str(3));
+        p.set_outcome(outcome);
+        p.set_remedial_plan(remedial);
+        return p;
+      });
 }
 
 absl::StatusOr<std::vector<pb::ActionPlan>> Repository::ListActionPlans(int64_t project_id) {
@@ -418,6 +452,51 @@ absl::StatusOr<std::vector<pb::ActionPlan>> Repository::ListActionPlans(int64_t 
     out.push_back(std::move(p));
   }
   return out;
+}
+
+absl::StatusOr<pb::StageProbabilities> Repository::SaveStageProbabilities(const pb::StageProbabilities& p,
+                                                                          const IdempotencyKey& key) {
+  // Saved in the transaction that claims the request id.
+  absl::Time now = clock_->Now();
+  return IdempotentTransaction<pb::StageProbabilities>(
+      *pool_, "sales.UpdateStageProbabilities", key, [&](Session& s) -> absl::StatusOr<pb::StageProbabilities> {
+        return db::SaveSetting(s, kStageProbabilitiesSetting, p, now);
+      });
+}
+
+absl::StatusOr<std::vector<PendingCustomerCheck>> Repository::PendingCustomerChecks(int limit) {
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT id, customer_id FROM projects WHERE customer_check = ? "
+                                           "ORDER BY id LIMIT ?",
+                                           {static_cast<int>(pb::CUSTOMER_CHECK_PENDING), limit}));
+  std::vector<PendingCustomerCheck> out;
+  for (const auto& r : rows) out.push_back({r.Int(0), r.Int(1)});
+  return out;
+}
+
+absl::StatusOr<bool> Repository::ResolveCustomerCheck(int64_t project_id, pb::CustomerCheck check) {
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  // Conditional: of two replicas answering the same project, one changes it.
+  KEFU_ASSIGN_OR_RETURN(auto r, s.Exec("UPDATE projects SET customer_check = ? WHERE id = ? AND customer_check = ?",
+                                       {static_cast<int>(check), project_id,
+                                        static_cast<int>(pb::CUSTOMER_CHECK_PENDING)}));
+  return r.affected_rows == 1;
+}
+
+absl::StatusOr<CustomerCheckCounts> Repository::CountCustomerChecks() {
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT SUM(customer_check = ?), SUM(customer_check = ? AND stage < 7) "
+                                             "FROM projects WHERE customer_check IN (?, ?)",
+                                             {static_cast<int>(pb::CUSTOMER_CHECK_PENDING),
+                                              static_cast<int>(pb::CUSTOMER_CHECK_CUSTOMER_NOT_FOUND),
+                                              static_cast<int>(pb::CUSTOMER_CHECK_PENDING),
+                                              static_cast<int>(pb::CUSTOMER_CHECK_CUSTOMER_NOT_FOUND)}));
+  CustomerCheckCounts c;
+  if (row) {
+    c.pending = row->Int(0);
+    c.open_not_found = row->Int(1);
+  }
+  return c;
 }
 
 absl::Status Repository::SetContractId(int64_t project_id, int64_t contract_id) {

@@ -9,6 +9,7 @@
 #include "kefu/db/settings.h"
 #include "kefu/errors.h"
 #include "kefu/handler.h"
+#include "kefu/log.h"
 #include "kefu/paging.h"
 #include "kefu/validation.h"
 
@@ -19,6 +20,12 @@ namespace {
 absl::Status CheckProjectId(int64_t id) {
   if (id <= 0) return id == 0 ? RequiredField("project_id") : InvalidField("project_id", "must be positive");
   return absl::OkStatus();
+}
+
+// customers could not answer at all (down, restarting, too slow): the only outcome
+// that lets a project be created without the customer check.
+bool CustomersCannotAnswer(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable || s.code() == absl::StatusCode::kDeadlineExceeded;
 }
 
 absl::StatusOr<std::optional<absl::CivilDay>> OptionalDate(const char* field, const std::string& text) {
@@ -62,6 +69,28 @@ BusinessMetrics::BusinessMetrics(prometheus::Registry& registry) {
   auto& closed = prometheus::BuildCounter().Name("kefu_sales_projects_closed_total").Help("Projects closed, by result.").Register(registry);
   for (pb::Stage s : {pb::STAGE_WON, pb::STAGE_LOST, pb::STAGE_TERMINATED})
     closed_[s] = &closed.Add({{"result", StageName(s)}});
+  created_unchecked_ = &prometheus::BuildCounter()
+                            .Name("kefu_sales_projects_created_without_customer_check_total")
+                            .Help("Projects created while customers could not confirm their customer.")
+                            .Register(registry)
+                            .Add({});
+  awaiting_check_ = &prometheus::BuildGauge()
+                         .Name("kefu_sales_projects_awaiting_customer_check")
+                         .Help("Projects whose customer customers has not confirmed yet (checked again in the background).")
+                         .Register(registry)
+                         .Add({});
+  open_customer_not_found_ = &prometheus::BuildGauge()
+                                  .Name("kefu_sales_open_projects_customer_not_found")
+                                  .Help("Open projects whose customer the background check found does not exist.")
+                                  .Register(registry)
+                                  .Add({});
+}
+
+void BusinessMetrics::CreatedUnchecked() { created_unchecked_->Increment(); }
+
+void BusinessMetrics::SetCustomerChecks(const CustomerCheckCounts& counts) {
+  awaiting_check_->Set(static_cast<double>(counts.pending));
+  open_customer_not_found_->Set(static_cast<double>(counts.open_not_found));
 }
 
 void BusinessMetrics::Closed(pb::Stage stage) {
@@ -86,10 +115,46 @@ void SalesServiceImpl::RefreshMetrics() {
   PipelineFilter f;
   auto rows = repo_->Pipeline(pb::GROUP_BY_STAGE, f, ProbabilityByStage(*probs));
   if (rows.ok()) metrics_->SetPipeline(*rows);
+  auto checks = repo_->CountCustomerChecks();
+  if (checks.ok()) metrics_->SetCustomerChecks(*checks);
+}
+
+absl::StatusOr<int> SalesServiceImpl::SweepPendingCustomerChecks(int limit) {
+  KEFU_ASSIGN_OR_RETURN(auto pending, repo_->PendingCustomerChecks(limit));
+  // One question per customer and round; UNSPECIFIED: no answer this round.
+  std::map<int64_t, pb::CustomerCheck> answers;
+  int changed = 0;
+  for (const auto& p : pending) {
+    auto answer = answers.find(p.customer_id);
+    if (answer == answers.end()) {
+      auto tier = clients::GetCustomerTier(config_.customers, p.customer_id, config_.customers_timeout);
+      pb::CustomerCheck check = pb::CUSTOMER_CHECK_UNSPECIFIED;
+      if (tier.ok()) {
+        check = pb::CUSTOMER_CHECK_CONFIRMED;
+      } else if (tier.status().code() == absl::StatusCode::kNotFound) {
+        check = pb::CUSTOMER_CHECK_CUSTOMER_NOT_FOUND;
+      } else if (CustomersCannotAnswer(tier.status())) {
+        break;  // still down: the rest wait for the next round, one failed call per round
+      } else {
+        log::Warn("customer check failed; the project stays pending",
+                  {{"project_id", p.project_id}, {"customer_id", p.customer_id}, {"error", tier.status().ToString()}});
+      }
+      answer = answers.emplace(p.customer_id, check).first;
+    }
+    if (answer->second == pb::CUSTOMER_CHECK_UNSPECIFIED) continue;
+    KEFU_ASSIGN_OR_RETURN(bool resolved, repo_->ResolveCustomerCheck(p.project_id, answer->second));
+    if (!resolved) continue;  // another replica recorded it first
+    ++changed;
+    if (answer->second == pb::CUSTOMER_CHECK_CUSTOMER_NOT_FOUND)
+      log::Warn("sales project's customer does not exist; project kept, marked CUSTOMER_NOT_FOUND",
+                {{"project_id", p.project_id}, {"project_number", ProjectNumber(p.project_id)},
+                 {"customer_id", p.customer_id}});
+  }
+  return changed;
 }
 
 absl::StatusOr<pb::StageProbabilities> SalesServiceImpl::Probabilities() {
-  auto stored = db::LoadSetting<pb::StageProbabilities>(*pool_, "stage_probabilities");
+  auto stored = db::LoadSetting<pb::StageProbabilities>(*pool_, kStageProbabilitiesSetting);
   if (stored.ok()) return stored;
   if (stored.status().code() != absl::StatusCode::kNotFound) return stored.status();
   return DefaultProbabilities();
@@ -106,16 +171,51 @@ grpc::Status SalesServiceImpl::CreateProject(grpc::ServerContext* ctx, const pb:
     Validator v;
     v.Merge(ValidateProjectFields(p, "project"));
     v.Merge(ValidateCompetitors(p.competitors()));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_RETURN_IF_ERROR(InitiationCheck(p));
-    KEFU_RETURN_IF_ERROR(clients::RequireCustomer(config_.customers, p.customer_id(), "project.customer_id",
-                                                 config_.customers_timeout, &caller));
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(p, IdempotencyKeyOf(*req), caller.ActorOrSystem()));
+    const IdempotencyKey key = IdempotencyKeyOf(*req);
+    // A retry of a create that went through is answered from the database, whatever
+    // customers would say now.
+    KEFU_ASSIGN_OR_RETURN(auto replayed, repo_->CreatedBy(key));
+    if (replayed) {
+      *resp = std::move(*replayed);
+    } else {
+      KEFU_ASSIGN_OR_RETURN(pb::CustomerCheck check, CheckCustomer(p.customer_id(), caller));
+      p.set_customer_check(check);
+      KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(p, key, caller.ActorOrSystem()));
+      if (check == pb::CUSTOMER_CHECK_PENDING && resp->customer_check() == pb::CUSTOMER_CHECK_PENDING)
+        metrics_->CreatedUnchecked();
+    }
     KEFU_ASSIGN_OR_RETURN(auto probs, Probabilities());
     resp->set_probability_bp(ProbabilityByStage(probs)[resp->stage()]);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<pb::CustomerCheck> SalesServiceImpl::CheckCustomer(int64_t customer_id, const Caller& caller) {
+  // Not configured at all is a deployment error, not an outage: refused as before.
+  if (!config_.customers) {
+    KEFU_RETURN_IF_ERROR(clients::RequireCustomer(config_.customers, customer_id, "project.customer_id",
+                                                  config_.customers_timeout, &caller));
+    return pb::CUSTOMER_CHECK_CONFIRMED;
+  }
+  auto tier = clients::GetCustomerTier(config_.customers, customer_id, config_.customers_timeout, &caller);
+  if (tier.ok()) return pb::CUSTOMER_CHECK_CONFIRMED;
+  if (CustomersCannotAnswer(tier.status())) {
+    log::Warn("customers cannot confirm the customer; creating the project pending the customer check",
+              {{"customer_id", customer_id}, {"error", tier.status().ToString()}});
+    return pb::CUSTOMER_CHECK_PENDING;
+  }
+  // The rest as RequireCustomer reports them: an unknown customer is refused at once;
+  // any other failure (customers answered, but not with the customer) is not an
+  // outage, so it does not degrade.
+  if (tier.status().code() == absl::StatusCode::kNotFound)
+    return MakeError(absl::StatusCode::kFailedPrecondition, "UNKNOWN_CUSTOMER",
+                     absl::StrCat("project.customer_id: customer ", customer_id, " does not exist"),
+                     {{"project.customer_id", "does not exist"}});
+  return MakeError(absl::StatusCode::kUnavailable, "DEPENDENCY_UNAVAILABLE",
+                   "the customers service cannot confirm the customer right now; retry");
 }
 
 grpc::Status SalesServiceImpl::GetProject(grpc::ServerContext*, const pb::GetProjectRequest* req, pb::Project* resp) {
@@ -137,9 +237,12 @@ grpc::Status SalesServiceImpl::UpdateProject(grpc::ServerContext* ctx, const pb:
     if (req->project().version() <= 0) v.Add("project.version", "is required");
     std::vector<std::string> paths(req->update_mask().paths().begin(), req->update_mask().paths().end());
     v.Merge(ValidateUpdateMask(paths));
+    v.MergePatch(ValidateProjectFields(req->project(), "project"), "project", paths);
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->project().id(), req->project().version(), actor,
+                                               "sales.UpdateProject", IdempotencyKeyOf(*req),
                                                [&](const pb::Project& current) -> absl::StatusOr<Change> {
                                                  if (IsClosed(current.stage()))
                                                    return MakeError(absl::StatusCode::kFailedPrecondition,
@@ -166,6 +269,7 @@ grpc::Status SalesServiceImpl::ListProjects(grpc::ServerContext*, const pb::List
     v.Merge(CheckPageSize("page_size", req->page_size(), kMaxPageSize));
     if (req->customer_id() < 0) v.Add("customer_id", "must not be negative");
     v.Merge(CheckEnum("stage", req->stage(), pb::Stage_IsValid, false));
+    v.Merge(CheckEnum("customer_check", req->customer_check(), pb::CustomerCheck_IsValid, false));
     v.Merge(CheckId("owner_id", req->owner_id(), kMaxIdChars, false));
     v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
     KEFU_RETURN_IF_ERROR(v.Finish());
@@ -174,7 +278,8 @@ grpc::Status SalesServiceImpl::ListProjects(grpc::ServerContext*, const pb::List
     filters.clear_page_token();
     uint64_t fp = MessageFingerprint(filters);
     KEFU_ASSIGN_OR_RETURN(int64_t after, DecodeIdPageToken(req->page_token(), fp));
-    ListFilter f{req->customer_id(), req->stage(), req->owner_id(), req->department_id(), req->open_only()};
+    ListFilter f{req->customer_id(), req->stage(), req->owner_id(), req->department_id(), req->open_only(),
+                 req->customer_check()};
     bool more = false;
     KEFU_ASSIGN_OR_RETURN(auto items, repo_->List(f, EffectivePageSize(req->page_size()), after, &more));
     KEFU_ASSIGN_OR_RETURN(auto probs, Probabilities());
@@ -200,11 +305,19 @@ grpc::Status SalesServiceImpl::ChangeStage(grpc::ServerContext* ctx, const pb::C
       if (!req->has_closing()) v.Add("closing", "a closing summary is required to close a project");
       else v.Merge(ValidateClosing(req->closing()));
     }
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     KEFU_ASSIGN_OR_RETURN(
-        *resp, repo_->Mutate(req->project_id(), req->version(), actor,
+        *resp, repo_->Mutate(req->project_id(), req->version(), actor, "sales.ChangeStage", IdempotencyKeyOf(*req),
                              [&](const pb::Project& current) -> absl::StatusOr<Change> {
+                               // A project whose customer turned out not to exist moves no
+                               // further (a win would ask contracts for a draft for nobody).
+                               if (current.customer_check() == pb::CUSTOMER_CHECK_CUSTOMER_NOT_FOUND &&
+                                   req->stage() != pb::STAGE_LOST && req->stage() != pb::STAGE_TERMINATED)
+                                 return MakeError(absl::StatusCode::kFailedPrecondition, "UNKNOWN_CUSTOMER",
+                                                  "the project's customer does not exist; it can only be lost or "
+                                                  "terminated");
                                KEFU_RETURN_IF_ERROR(CheckStageChange(current.stage(), req->stage()));
                                Change ch;
                                ch.updated = current;
@@ -257,7 +370,7 @@ grpc::Status SalesServiceImpl::AddActivity(grpc::ServerContext* ctx, const pb::A
     if (!req->has_activity()) return RequiredField("activity");
     Validator v;
     v.Merge(ValidateActivity(req->activity()));
-    v.Merge(CheckId("request_id", req->request_id(), 64, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->AddActivity(req->activity(), IdempotencyKeyOf(*req), CallerFrom(*ctx).ActorOrSystem()));
     return absl::OkStatus();
@@ -287,9 +400,11 @@ grpc::Status SalesServiceImpl::SetCompetitors(grpc::ServerContext* ctx, const pb
     v.Merge(CheckProjectId(req->project_id()));
     v.Merge(ValidateCompetitors(req->competitors()));
     if (req->version() < 0) v.Add("version", "must not be negative");
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     std::string actor = CallerFrom(*ctx).ActorOrSystem();
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->Mutate(req->project_id(), req->version(), actor,
+                                               "sales.SetCompetitors", IdempotencyKeyOf(*req),
                                                [&](const pb::Project& current) -> absl::StatusOr<Change> {
                                                  Change ch;
                                                  ch.updated = current;
@@ -314,8 +429,9 @@ grpc::Status SalesServiceImpl::AddActionPlan(grpc::ServerContext*, const pb::Add
     v.Merge(CheckText("plan.plan", p.plan(), 2000, true));
     v.Merge(CheckText("plan.outcome", p.outcome(), 2000, false));
     v.Merge(CheckText("plan.remedial_plan", p.remedial_plan(), 2000, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AddActionPlan(p));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AddActionPlan(p, IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -327,8 +443,10 @@ grpc::Status SalesServiceImpl::UpdateActionPlanOutcome(grpc::ServerContext*, con
     if (req->plan_id() <= 0) v.Add("plan_id", "is required");
     v.Merge(CheckText("outcome", req->outcome(), 2000, true));
     v.Merge(CheckText("remedial_plan", req->remedial_plan(), 2000, false));
+    v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpdateActionPlanOutcome(req->plan_id(), req->outcome(), req->remedial_plan()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->UpdateActionPlanOutcome(req->plan_id(), req->outcome(), req->remedial_plan(),
+                                                                IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }
@@ -337,6 +455,7 @@ grpc::Status SalesServiceImpl::ListActionPlans(grpc::ServerContext*, const pb::L
                                                pb::ListActionPlansResponse* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(CheckProjectId(req->project_id()));
+    KEFU_RETURN_IF_ERROR(repo_->Get(req->project_id()).status());  // NOT_FOUND, not an empty list
     KEFU_ASSIGN_OR_RETURN(auto plans, repo_->ListActionPlans(req->project_id()));
     for (auto& p : plans) *resp->add_plans() = std::move(p);
     return absl::OkStatus();
@@ -416,6 +535,7 @@ grpc::Status SalesServiceImpl::GetForecast(grpc::ServerContext*, const pb::GetFo
     else if (!*from) v.Add("from", "is required");
     if (!to.ok()) v.Merge(to.status());
     else if (!*to) v.Add("to", "is required");
+    if (from.ok() && to.ok() && *from && *to && **to < **from) v.Add("to", "must not be before from");
     v.Merge(CheckCurrency("currency_code", req->currency_code()));
     KEFU_RETURN_IF_ERROR(v.Finish());
     PipelineFilter f;
@@ -446,7 +566,8 @@ grpc::Status SalesServiceImpl::UpdateStageProbabilities(grpc::ServerContext*, co
                                                         pb::StageProbabilities* resp) {
   return RunHandler([&]() -> absl::Status {
     KEFU_RETURN_IF_ERROR(ValidateProbabilities(req->probabilities()));
-    KEFU_ASSIGN_OR_RETURN(*resp, db::SaveSetting(*pool_, "stage_probabilities", req->probabilities(), clock_->Now()));
+    KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->SaveStageProbabilities(req->probabilities(), IdempotencyKeyOf(*req)));
     return absl::OkStatus();
   });
 }

@@ -21,10 +21,16 @@ class BusinessMetrics {
   explicit BusinessMetrics(prometheus::Registry& registry);
   void Closed(pb::Stage stage);
   void SetPipeline(const std::vector<pb::PipelineRow>& by_stage);
+  // A project created without the customer check (customers could not answer).
+  void CreatedUnchecked();
+  void SetCustomerChecks(const CustomerCheckCounts& counts);
 
  private:
   std::map<std::string, prometheus::Gauge*> projects_, amount_, weighted_;
   std::map<int, prometheus::Counter*> closed_;
+  prometheus::Counter* created_unchecked_;
+  prometheus::Gauge* awaiting_check_;
+  prometheus::Gauge* open_customer_not_found_;
 };
 
 struct ServiceConfig {
@@ -45,6 +51,12 @@ class SalesServiceImpl final : public pb::SalesService::Service {
       : repo_(repo), pool_(pool), metrics_(metrics), clock_(clock), config_(std::move(config)) {}
 
   void RefreshMetrics();
+
+  // Asks customers again about up to `limit` projects awaiting the customer check,
+  // oldest first: the customer exists -> CONFIRMED; it does not -> CUSTOMER_NOT_FOUND
+  // (logged as a warning, nothing deleted); customers still cannot answer -> the round
+  // stops and they stay PENDING. Returns how many projects changed.
+  absl::StatusOr<int> SweepPendingCustomerChecks(int limit = 100);
 
   grpc::Status CreateProject(grpc::ServerContext*, const pb::CreateProjectRequest*, pb::Project*) override;
   grpc::Status GetProject(grpc::ServerContext*, const pb::GetProjectRequest*, pb::Project*) override;
@@ -71,6 +83,9 @@ class SalesServiceImpl final : public pb::SalesService::Service {
 
  private:
   absl::StatusOr<pb::StageProbabilities> Probabilities();
+  // CONFIRMED, or PENDING when customers cannot answer (UNAVAILABLE, DEADLINE_EXCEEDED);
+  // FAILED_PRECONDITION (UNKNOWN_CUSTOMER) for a customer that does not exist.
+  absl::StatusOr<pb::CustomerCheck> CheckCustomer(int64_t customer_id, const Caller& caller);
 
   Repository* repo_;
   db::Pool* pool_;
