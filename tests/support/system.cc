@@ -38,8 +38,8 @@ const std::vector<std::string>& ServiceBinaries::Names() {
 }
 
 ServiceBinaries::ServiceBinaries(const std::string& schema_prefix,
-                                 std::map<std::string, std::vector<std::string>> extra)
-    : prefix_(schema_prefix), extra_(std::move(extra)) {
+                                 std::map<std::string, std::vector<std::string>> extra, int db_port)
+    : prefix_(schema_prefix), extra_(std::move(extra)), db_port_(db_port == 0 ? SharedDbPort() : db_port) {
   for (const auto& name : Names()) {
     Binary& b = binaries_[name];
     b.name = name;
@@ -55,37 +55,62 @@ ServiceBinaries::ServiceBinaries(const std::string& schema_prefix,
 ServiceBinaries::~ServiceBinaries() {
   if (!stopped_) Stop(20000);
   for (auto& [name, b] : binaries_)
-    if (!b.db.schema.empty()) DropSchema(b.db);
+    if (!b.db.schema.empty()) DropSchema(b.db, db_port_);
 }
 
 ::testing::AssertionResult ServiceBinaries::Start(absl::Duration timeout) {
   stopped_ = false;
   for (const auto& name : Names()) {
     Binary& b = binaries_[name];
-    b.db = CreateSchema(absl::StrCat(prefix_, "_", name));
-    std::vector<std::string> args{"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", b.grpc_port),
-                                  absl::StrCat("--metrics_port=", b.metrics_port),
-                                  absl::StrCat("--db_port=", SharedDbPort()), absl::StrCat("--db_user=", b.db.user),
-                                  absl::StrCat("--db_name=", b.db.schema)};
+    b.db = CreateSchema(absl::StrCat(prefix_, "_", name), db_port_);
+    b.args = {"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", b.grpc_port),
+              absl::StrCat("--metrics_port=", b.metrics_port), absl::StrCat("--db_port=", db_port_),
+              absl::StrCat("--db_user=", b.db.user), absl::StrCat("--db_name=", b.db.schema)};
     for (const auto& [flag, peer] : Peers().at(name))
-      args.push_back(absl::StrCat("--", flag, "=", binaries_[peer].addr()));
-    for (const auto& f : SecurityFlags()) args.push_back(f);
-    for (const auto& e : extra_[name]) args.push_back(e);
-    b.process = std::make_unique<Process>(BuildPath(absl::StrCat("services/", name, "/kefu-", name)), args,
-                                          std::vector<std::string>{"KEFU_DB_PASSWORD=" + b.db.password});
+      b.args.push_back(absl::StrCat("--", flag, "=", binaries_[peer].addr()));
+    for (const auto& f : SecurityFlags()) b.args.push_back(f);
+    for (const auto& e : extra_[name]) b.args.push_back(e);
+    Launch(b);
   }
   absl::Time deadline = absl::Now() + timeout;
   for (const auto& name : Names()) {
-    Binary& b = binaries_[name];
-    while (true) {
-      auto h = probe::CheckHealth(b.channel, "", absl::Seconds(1));
-      if (h.ok() && *h == probe::HealthState::kServing) break;
-      if (absl::Now() > deadline)
-        return ::testing::AssertionFailure() << name << " is not SERVING\n" << b.process->Output();
-      absl::SleepFor(absl::Milliseconds(100));
-    }
+    auto serving = WaitServing(name, deadline - absl::Now());
+    if (!serving) return serving;
   }
   return ::testing::AssertionSuccess();
+}
+
+void ServiceBinaries::Launch(Binary& b) {
+  b.process = std::make_unique<Process>(BuildPath(absl::StrCat("services/", b.name, "/kefu-", b.name)),
+                                        b.args, std::vector<std::string>{"KEFU_DB_PASSWORD=" + b.db.password});
+}
+
+::testing::AssertionResult ServiceBinaries::WaitServing(const std::string& name, absl::Duration timeout) {
+  Binary& b = binaries_.at(name);
+  absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    auto h = probe::CheckHealth(b.channel, "", absl::Seconds(1));
+    if (h.ok() && *h == probe::HealthState::kServing) return ::testing::AssertionSuccess();
+    if (absl::Now() > deadline)
+      return ::testing::AssertionFailure() << name << " is not SERVING\n" << b.process->Output();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+void ServiceBinaries::Signal(const std::string& name, int sig) { binaries_.at(name).process->Signal(sig); }
+
+int ServiceBinaries::WaitExit(const std::string& name, int timeout_ms) {
+  return binaries_.at(name).process->WaitExit(timeout_ms);
+}
+
+::testing::AssertionResult ServiceBinaries::Restart(const std::string& name, absl::Duration timeout) {
+  Binary& b = binaries_.at(name);
+  if (b.process) {
+    b.process->Signal(SIGKILL);
+    b.process->WaitExit(10000);
+  }
+  Launch(b);
+  return WaitServing(name, timeout);
 }
 
 std::map<std::string, int> ServiceBinaries::Stop(int timeout_ms) {

@@ -192,16 +192,20 @@ Process::~Process() {
   unlink(log_path_.c_str());
 }
 
-void Process::Signal(int sig) { kill(pid_, sig); }
+void Process::Signal(int sig) {
+  if (!exited_) kill(pid_, sig);
+}
 
 int Process::WaitExit(int timeout_ms) {
+  if (exited_) return exit_code_;
   absl::Time deadline = absl::Now() + absl::Milliseconds(timeout_ms);
   while (absl::Now() < deadline) {
     int status = 0;
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       exited_ = true;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      return exit_code_;
     }
     absl::SleepFor(absl::Milliseconds(20));
   }

@@ -55,7 +55,8 @@ class Process {
   ~Process();
   pid_t pid() const { return pid_; }
   void Signal(int sig);
-  // Exit code, or -1 on timeout / killed by a signal.
+  // Exit code, or -1 on timeout / killed by a signal. Signals to an exited process are
+  // dropped (its pid may be another process's by then).
   int WaitExit(int timeout_ms);
   std::string Output() const;
 
@@ -63,6 +64,7 @@ class Process {
   pid_t pid_ = -1;
   std::string log_path_;
   bool exited_ = false;
+  int exit_code_ = -1;
 };
 
 // Path of a built binary relative to the build tree (passed in by CMake).

@@ -1,0 +1,533 @@
+// Faults survived, against the real service binaries: the database or a service killed
+// under load and restarted, a graceful stop under load, a dependency down, a database
+// lock held past the callers' deadlines. Every create carries a request_id and is
+// retried until acknowledged, as a client of the system would; afterwards the stored
+// rows must be exactly the acknowledged ones: none lost, none doubled.
+//
+// KEFU_RELIABILITY_RECORDS sets the load (default 1000; `make reliability` runs 10000).
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "kefu/complaints/v1/complaints.grpc.pb.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/probe.h"
+#include "kefu/sales/v1/sales.grpc.pb.h"
+#include "support/auth.h"
+#include "support/system.h"
+#include "support/test_env.h"
+
+namespace kefu {
+namespace {
+
+namespace cpb = ::kefu::customers::v1;
+namespace wo = ::kefu::complaints::v1;
+namespace spb = ::kefu::sales::v1;
+using ::grpc::StatusCode;
+
+constexpr char kDept[] = "D-REL";
+constexpr absl::Duration kCallDeadline = absl::Seconds(3);
+constexpr int kClients = 16;
+
+int Records() {
+  const char* env = std::getenv("KEFU_RELIABILITY_RECORDS");
+  int n = 0;
+  return env && absl::SimpleAtoi(env, &n) && n > 0 ? n : 1000;
+}
+
+std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration deadline = kCallDeadline,
+                                         const std::string& roles = "senior_manager") {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  testing::Authorize(ctx.get(), "E-REL", roles, kDept);
+  return ctx;
+}
+
+bool Retryable(StatusCode code) {
+  return code == StatusCode::UNAVAILABLE || code == StatusCode::DEADLINE_EXCEEDED ||
+         code == StatusCode::ABORTED || code == StatusCode::RESOURCE_EXHAUSTED;
+}
+
+// What a load run saw: the acknowledged results by request index, every failed
+// attempt by code, and the longest single attempt.
+struct LoadReport {
+  std::map<int, int64_t> acked;  // index -> id the service returned
+  std::map<StatusCode, int> attempt_errors;
+  std::vector<std::string> unexpected;  // non-retryable errors
+  int gave_up = 0;
+  absl::Duration longest_attempt;
+  int attempts = 0;
+
+  std::string Describe() const {
+    std::string out = absl::StrCat("acked=", acked.size(), " attempts=", attempts, " gave_up=", gave_up,
+                                   " longest_attempt=", absl::FormatDuration(longest_attempt), " errors:");
+    for (const auto& [code, n] : attempt_errors) absl::StrAppend(&out, " ", static_cast<int>(code), "x", n);
+    for (const auto& u : unexpected) absl::StrAppend(&out, "\n  unexpected: ", u);
+    return out;
+  }
+};
+
+// Runs `total` calls from kClients threads. call(index) makes one attempt and returns
+// its status and the id it produced; a retryable failure is retried (same index, so
+// the same request_id) with backoff until `give_up_after` has passed for that index.
+LoadReport RunLoad(int total, const std::function<grpc::Status(int, int64_t*)>& call,
+                   absl::Duration give_up_after = absl::Seconds(90)) {
+  LoadReport report;
+  std::mutex mu;
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < total; i = next++) {
+        absl::Time give_up = absl::Now() + give_up_after;
+        absl::Duration backoff = absl::Milliseconds(50);
+        while (true) {
+          int64_t id = 0;
+          absl::Time start = absl::Now();
+          grpc::Status s = call(i, &id);
+          absl::Duration took = absl::Now() - start;
+          std::lock_guard<std::mutex> lock(mu);
+          ++report.attempts;
+          report.longest_attempt = std::max(report.longest_attempt, took);
+          if (s.ok()) {
+            report.acked[i] = id;
+            break;
+          }
+          ++report.attempt_errors[s.error_code()];
+          if (!Retryable(s.error_code())) {
+            report.unexpected.push_back(absl::StrCat(i, ": ", s.error_code(), " ", s.error_message()));
+            break;
+          }
+          if (absl::Now() > give_up) {
+            ++report.gave_up;
+            break;
+          }
+          mu.unlock();
+          absl::SleepFor(backoff);
+          backoff = std::min(backoff * 2, absl::Seconds(1));
+          mu.lock();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return report;
+}
+
+// Rows of a table whose `column` starts with `prefix`: how many, and how many distinct.
+std::pair<int64_t, int64_t> CountRows(const db::Config& config, int port, const std::string& table,
+                                      const std::string& column, const std::string& prefix) {
+  db::Config c = config;
+  c.port = port;
+  c.pool_size = 1;
+  auto pool = db::Pool::Create(c);
+  auto session = pool->Acquire();
+  EXPECT_TRUE(session.ok()) << session.status();
+  if (!session.ok()) return {-1, -1};
+  auto row = session->QueryOne(absl::StrCat("SELECT COUNT(*), COUNT(DISTINCT ", column, ") FROM ", table,
+                                            " WHERE ", column, " LIKE ?"),
+                               {absl::StrCat(prefix, "%")});
+  EXPECT_TRUE(row.ok() && row->has_value());
+  if (!row.ok() || !row->has_value()) return {-1, -1};
+  return {(*row)->Int(0), (*row)->Int(1)};
+}
+
+grpc::Status CreateCustomer(cpb::CustomerService::Stub& stub, const std::string& tag, int i, int64_t* id) {
+  cpb::CreateCustomerRequest req;
+  req.mutable_customer()->set_kind(cpb::CUSTOMER_KIND_ORGANIZATION);
+  req.mutable_customer()->set_name(absl::StrCat(tag, "客户", i));
+  req.mutable_customer()->set_department_id(kDept);
+  req.set_request_id(absl::StrCat(tag, "-", i));
+  cpb::Customer out;
+  grpc::Status s = stub.CreateCustomer(Ctx().get(), req, &out);
+  *id = out.id();
+  return s;
+}
+
+// Acknowledged creates are exactly the stored rows, each stored once.
+void ExpectExactlyOnce(const LoadReport& report, int total, std::pair<int64_t, int64_t> rows) {
+  EXPECT_TRUE(report.unexpected.empty()) << report.Describe();
+  EXPECT_EQ(report.gave_up, 0) << report.Describe();
+  EXPECT_EQ(static_cast<int>(report.acked.size()), total) << report.Describe();
+  std::set<int64_t> ids;
+  for (const auto& [i, id] : report.acked) ids.insert(id);
+  EXPECT_EQ(ids.size(), report.acked.size()) << "two requests were acknowledged with the same id";
+  EXPECT_EQ(rows.first, total) << "stored rows";
+  EXPECT_EQ(rows.second, total) << "distinct stored rows (a retry stored twice?)";
+}
+
+// Polls health until it reports `want` (or the timeout passes); returns whether it did.
+bool HealthBecomes(const std::shared_ptr<grpc::Channel>& channel, probe::HealthState want,
+                   absl::Duration timeout) {
+  absl::Time end = absl::Now() + timeout;
+  while (absl::Now() < end) {
+    auto h = probe::CheckHealth(channel, "", absl::Seconds(1));
+    if (h.ok() && *h == want) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+int ThreadCount(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  return -1;
+}
+
+const std::vector<std::string> kQuiet = {"--log_level=warn"};
+
+// ---- the database killed mid-load ----
+
+TEST(Reliability, DatabaseKilledMidLoadLosesAndDoublesNothing) {
+  testing::PrivateMariaDb mariadb;
+  testing::ServiceBinaries system("reldb", {{"customers", kQuiet}, {"complaints", kQuiet}, {"contracts", kQuiet},
+                                            {"sales", kQuiet}, {"performance", kQuiet}},
+                                  mariadb.port());
+  ASSERT_TRUE(system.Start());
+  auto& customers = system["customers"];
+  const pid_t pid = customers.process->pid();
+  auto stub = cpb::CustomerService::NewStub(customers.channel);
+  const int total = Records();
+
+  std::atomic<bool> saw_not_serving{false}, back_to_serving{false};
+  std::thread chaos([&] {
+    // Kill once a quarter of the load is in, keep the database down for 3 s.
+    while (CountRows(customers.db, mariadb.port(), "customers", "name", "rdb").first < total / 4)
+      absl::SleepFor(absl::Milliseconds(100));
+    mariadb.Kill();
+    saw_not_serving = HealthBecomes(customers.channel, probe::HealthState::kNotServing, absl::Seconds(10));
+    absl::SleepFor(absl::Seconds(3));
+    mariadb.Start();
+    back_to_serving = HealthBecomes(customers.channel, probe::HealthState::kServing, absl::Seconds(30));
+  });
+  LoadReport report = RunLoad(total, [&](int i, int64_t* id) { return CreateCustomer(*stub, "rdb", i, id); });
+  chaos.join();
+
+  EXPECT_TRUE(saw_not_serving) << "health stayed SERVING with the database down";
+  EXPECT_TRUE(back_to_serving) << "not SERVING again after the database came back";
+  EXPECT_EQ(customers.process->pid(), pid);
+  EXPECT_EQ(customers.process->WaitExit(0), -1) << "customers exited";
+  EXPECT_GT(report.attempt_errors[StatusCode::UNAVAILABLE] + report.attempt_errors[StatusCode::DEADLINE_EXCEEDED], 0)
+      << "the kill did not hit the load: " << report.Describe();
+  // No call outlived its deadline by more than scheduling noise.
+  EXPECT_LT(report.longest_attempt, kCallDeadline + absl::Seconds(1)) << report.Describe();
+  ExpectExactlyOnce(report, total, CountRows(customers.db, mariadb.port(), "customers", "name", "rdb"));
+  std::cout << "[ reliability ] database SIGKILL: " << report.Describe() << "\n";
+  for (const auto& [name, code] : system.Stop()) EXPECT_EQ(code, 0) << name;
+}
+
+// ---- a service killed mid-load ----
+
+class ReliabilitySystem : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    system_ = std::make_unique<testing::ServiceBinaries>(
+        "rel", std::map<std::string, std::vector<std::string>>{
+                   {"customers", kQuiet},
+                   {"complaints", {"--log_level=warn", "--outbox_interval_ms=100"}},
+                   {"contracts", kQuiet},
+                   {"sales", {"--log_level=warn", "--outbox_interval_ms=100"}},
+                   {"performance", kQuiet}});
+    ASSERT_TRUE(system_->Start());
+  }
+  void TearDown() override {
+    for (const auto& [name, code] : system_->Stop()) EXPECT_EQ(code, 0) << name;
+  }
+  testing::ServiceBinaries::Binary& S(const std::string& name) { return (*system_)[name]; }
+  int DbPort() { return testing::SharedDbPort(); }
+
+  std::vector<int64_t> NewCustomers(int n, const std::string& tag) {
+    auto stub = cpb::CustomerService::NewStub(S("customers").channel);
+    std::vector<int64_t> ids;
+    for (int i = 0; i < n; ++i) {
+      int64_t id = 0;
+      grpc::Status s = CreateCustomer(*stub, tag, i, &id);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      ids.push_back(id);
+    }
+    return ids;
+  }
+
+  // Log entries per reference ("complaints/WO...") of the customers.
+  std::map<std::string, int> LogReferences(const std::vector<int64_t>& customers) {
+    auto stub = cpb::CustomerService::NewStub(S("customers").channel);
+    std::map<std::string, int> refs;
+    for (int64_t c : customers) {
+      cpb::ListLogEntriesRequest req;
+      req.set_customer_id(c);
+      req.set_page_size(200);
+      do {
+        cpb::ListLogEntriesResponse resp;
+        grpc::Status s = stub->ListLogEntries(Ctx().get(), req, &resp);
+        EXPECT_TRUE(s.ok()) << s.error_message();
+        if (!s.ok()) break;
+        for (const auto& e : resp.entries())
+          if (!e.reference().empty()) ++refs[e.reference()];
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+    }
+    return refs;
+  }
+
+  static grpc::Status CreateWorkOrder(wo::ComplaintService::Stub& stub, const std::string& tag, int i,
+                                      int64_t customer, std::string* number, int64_t* id) {
+    wo::CreateWorkOrderRequest req;
+    auto* w = req.mutable_work_order();
+    w->set_customer_id(customer);
+    w->set_channel(wo::CHANNEL_PHONE);
+    w->set_type(wo::WORK_ORDER_TYPE_FAULT_REPORT);
+    w->set_severity(wo::SEVERITY_MINOR);
+    w->set_title(absl::StrCat(tag, "-", i));
+    w->set_content("设备报警，需要上门检修");
+    w->set_department_id(kDept);
+    req.set_request_id(absl::StrCat(tag, "-", i));
+    wo::WorkOrder out;
+    grpc::Status s = stub.CreateWorkOrder(Ctx().get(), req, &out);
+    *id = out.id();
+    if (number) *number = out.number();
+    return s;
+  }
+
+  std::unique_ptr<testing::ServiceBinaries> system_;
+};
+
+TEST_F(ReliabilitySystem, CustomersKilledMidLoadLosesAndDoublesNothing) {
+  auto stub = cpb::CustomerService::NewStub(S("customers").channel);
+  const int total = Records();
+  std::atomic<bool> restarted{false};
+  std::thread chaos([&] {
+    while (CountRows(S("customers").db, DbPort(), "customers", "name", "rsk").first < total / 4)
+      absl::SleepFor(absl::Milliseconds(100));
+    system_->Signal("customers", SIGKILL);
+    absl::SleepFor(absl::Seconds(1));
+    restarted = static_cast<bool>(system_->Restart("customers"));
+  });
+  LoadReport report = RunLoad(total, [&](int i, int64_t* id) { return CreateCustomer(*stub, "rsk", i, id); });
+  chaos.join();
+  ASSERT_TRUE(restarted);
+  EXPECT_GT(report.attempt_errors[StatusCode::UNAVAILABLE], 0) << "the kill did not hit the load";
+  EXPECT_LT(report.longest_attempt, kCallDeadline + absl::Seconds(1)) << report.Describe();
+  ExpectExactlyOnce(report, total, CountRows(S("customers").db, DbPort(), "customers", "name", "rsk"));
+  std::cout << "[ reliability ] customers SIGKILL: " << report.Describe() << "\n";
+}
+
+// Work orders created while complaints is killed and restarted: each is stored once,
+// and its outbox entry reaches the customer log exactly once after the restart.
+TEST_F(ReliabilitySystem, ComplaintsKilledMidLoadDeliversItsOutboxExactlyOnce) {
+  const std::vector<int64_t> customers = NewCustomers(10, "rwo-customer");
+  auto stub = wo::ComplaintService::NewStub(S("complaints").channel);
+  const int total = std::max(100, Records() / 5);
+  std::atomic<bool> restarted{false};
+  std::thread chaos([&] {
+    while (CountRows(S("complaints").db, DbPort(), "work_orders", "title", "rwo").first < total / 4)
+      absl::SleepFor(absl::Milliseconds(50));
+    system_->Signal("complaints", SIGKILL);
+    absl::SleepFor(absl::Seconds(1));
+    restarted = static_cast<bool>(system_->Restart("complaints"));
+  });
+  std::mutex mu;
+  std::map<int, std::string> numbers;
+  LoadReport report = RunLoad(total, [&](int i, int64_t* id) {
+    std::string number;
+    grpc::Status s = CreateWorkOrder(*stub, "rwo", i, customers[i % customers.size()], &number, id);
+    if (s.ok()) {
+      std::lock_guard<std::mutex> lock(mu);
+      numbers[i] = number;
+    }
+    return s;
+  });
+  chaos.join();
+  ASSERT_TRUE(restarted);
+  EXPECT_GT(report.attempt_errors[StatusCode::UNAVAILABLE], 0) << "the kill did not hit the load";
+  ExpectExactlyOnce(report, total, CountRows(S("complaints").db, DbPort(), "work_orders", "title", "rwo"));
+
+  // Every work order's creation reaches the customer log once, however many times the
+  // relay had to try.
+  absl::Time end = absl::Now() + absl::Seconds(60);
+  std::map<std::string, int> refs;
+  while (absl::Now() < end) {
+    refs = LogReferences(customers);
+    if (refs.size() >= numbers.size()) break;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  int missing = 0, doubled = 0;
+  for (const auto& [i, number] : numbers) {
+    int n = refs[absl::StrCat("complaints/", number)];
+    if (n == 0) ++missing;
+    if (n > 1) ++doubled;
+  }
+  EXPECT_EQ(missing, 0) << "work orders missing from the customer log";
+  EXPECT_EQ(doubled, 0) << "work orders logged more than once";
+  std::cout << "[ reliability ] complaints SIGKILL: " << report.Describe() << ", log entries " << refs.size()
+            << "\n";
+}
+
+// ---- graceful shutdown under load ----
+
+// SIGTERM while 16 clients create: the process drains and exits 0 within its grace
+// period, and no call that reached a handler fails: every create either succeeded or
+// was refused before it did anything (UNAVAILABLE or CANCELLED, nothing stored).
+TEST_F(ReliabilitySystem, SigtermUnderLoadDrainsInFlightCalls) {
+  auto stub = cpb::CustomerService::NewStub(S("customers").channel);
+  const int total = std::max(400, Records() / 2);
+  std::atomic<bool> terminated{false};
+  std::atomic<int> exit_code{-2};
+  absl::Duration stop_took;
+  std::thread chaos([&] {
+    while (CountRows(S("customers").db, DbPort(), "customers", "name", "rst").first < total / 4)
+      absl::SleepFor(absl::Milliseconds(50));
+    absl::Time start = absl::Now();
+    system_->Signal("customers", SIGTERM);
+    terminated = true;
+    exit_code = system_->WaitExit("customers", 15000);
+    stop_took = absl::Now() - start;
+  });
+  // One attempt per create: what happened to each call is what this test is about.
+  std::mutex mu;
+  std::map<int, grpc::Status> outcome;
+  LoadReport report = RunLoad(
+      total,
+      [&](int i, int64_t* id) {
+        grpc::Status s = CreateCustomer(*stub, "rst", i, id);
+        std::lock_guard<std::mutex> lock(mu);
+        outcome[i] = s;
+        return s.ok() ? s : grpc::Status(StatusCode::INVALID_ARGUMENT, "no retry: " + s.error_message());
+      },
+      absl::ZeroDuration());
+  chaos.join();
+  ASSERT_TRUE(terminated);
+  EXPECT_EQ(exit_code, 0) << S("customers").process->Output();
+  EXPECT_LT(stop_took, absl::Seconds(11)) << "longer than the 10 s grace period";
+
+  int ok = 0, refused = 0;
+  std::vector<std::string> other;
+  for (const auto& [i, s] : outcome) {
+    if (s.ok()) ++ok;
+    // UNAVAILABLE: the listener had closed. CANCELLED: the transport had taken the call
+    // but no handler had started it (gRPC cancels calls still queued for a thread when
+    // the server shuts down). The row count below shows neither did anything.
+    else if (s.error_code() == StatusCode::UNAVAILABLE || s.error_code() == StatusCode::CANCELLED) ++refused;
+    else other.push_back(absl::StrCat(i, ": ", s.error_code(), " ", s.error_message()));
+  }
+  EXPECT_TRUE(other.empty()) << "calls failed with something other than a refusal:\n"
+                             << absl::StrJoin(other, "\n");
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(refused, 0) << "the stop did not happen during the load";
+  // Refused calls did nothing; succeeded ones are stored.
+  EXPECT_EQ(CountRows(S("customers").db, DbPort(), "customers", "name", "rst").first, ok);
+  std::cout << "[ reliability ] SIGTERM under load: " << ok << " succeeded, " << refused
+            << " refused before starting, stop took " << absl::FormatDuration(stop_took) << "\n";
+  ASSERT_TRUE(system_->Restart("customers"));  // for TearDown's clean stop
+}
+
+// ---- a dependency down ----
+
+// customers stopped: work orders are still taken (default deadlines), and once customers
+// is back, each one's creation reaches the customer log exactly once.
+TEST_F(ReliabilitySystem, WorkOrdersAreTakenWhileCustomersIsDownAndLoggedAfter) {
+  const std::vector<int64_t> customers = NewCustomers(3, "rdd-customer");
+  system_->Signal("customers", SIGTERM);
+  ASSERT_EQ(system_->WaitExit("customers"), 0);
+
+  auto complaints = wo::ComplaintService::NewStub(S("complaints").channel);
+  std::vector<std::string> numbers;
+  for (int i = 0; i < 12; ++i) {
+    std::string number;
+    int64_t id = 0;
+    grpc::Status s = CreateWorkOrder(*complaints, "rdd", i, customers[i % 3], &number, &id);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    numbers.push_back(number);
+  }
+
+  ASSERT_TRUE(system_->Restart("customers"));
+  absl::Time end = absl::Now() + absl::Seconds(60);
+  std::map<std::string, int> refs;
+  while (absl::Now() < end) {
+    refs = LogReferences(customers);
+    if (refs.size() >= numbers.size()) break;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  for (const auto& number : numbers) EXPECT_EQ(refs[absl::StrCat("complaints/", number)], 1) << number;
+}
+
+// ---- a slow database ----
+
+// A row lock held by someone else: calls that need it end with DEADLINE_EXCEEDED at
+// their deadline, the server's threads come back once the lock is released, and the
+// pool serves again.
+TEST_F(ReliabilitySystem, HeldLockEndsCallsAtTheirDeadlineAndThePoolRecovers) {
+  auto stub = cpb::CustomerService::NewStub(S("customers").channel);
+  int64_t id = 0;
+  ASSERT_TRUE(CreateCustomer(*stub, "rlk", 0, &id).ok());
+  const pid_t pid = S("customers").process->pid();
+  const int threads_before = ThreadCount(pid);
+
+  db::Config c = S("customers").db;
+  c.port = DbPort();
+  c.pool_size = 1;
+  auto pool = db::Pool::Create(c);
+  auto holder = pool->Acquire();
+  ASSERT_TRUE(holder.ok());
+  ASSERT_TRUE(holder->ExecRaw("START TRANSACTION").ok());
+  ASSERT_TRUE(holder->Query("SELECT id FROM customers WHERE id = ? FOR UPDATE", {id}).ok());
+
+  std::vector<std::thread> callers;
+  std::atomic<int> deadline_exceeded{0};
+  std::atomic<int64_t> worst_overrun_ms{0};
+  for (int t = 0; t < 8; ++t) {
+    callers.emplace_back([&, t] {
+      cpb::ChangeTierRequest req;
+      req.set_customer_id(id);
+      req.set_tier(t % 2 ? cpb::TIER_GOLD : cpb::TIER_SILVER);
+      req.set_reason("held lock");
+      cpb::Customer out;
+      absl::Time start = absl::Now();
+      grpc::Status s = stub->ChangeTier(Ctx(absl::Seconds(1)).get(), req, &out);
+      int64_t overrun = absl::ToInt64Milliseconds(absl::Now() - start - absl::Seconds(1));
+      if (s.error_code() == StatusCode::DEADLINE_EXCEEDED) ++deadline_exceeded;
+      int64_t prev = worst_overrun_ms.load();
+      while (overrun > prev && !worst_overrun_ms.compare_exchange_weak(prev, overrun)) {
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(deadline_exceeded, 8);
+  EXPECT_LT(worst_overrun_ms, 500) << "a call outlived its deadline";
+  ASSERT_TRUE(holder->ExecRaw("ROLLBACK").ok());
+
+  // Handlers stuck behind the lock give up at the lock-wait timeout; afterwards the
+  // server is back to its idle thread count and answers at once.
+  absl::Time end = absl::Now() + absl::Seconds(15);
+  while (ThreadCount(pid) > threads_before && absl::Now() < end) absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_LE(ThreadCount(pid), threads_before) << "threads leaked";
+  cpb::GetCustomerRequest get;
+  get.set_customer_id(id);
+  cpb::Customer out;
+  grpc::Status s = stub->GetCustomer(Ctx(absl::Seconds(2)).get(), get, &out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  cpb::ChangeTierRequest change;
+  change.set_customer_id(id);
+  change.set_tier(cpb::TIER_PLATINUM);
+  change.set_reason("lock released");
+  change.set_version(out.version());
+  s = stub->ChangeTier(Ctx(absl::Seconds(2)).get(), change, &out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+}  // namespace
+}  // namespace kefu
