@@ -125,6 +125,10 @@ class ComplaintsTest : public ::testing::Test {
     customers_server_->Shutdown();
     delete customers_server_;
     customers_server_ = nullptr;
+    delete customers_service_;
+    customers_service_ = nullptr;
+    delete customers_repo_;
+    customers_repo_ = nullptr;
   }
 
   static std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor = "E2001",

@@ -884,7 +884,8 @@ TEST(Escalation, GoverningDeadline) {
 
 TEST(Escalation, AGeneralComplaintFromReceiptToTheDepartmentManager) {
   const BusinessCalendar cal = Office();
-  const PolicyRule& rule = DeadlinePolicy::Defaults().Match(Severity::kGeneral, 2, 6);
+  // A copy: Defaults() is a temporary.
+  const PolicyRule rule = DeadlinePolicy::Defaults().Match(Severity::kGeneral, 2, 6);
   const std::vector<SlaEvent> received{{Nov(20, 17, 0), K::kStart}};  // Friday 17:00
   EscalationLevel level = InitialLevel(Severity::kGeneral);
   ASSERT_EQ(level, EscalationLevel::kHandler);
@@ -914,7 +915,8 @@ TEST(Escalation, AGeneralComplaintFromReceiptToTheDepartmentManager) {
 }
 
 TEST(Escalation, AMajorComplaintRunsAroundTheClockAtSeniorLevel) {
-  const PolicyRule& rule = DeadlinePolicy::Defaults().Match(Severity::kMajor, 1, 1);
+  // A copy: Defaults() is a temporary.
+  const PolicyRule rule = DeadlinePolicy::Defaults().Match(Severity::kMajor, 1, 1);
   ASSERT_TRUE(rule.around_the_clock);
   const BusinessCalendar always = BusinessCalendar::AlwaysOpen();
   const std::vector<SlaEvent> received{{Nov(20, 22, 0), K::kStart}};  // Friday night
