@@ -53,6 +53,8 @@ ABSL_FLAG(std::string, service_public_key_file, "",
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 ABSL_FLAG(int, drain_delay_ms, 0, "After SIGTERM, report NOT_SERVING this long before closing the listener.");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "After SIGTERM, how long in-flight calls may still take.");
+ABSL_FLAG(int, request_id_retention_h, 24 * 7,
+          "How long, in hours, a request_id replays its first result before it is forgotten.");
 
 namespace kefu {
 
@@ -117,6 +119,7 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   o.drain_delay = absl::Milliseconds(absl::GetFlag(FLAGS_drain_delay_ms));
   o.shutdown_grace = absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
+  o.request_id_retention = absl::Hours(std::max(1, absl::GetFlag(FLAGS_request_id_retention_h)));
 
   auto fail = [](absl::string_view what, const absl::Status& s) {
     log::Error(what, {{"error", s.ToString()}});

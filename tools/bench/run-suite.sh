@@ -6,9 +6,16 @@
 # half the closed-loop c=8 rate, and prints one table with the ratios to the floors.
 # Results (one JSON per run, summary.tsv, table.txt) stay in <build_dir>/bench-results.
 #
-# usage: tools/bench/run-suite.sh <build_dir>
+# With `soak` (make reliability), instead: the peak of GetCustomer and CreateCustomer at 8
+# in flight, then both in open loop at once, each at a quarter of its own peak (half the
+# server's capacity together), window after window,
+# with the server's resident memory after each; fails on any error or on memory growing
+# more than 10% from the first window to the last.
+#
+# usage: tools/bench/run-suite.sh <build_dir> [soak]
 # env:   KEFU_BENCH_DURATION (default 10s), KEFU_BENCH_WARMUP (1s), KEFU_BENCH_POOL (8),
-#        KEFU_BENCH_CONCURRENCY (default "1 8")
+#        KEFU_BENCH_CONCURRENCY (default "1 8"); soak: KEFU_SOAK_WINDOWS (6),
+#        KEFU_SOAK_WINDOW (5m: 30 minutes in all), KEFU_SOAK_WARMUP (30s, before the first)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -69,6 +76,62 @@ run() {  # workload mode load [flags...]
   echo "-- $w $mode $load" >&2
   "$bench" "${common[@]}" --workload="$w" --mode="$mode" "$@" --json="$out/$w-$mode-$load.json" >/dev/null
 }
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
+
+if [ "${2:-}" = soak ]; then
+  windows=${KEFU_SOAK_WINDOWS:-6}
+  window=${KEFU_SOAK_WINDOW:-5m}
+  run get_customer closed peak --concurrency=8
+  run create_customer closed peak --concurrency=8
+  quarter() { awk -F'\t' -v w="$1" '$1 == w && $2 == "closed" { r = $7 / 4 } END { printf "%d", (r > 1 ? r : 1) }' \
+    "$out/summary.tsv"; }
+  get_rate=$(quarter get_customer)
+  create_rate=$(quarter create_customer)
+  : >"$out/soak.tsv"
+  : >"$out/soak-rss.tsv"
+  for i in $(seq 1 "$windows"); do
+    # The first window starts with an unrecorded warm-up at the soak rate: the database
+    # is still writing back what the peak runs left behind.
+    warm=0s
+    [ "$i" = 1 ] && warm=${KEFU_SOAK_WARMUP:-30s}
+    common=(--target="127.0.0.1:$grpc_port" --db_port="$db_port" --db_pool_size="$pool" --duration="$window"
+            --warmup="$warm" --summary="$out/soak.tsv" --concurrency="$pool" --mode=open)
+    "$bench" "${common[@]}" --workload=get_customer --rate="$get_rate" --json="$out/soak-get-$i.json" >/dev/null &
+    get_pid=$!
+    "$bench" "${common[@]}" --workload=create_customer --rate="$create_rate" \
+      --json="$out/soak-create-$i.json" >/dev/null
+    wait "$get_pid"
+    echo -e "$i\t$(rss_kb)" >>"$out/soak-rss.tsv"
+    echo "-- soak window $i/$windows done, rss $(rss_kb) kB" >&2
+  done
+  {
+    echo "kefu soak: $(nproc) cores, GetCustomer at $get_rate/s and CreateCustomer at $create_rate/s (a quarter of"
+    echo "each one's c=8 peak: half the capacity together) in open loop, $windows windows of $window; latency in"
+    echo "ms, rss after each window"
+    echo
+    printf "%-7s %-16s %9s %6s %9s %8s %8s %8s %10s\n" window workload calls errors calls/s p50 p99 p99.9 rss_kB
+    awk -F'\t' -v rssfile="$out/soak-rss.tsv" '
+      BEGIN { while ((getline line < rssfile) > 0) { split(line, f, "\t"); rss[f[1]] = f[2] } }
+      { w = int((NR + 1) / 2)
+        printf "%-7d %-16s %9d %6d %9.1f %8.3f %8.3f %8.3f %10s\n", w, $1, $5, $6, $7, $8 / 1000, $10 / 1000,
+          $11 / 1000, rss[w]
+        errors += $6; p99[$1, w] = $10; last = w }
+      END {
+        split("get_customer create_customer", names, " ")
+        print ""
+        for (k = 1; k <= 2; ++k)
+          if (p99[names[k], 1] > 0)
+            printf "p99 drift %-16s last/first window: %.2f\n", names[k], p99[names[k], last] / p99[names[k], 1]
+        growth = (rss[last] - rss[1]) / rss[1] * 100
+        printf "resident memory: %d kB after window 1, %d kB after window %d: %+.1f%%\n", rss[1], rss[last], last, growth
+        printf "errors: %d\n", errors
+        if (errors > 0 || growth > 10) { print "SOAK FAILED"; exit 1 }
+        print "soak passed"
+      }' "$out/soak.tsv"
+  } | tee "$out/soak.txt"
+  exit "${PIPESTATUS[0]}"
+fi
 
 for c in $levels; do
   # get_customer before db_point_select: its setup creates the rows the select reads.
