@@ -263,6 +263,20 @@ class ReliabilitySystem : public ::testing::Test {
     return ids;
   }
 
+  // Once `table` of service `name` holds `at_least` rows whose `column` starts with
+  // `prefix`, SIGKILLs the service and a second later starts it again (same flags,
+  // ports and schema); *restarted tells whether it came back SERVING.
+  std::thread CrashAndRestartAt(const std::string& name, const std::string& table, const std::string& column,
+                                const std::string& prefix, int64_t at_least, std::atomic<bool>* restarted) {
+    return std::thread([=] {
+      while (CountRows(S(name).db, DbPort(), table, column, prefix).first < at_least)
+        absl::SleepFor(absl::Milliseconds(50));
+      system_->Signal(name, SIGKILL);
+      absl::SleepFor(absl::Seconds(1));
+      *restarted = static_cast<bool>(system_->Restart(name));
+    });
+  }
+
   // Log entries per reference ("complaints/WO...") of the customers.
   std::map<std::string, int> LogReferences(const std::vector<int64_t>& customers) {
     auto stub = cpb::CustomerService::NewStub(S("customers").channel);
@@ -310,13 +324,7 @@ TEST_F(ReliabilitySystem, CustomersKilledMidLoadLosesAndDoublesNothing) {
   auto stub = cpb::CustomerService::NewStub(S("customers").channel);
   const int total = Records();
   std::atomic<bool> restarted{false};
-  std::thread chaos([&] {
-    while (CountRows(S("customers").db, DbPort(), "customers", "name", "rsk").first < total / 4)
-      absl::SleepFor(absl::Milliseconds(100));
-    system_->Signal("customers", SIGKILL);
-    absl::SleepFor(absl::Seconds(1));
-    restarted = static_cast<bool>(system_->Restart("customers"));
-  });
+  std::thread chaos = CrashAndRestartAt("customers", "customers", "name", "rsk", total / 4, &restarted);
   LoadReport report = RunLoad(total, [&](int i, int64_t* id) { return CreateCustomer(*stub, "rsk", i, id); });
   chaos.join();
   ASSERT_TRUE(restarted);
@@ -333,13 +341,7 @@ TEST_F(ReliabilitySystem, ComplaintsKilledMidLoadDeliversItsOutboxExactlyOnce) {
   auto stub = wo::ComplaintService::NewStub(S("complaints").channel);
   const int total = std::max(100, Records() / 5);
   std::atomic<bool> restarted{false};
-  std::thread chaos([&] {
-    while (CountRows(S("complaints").db, DbPort(), "work_orders", "title", "rwo").first < total / 4)
-      absl::SleepFor(absl::Milliseconds(50));
-    system_->Signal("complaints", SIGKILL);
-    absl::SleepFor(absl::Seconds(1));
-    restarted = static_cast<bool>(system_->Restart("complaints"));
-  });
+  std::thread chaos = CrashAndRestartAt("complaints", "work_orders", "title", "rwo", total / 4, &restarted);
   std::mutex mu;
   std::map<int, std::string> numbers;
   LoadReport report = RunLoad(total, [&](int i, int64_t* id) {
