@@ -1,6 +1,7 @@
 // The storage layer against real MariaDB: pool, transactions, error mapping,
 // migrations, idempotency keys, and recovery after the server is killed.
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include <atomic>
 #include <thread>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "kefu/db/db.h"
 #include "kefu/errors.h"
+#include "kefu/security/audit.h"
 #include "kefu/time_util.h"
 #include "support/test_env.h"
 
@@ -165,6 +167,28 @@ TEST_F(DbTest, RequestIdClaimsReturnTheFirstResource) {
   auto other_body = ClaimRequestId(*s, "scope", "r1", 100);
   EXPECT_EQ(other_body.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(ClaimRequestId(*s, "other-scope", "r1", 100).ok());
+}
+
+// The audit trail writes a batch of any size in statements of 100, 10 and 1 rows (a
+// few statements to prepare per connection, however the batches fall), all or nothing.
+TEST_F(DbTest, AuditBatchesOfAnySizeAreWrittenWhole) {
+  ASSERT_TRUE(ApplyMigrations(*pool_, {}).ok());
+  prometheus::Registry registry;
+  security::AuditLog audit(pool_.get(), &registry, absl::Hours(1));
+  const absl::Time at = absl::FromUnixSeconds(1780000000);
+  for (int n : {237, 1, 10, 99}) {
+    for (int i = 0; i < n; ++i)
+      audit.Record({at, "E1001", "agent", "", "/kefu.test.v1.T/Call", "read", absl::StrCat(n, "-", i),
+                    "name,phone", absl::StrCat("req-", n, "-", i)});
+    ASSERT_TRUE(audit.Flush().ok());
+  }
+  auto s = pool_->Acquire();
+  ASSERT_TRUE(s.ok());
+  auto row = s->QueryOne("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM audit_log WHERE method = ?",
+                         {"/kefu.test.v1.T/Call"});
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->Int(0), 237 + 1 + 10 + 99);
+  EXPECT_EQ((*row)->Int(1), 237 + 1 + 10 + 99);
 }
 
 TEST(DbRecovery, PoolRecoversAfterTheServerIsKilledAndRestarted) {

@@ -263,28 +263,39 @@ absl::Status AuditLog::Flush() {
 }
 
 absl::Status AuditLog::WriteBatch(const std::vector<AuditRecord>& batch) {
-  std::string sql =
-      "INSERT INTO audit_log (occurred_at, actor, actor_roles, via_service, method, kind, record_id,"
-      " fields, request_id) VALUES ";
-  std::vector<db::Param> params;
-  params.reserve(batch.size() * 9);
-  for (size_t i = 0; i < batch.size(); ++i) {
-    absl::StrAppend(&sql, i ? "," : "", "(?,?,?,?,?,?,?,?,?)");
-    const auto& r = batch[i];
-    params.emplace_back(ToSqlTime(r.time));
-    params.emplace_back(r.actor);
-    params.emplace_back(r.actor_roles);
-    params.emplace_back(r.via_service);
-    params.emplace_back(r.method);
-    params.emplace_back(r.kind);
-    params.emplace_back(r.record_id);
-    params.emplace_back(r.fields.substr(0, 1000));
-    params.emplace_back(r.request_id);
-  }
-  auto session = pool_->Acquire();
-  if (!session.ok()) return session.status();
-  auto res = session->Exec(sql, params);
-  return res.ok() ? absl::OkStatus() : res.status();
+  // Rows go in statements of 100, 10 and 1 rows, so each pooled connection prepares at
+  // most three audit statements: one statement per batch size would leave hundreds of
+  // prepared statements (each with buffers for thousands of parameters) in the
+  // connections' caches, and the process would keep growing.
+  return pool_->InTransaction([&](db::Session& session) -> absl::Status {
+    size_t next = 0;
+    for (size_t chunk : {size_t{100}, size_t{10}, size_t{1}}) {
+      while (batch.size() - next >= chunk) {
+        std::string sql =
+            "INSERT INTO audit_log (occurred_at, actor, actor_roles, via_service, method, kind, record_id,"
+            " fields, request_id) VALUES ";
+        std::vector<db::Param> params;
+        params.reserve(chunk * 9);
+        for (size_t i = 0; i < chunk; ++i) {
+          absl::StrAppend(&sql, i ? "," : "", "(?,?,?,?,?,?,?,?,?)");
+          const auto& r = batch[next + i];
+          params.emplace_back(ToSqlTime(r.time));
+          params.emplace_back(r.actor);
+          params.emplace_back(r.actor_roles);
+          params.emplace_back(r.via_service);
+          params.emplace_back(r.method);
+          params.emplace_back(r.kind);
+          params.emplace_back(r.record_id);
+          params.emplace_back(Utf8Prefix(r.fields, 1000));
+          params.emplace_back(r.request_id);
+        }
+        auto res = session.Exec(sql, params);
+        if (!res.ok()) return res.status();
+        next += chunk;
+      }
+    }
+    return absl::OkStatus();
+  });
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> AuditLog::InterceptorFactory() {
