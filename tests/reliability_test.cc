@@ -515,8 +515,10 @@ TEST_F(ReliabilitySystem, HeldLockEndsCallsAtTheirDeadlineAndThePoolRecovers) {
   // Handlers stuck behind the lock give up at the lock-wait timeout; afterwards the
   // server is back to its idle thread count and answers at once.
   absl::Time end = absl::Now() + absl::Seconds(15);
-  while (ThreadCount(pid) > threads_before && absl::Now() < end) absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_LE(ThreadCount(pid), threads_before) << "threads leaked";
+  while (ThreadCount(pid) > threads_before + 2 && absl::Now() < end) absl::SleepFor(absl::Milliseconds(200));
+  // gRPC's synchronous server may keep an idle poller thread or two beyond the count
+  // before; the 8 handlers that waited on the lock must be gone.
+  EXPECT_LE(ThreadCount(pid), threads_before + 2) << "threads leaked";
   cpb::GetCustomerRequest get;
   get.set_customer_id(id);
   cpb::Customer out;

@@ -16,10 +16,12 @@ packages=(
   prometheus                               # Prometheus and promtool: `make run`, tests/deploy
   python3-yaml nodejs                      # tests/deploy (kubectl: see below)
   python3-grpcio python3-protobuf          # examples/python and its test
-  clang-16 libclang-rt-16-dev llvm-16      # sanitizer and libFuzzer builds (make test-sanitize, fuzz-smoke);
-                                           # 16, not bookworm's default 14, which rejects lambdas
-                                           # capturing structured bindings (complaints/src/service.cc)
 )
+# Sanitizer and libFuzzer builds only (make fuzz-smoke, make test-sanitize), never the
+# image: clang 16, not bookworm's default 14, which rejects lambdas capturing structured
+# bindings (complaints/src/service.cc).
+sanitizer_packages=(clang-16 libclang-rt-16-dev llvm-16)
+packages+=("${sanitizer_packages[@]}")
 # Debian's nodejs has no npm of its own; a Node.js that brings npm needs none.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 # tests/deploy render with `kubectl kustomize` (components need kustomize v5). Debian's
