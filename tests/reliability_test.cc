@@ -277,6 +277,18 @@ class ReliabilitySystem : public ::testing::Test {
     });
   }
 
+  // LogReferences once at least `expected` references are there (the outbox relay
+  // retries with backoff), or as they are after a minute.
+  std::map<std::string, int> LogReferencesOnceThere(const std::vector<int64_t>& customers, size_t expected) {
+    absl::Time end = absl::Now() + absl::Seconds(60);
+    std::map<std::string, int> refs = LogReferences(customers);
+    while (refs.size() < expected && absl::Now() < end) {
+      absl::SleepFor(absl::Milliseconds(500));
+      refs = LogReferences(customers);
+    }
+    return refs;
+  }
+
   // Log entries per reference ("complaints/WO...") of the customers.
   std::map<std::string, int> LogReferences(const std::vector<int64_t>& customers) {
     auto stub = cpb::CustomerService::NewStub(S("customers").channel);
@@ -360,13 +372,7 @@ TEST_F(ReliabilitySystem, ComplaintsKilledMidLoadDeliversItsOutboxExactlyOnce) {
 
   // Every work order's creation reaches the customer log once, however many times the
   // relay had to try.
-  absl::Time end = absl::Now() + absl::Seconds(60);
-  std::map<std::string, int> refs;
-  while (absl::Now() < end) {
-    refs = LogReferences(customers);
-    if (refs.size() >= numbers.size()) break;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
+  std::map<std::string, int> refs = LogReferencesOnceThere(customers, numbers.size());
   int missing = 0, doubled = 0;
   for (const auto& [i, number] : numbers) {
     int n = refs[absl::StrCat("complaints/", number)];
@@ -457,13 +463,7 @@ TEST_F(ReliabilitySystem, WorkOrdersAreTakenWhileCustomersIsDownAndLoggedAfter) 
   }
 
   ASSERT_TRUE(system_->Restart("customers"));
-  absl::Time end = absl::Now() + absl::Seconds(60);
-  std::map<std::string, int> refs;
-  while (absl::Now() < end) {
-    refs = LogReferences(customers);
-    if (refs.size() >= numbers.size()) break;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
+  std::map<std::string, int> refs = LogReferencesOnceThere(customers, numbers.size());
   for (const auto& number : numbers) EXPECT_EQ(refs[absl::StrCat("complaints/", number)], 1) << number;
 }
 
