@@ -38,12 +38,8 @@ class ServiceProcess {
     return s.ok() ? *s : HealthState::kUnknown;
   }
   bool WaitHealth(HealthState want, absl::Duration timeout, const std::string& service = "") {
-    absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (Health(service) == want) return true;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return false;
+    auto s = probe::WaitForHealth(channel_, service, want, timeout);
+    return s.ok() && *s == want;
   }
   testing::Process& process() { return *process_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }

@@ -172,13 +172,8 @@ void ExpectExactlyOnce(const LoadReport& report, int total, std::pair<int64_t, i
 // Polls health until it reports `want` (or the timeout passes); returns whether it did.
 bool HealthBecomes(const std::shared_ptr<grpc::Channel>& channel, probe::HealthState want,
                    absl::Duration timeout) {
-  absl::Time end = absl::Now() + timeout;
-  while (absl::Now() < end) {
-    auto h = probe::CheckHealth(channel, "", absl::Seconds(1));
-    if (h.ok() && *h == want) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return false;
+  auto h = probe::WaitForHealth(channel, "", want, timeout);
+  return h.ok() && *h == want;
 }
 
 int ThreadCount(pid_t pid) {

@@ -659,13 +659,9 @@ class TlsTest : public ::testing::Test {
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
     return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_), grpc::SslCredentials(o), args);
   }
-  bool Serving(const std::shared_ptr<grpc::Channel>& channel, int attempts) {
-    for (int i = 0; i < attempts; ++i) {
-      auto h = probe::CheckHealth(channel, "", absl::Seconds(1));
-      if (h.ok() && *h == probe::HealthState::kServing) return true;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return false;
+  bool Serving(const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout) {
+    auto h = probe::WaitForHealth(channel, "", probe::HealthState::kServing, timeout);
+    return h.ok() && *h == probe::HealthState::kServing;
   }
   grpc::Status GetMissingCustomer(const std::shared_ptr<grpc::Channel>& channel) {
     cu::GetCustomerRequest req;
@@ -685,10 +681,10 @@ class TlsTest : public ::testing::Test {
 TEST_F(TlsTest, TlsClientsAreServedAndPlaintextOrUntrustedClientsAreNot) {
   Start(false);
   auto tls = Tls(false);
-  ASSERT_TRUE(Serving(tls, 300)) << process_->Output();
+  ASSERT_TRUE(Serving(tls, absl::Seconds(30))) << process_->Output();
   EXPECT_EQ(GetMissingCustomer(tls).error_code(), StatusCode::NOT_FOUND);
   auto plaintext = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
-  EXPECT_FALSE(Serving(plaintext, 3));
+  EXPECT_FALSE(Serving(plaintext, absl::Seconds(1)));
   EXPECT_EQ(GetMissingCustomer(plaintext).error_code(), StatusCode::UNAVAILABLE);
   // A client that trusts another CA.
   EXPECT_EQ(GetMissingCustomer(Tls(false, "other/ca.pem")).error_code(), StatusCode::UNAVAILABLE);
@@ -697,7 +693,7 @@ TEST_F(TlsTest, TlsClientsAreServedAndPlaintextOrUntrustedClientsAreNot) {
 TEST_F(TlsTest, MutualTlsRefusesClientsWithoutACertificate) {
   Start(true);
   auto with_cert = Tls(true);
-  ASSERT_TRUE(Serving(with_cert, 300)) << process_->Output();
+  ASSERT_TRUE(Serving(with_cert, absl::Seconds(30))) << process_->Output();
   EXPECT_EQ(GetMissingCustomer(with_cert).error_code(), StatusCode::NOT_FOUND);
   EXPECT_EQ(GetMissingCustomer(Tls(false)).error_code(), StatusCode::UNAVAILABLE);
 }

@@ -1,5 +1,7 @@
 #include "kefu/probe.h"
 
+#include <algorithm>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/unknown_field_set.h>
@@ -53,11 +55,14 @@ const char* HealthStateName(HealthState s) {
   }
 }
 
-absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
-                                        const std::string& service, absl::Duration timeout) {
+namespace {
+
+absl::StatusOr<HealthState> Check(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
+                                  absl::Duration timeout, bool wait_for_ready) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  ctx.set_wait_for_ready(wait_for_ready);
   grpc::CompletionQueue cq;
   grpc::ByteBuffer request = ToBuffer(service.empty() ? "" : LengthDelimited(1, service));
   auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
@@ -81,6 +86,29 @@ absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& ch
       return static_cast<HealthState>(f.varint());
   }
   return HealthState::kUnknown;  // proto3 default: UNKNOWN is not encoded
+}
+
+}  // namespace
+
+absl::StatusOr<HealthState> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
+                                        const std::string& service, absl::Duration timeout) {
+  return Check(channel, service, timeout, /*wait_for_ready=*/false);
+}
+
+absl::StatusOr<HealthState> WaitForHealth(const std::shared_ptr<grpc::Channel>& channel,
+                                          const std::string& service, HealthState want,
+                                          absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  constexpr absl::Duration kPoll = absl::Seconds(1);
+  absl::StatusOr<HealthState> last = absl::DeadlineExceededError("no health answer yet");
+  while (true) {
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return last;
+    // Waiting for ready keeps this thread polling the connection attempt.
+    last = Check(channel, service, std::min(left, kPoll), /*wait_for_ready=*/true);
+    if (last.ok() && *last == want) return last;
+    absl::SleepFor(std::min(deadline - absl::Now(), absl::Milliseconds(50)));
+  }
 }
 
 absl::StatusOr<std::vector<std::string>> ListServices(const std::shared_ptr<grpc::Channel>& channel,

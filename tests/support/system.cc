@@ -87,14 +87,9 @@ void ServiceBinaries::Launch(Binary& b) {
 
 ::testing::AssertionResult ServiceBinaries::WaitServing(const std::string& name, absl::Duration timeout) {
   Binary& b = binaries_.at(name);
-  absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    auto h = probe::CheckHealth(b.channel, "", absl::Seconds(1));
-    if (h.ok() && *h == probe::HealthState::kServing) return ::testing::AssertionSuccess();
-    if (absl::Now() > deadline)
-      return ::testing::AssertionFailure() << name << " is not SERVING\n" << b.process->Output();
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  auto h = probe::WaitForHealth(b.channel, "", probe::HealthState::kServing, timeout);
+  if (h.ok() && *h == probe::HealthState::kServing) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << name << " is not SERVING\n" << b.process->Output();
 }
 
 void ServiceBinaries::Signal(const std::string& name, int sig) { binaries_.at(name).process->Signal(sig); }

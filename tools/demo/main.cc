@@ -114,7 +114,8 @@ int main(int argc, char** argv) {
   const std::string addr = ServiceAddress();
   kefu::ChannelPool channels;
   auto channel = channels.Get(addr);
-  auto health = kefu::probe::CheckHealth(channel, "kefu.customers.v1.CustomerService", absl::Seconds(5));
+  auto health = kefu::probe::WaitForHealth(channel, "kefu.customers.v1.CustomerService",
+                                           kefu::probe::HealthState::kServing, absl::Seconds(5));
   if (!health.ok() || *health != kefu::probe::HealthState::kServing) {
     std::cerr << "error: the customers service at " << addr << " is not serving ("
               << (health.ok() ? kefu::probe::HealthStateName(*health) : health.status().ToString())
