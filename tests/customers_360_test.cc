@@ -77,12 +77,16 @@ TEST(Customer360, ShowsWhatThePeersHoldAndSaysWhichPartsAreMissing) {
   EXPECT_EQ(view.active_contracts(0).type(), "service_contract");
   ASSERT_EQ(view.parts_size(), 3);
   for (const auto& p : view.parts()) {
-    if (p.part() == "contracts") EXPECT_TRUE(p.available());
+    if (p.part() == "contracts") {
+      EXPECT_TRUE(p.available());
+    }
     if (p.part() == "complaints") {
       EXPECT_FALSE(p.available());
       EXPECT_FALSE(p.reason().empty());
     }
-    if (p.part() == "sales") EXPECT_EQ(p.reason(), "not configured");
+    if (p.part() == "sales") {
+      EXPECT_EQ(p.reason(), "not configured");
+    }
   }
 }
 

@@ -41,9 +41,17 @@ std::vector<size_t> RemainingSteps(const Path<T>& path, T current) {
   return {};
 }
 
+Caller Acting(const std::string& staff_id, const std::string& department_id, const std::string& request_id) {
+  Caller caller;
+  caller.staff_id = staff_id;
+  caller.department_id = department_id;
+  caller.request_id = request_id;
+  return caller;
+}
+
 // Calls act as the account manager, so the log and the tier history name them.
 Caller CallerFor(const CustomerPlan& plan) {
-  return Caller{plan.owner.staff_id, plan.owner.department_id, plan.create.request_id(), {}};
+  return Acting(plan.owner.staff_id, plan.owner.department_id, plan.create.request_id());
 }
 
 }  // namespace
@@ -293,7 +301,7 @@ void Loader::LoadRetention(const RetentionPlan& plan, const Caller& caller, int6
 // ---- survey ----
 
 void Loader::LoadSurvey(const SurveyPlan& plan) {
-  Caller caller{"", "", plan.request_id, {}};
+  Caller caller = Acting("", "", plan.request_id);
   pb::SampleSurveysRequest sample;
   sample.set_campaign(plan.campaign);
   *sample.mutable_served_from() = ToProtoTime(plan.served_from);
@@ -343,7 +351,7 @@ void Loader::LoadSurvey(const SurveyPlan& plan) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = owner_of_.find(s.customer_id());
-      if (it != owner_of_.end()) agent = Caller{it->second.staff_id, it->second.department_id, plan.request_id, {}};
+      if (it != owner_of_.end()) agent = Acting(it->second.staff_id, it->second.department_id, plan.request_id);
     }
     pb::RecordSurveyResultRequest req;
     req.set_survey_id(s.id());
