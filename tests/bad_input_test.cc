@@ -1633,6 +1633,10 @@ TEST_F(BadInputTest, StreamingRpcsRefuseBadInputToo) {
     r.set_department_id(kUtf8Placeholder);
     cases.push_back({"invalid UTF-8 department_id", "/kefu.complaints.v1.ComplaintService/WatchAlerts",
                      {with_utf8(r, "department_id")}, IA, "", kStreamUtf8});
+    r.Clear();
+    r.set_after_alert_id(-1);
+    cases.push_back({"negative after_alert_id", "/kefu.complaints.v1.ComplaintService/WatchAlerts", {Serialize(r)}, IA,
+                     "after_alert_id", ""});
   }
   for (const auto& c : cases) {
     Outcome got = CallStream(Of(absl::StrContains(c.method, "Complaint") ? "complaints" : "customers").channel,

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "kefu/complaints/v1/complaints.grpc.pb.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
@@ -41,12 +43,8 @@ struct Service {
     channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port), grpc::InsecureChannelCredentials());
   }
   bool WaitServing() {
-    for (int i = 0; i < 200; ++i) {
-      auto s = probe::CheckHealth(channel, "", absl::Seconds(1));
-      if (s.ok() && *s == probe::HealthState::kServing) return true;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return false;
+    auto s = probe::WaitForHealth(channel, "", probe::HealthState::kServing, absl::Seconds(30));
+    return s.ok() && *s == probe::HealthState::kServing;
   }
 };
 
@@ -63,9 +61,9 @@ TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
   Service customers, complaints;
   customers.Start("customers", customers_db, {});
   ASSERT_TRUE(customers.WaitServing()) << customers.process->Output();
-  complaints.Start("complaints", complaints_db,
-                   {absl::StrCat("--customers_addr=127.0.0.1:", customers.grpc_port), "--sweep_interval_ms=200",
-                    "--outbox_interval_ms=200"});
+  const std::vector<std::string> complaints_flags{absl::StrCat("--customers_addr=127.0.0.1:", customers.grpc_port),
+                                                  "--sweep_interval_ms=200", "--outbox_interval_ms=200"};
+  complaints.Start("complaints", complaints_db, complaints_flags);
   ASSERT_TRUE(complaints.WaitServing()) << complaints.process->Output();
 
   cpb::CreateCustomerRequest create_customer;
@@ -82,7 +80,7 @@ TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
   auto reader = stub->WatchAlerts(watch_ctx.get(), watch);
   absl::SleepFor(absl::Milliseconds(700));  // the stream has taken its starting point
 
-  pb::CreateWorkOrderRequest create;
+  pb::CreateWorkOrderRequest create;  // received a month ago: overdue at once
   auto* w = create.mutable_work_order();
   w->set_customer_id(customer.id());
   w->set_channel(pb::CHANNEL_PHONE);
@@ -131,13 +129,73 @@ TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
             std::string::npos);
   EXPECT_NE(metrics->find("kefu_outbox_delivered_total{target=\"customers.log\"}"), std::string::npos);
 
-  // SIGTERM with the watch stream still open: the stream ends and the process exits
-  // well before the 10 s grace period.
+  // kefuctl watches too, from the first alert on, and must ride out a restart.
+  testing::Process kefuctl(testing::BuildPath("tools/kefuctl/kefuctl"),
+                           {"--plaintext", absl::StrCat("--addr=127.0.0.1:", complaints.grpc_port),
+                            absl::StrCat("--token=", testing::TestToken("E3001", "senior_manager", "", absl::Minutes(10))),
+                            "--json", "complaints", "watch", "--department=D-BIN", "--after=0"});
+  auto printed = [&](int64_t work_order_id) {
+    return absl::StrContains(kefuctl.Output(), absl::StrCat("\"work_order_id\": \"", work_order_id, "\""));
+  };
+  for (int i = 0; i < 200 && !printed(created.id()); ++i) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(printed(created.id())) << kefuctl.Output();
+
+  // SIGTERM with watchers still reading: their streams end with UNAVAILABLE (watch
+  // again, elsewhere) and the process exits well before the 10 s grace period.
+  grpc::Status watch_end;
+  std::thread watcher([&] {
+    while (reader->Read(&alert)) {
+    }
+    watch_end = reader->Finish();
+  });
   absl::Time start = absl::Now();
   complaints.process->Signal(SIGTERM);
   EXPECT_EQ(complaints.process->WaitExit(15000), 0);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(8));  // far below the 10 s grace period
-  reader->Finish();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << complaints.process->Output();
+  watcher.join();
+  EXPECT_EQ(watch_end.error_code(), grpc::StatusCode::UNAVAILABLE) << watch_end.error_message();
+  EXPECT_NE(watch_end.error_message().find("after_alert_id"), std::string::npos);
+
+  // While it is down, another replica takes an overdue work order and escalates it.
+  Service replica;
+  replica.Start("complaints", complaints_db, complaints_flags);
+  ASSERT_TRUE(replica.WaitServing()) << replica.process->Output();
+  auto replica_stub = pb::ComplaintService::NewStub(replica.channel);
+  create.set_request_id("second-overdue");
+  pb::WorkOrder second;
+  ASSERT_TRUE(replica_stub->CreateWorkOrder(Ctx().get(), create, &second).ok());
+  now.Clear();
+  for (int i = 0; i < 100 && now.escalation_level() < pb::ESCALATION_LEVEL_DEPARTMENT_MANAGER; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    get.set_work_order_id(second.id());
+    ASSERT_TRUE(replica_stub->GetWorkOrder(Ctx().get(), get, &now).ok());
+  }
+  ASSERT_GE(now.escalation_level(), pb::ESCALATION_LEVEL_DEPARTMENT_MANAGER);
+  EXPECT_FALSE(printed(second.id()));
+
+  // The first replica comes back; kefuctl resumes after the last alert it printed and
+  // shows what it missed, printing no alert twice.
+  complaints.Start("complaints", complaints_db, complaints_flags);
+  ASSERT_TRUE(complaints.WaitServing()) << complaints.process->Output();
+  for (int i = 0; i < 200 && !printed(second.id()); ++i) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_TRUE(printed(second.id())) << kefuctl.Output();
+  std::set<std::string> alert_ids;
+  int printed_alerts = 0;
+  for (absl::string_view rest = kefuctl.Output(); absl::StrContains(rest, "\"id\": \"");) {
+    rest.remove_prefix(rest.find("\"id\": \"") + 7);
+    alert_ids.insert(std::string(rest.substr(0, rest.find('"'))));
+    ++printed_alerts;
+  }
+  EXPECT_GE(printed_alerts, 2);
+  EXPECT_EQ(alert_ids.size(), static_cast<size_t>(printed_alerts)) << kefuctl.Output();
+  EXPECT_TRUE(absl::StrContains(kefuctl.Output(), "watching again")) << kefuctl.Output();
+
+  kefuctl.Signal(SIGTERM);
+  kefuctl.WaitExit(5000);
+  for (Service* c : {&complaints, &replica}) {
+    c->process->Signal(SIGTERM);
+    EXPECT_EQ(c->process->WaitExit(15000), 0);
+  }
   customers.process->Signal(SIGTERM);
   EXPECT_EQ(customers.process->WaitExit(15000), 0);
   testing::DropSchema(customers_db);

@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <functional>
+#include <set>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "kefu/client.h"
 #include "kefu/clients/customers_client.h"
@@ -16,6 +18,7 @@
 #include "kefu/errors.h"
 #include "kefu/log.h"
 #include "kefu/outbox.h"
+#include "kefu/request_context.h"
 #include "kefu/server.h"
 #include "complaints/src/repository.h"
 #include "complaints/src/service.h"
@@ -433,6 +436,68 @@ TEST_F(ComplaintsTest, TwoConcurrentSweepsNeverDoubleEscalate) {
               1)
         << id;
   }
+}
+
+// A watcher whose stream ended (a server shutting down ends it with UNAVAILABLE) watches
+// again after the last alert it saw and gets every later alert, none twice.
+TEST_F(ComplaintsTest, AWatchResumedAfterTheLastAlertSeenMissesNothing) {
+  clock_->Set(kFridayAfternoon);
+  int64_t customer = NewCustomer(cpb::TIER_STANDARD, 9);
+  const std::set<int64_t> ours{NewWorkOrder(customer, pb::SEVERITY_GENERAL).id(),
+                               NewWorkOrder(customer, pb::SEVERITY_GENERAL).id()};
+  // A fresh watch names its starting point, the resume point of one that sees nothing.
+  int64_t before = -1;
+  {
+    auto ctx = Ctx();
+    auto reader = Stub()->WatchAlerts(ctx.get(), pb::WatchAlertsRequest());
+    reader->WaitForInitialMetadata();
+    auto cursor = ctx->GetServerInitialMetadata().find(kAlertCursorHeader);
+    ASSERT_NE(cursor, ctx->GetServerInitialMetadata().end());
+    ASSERT_TRUE(absl::SimpleAtoi(absl::string_view(cursor->second.data(), cursor->second.size()), &before));
+    ctx->TryCancel();
+    (void)reader->Finish();
+  }
+  EXPECT_EQ(before, Count("SELECT COALESCE(MAX(id), 0) FROM alerts", {}));
+  clock_->Set(Shanghai(2026, 11, 23, 11, 1));
+  ASSERT_TRUE(service_->SweepOnce().ok());
+
+  // Ours, in the order a watch resumed after `after` delivers them.
+  auto escalations_after = [&](int64_t after) {
+    pb::WatchAlertsRequest req;
+    req.set_department_id("D-SERVICE");
+    req.set_after_alert_id(after);
+    auto ctx = Ctx();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    auto reader = Stub()->WatchAlerts(ctx.get(), req);
+    std::vector<pb::Alert> seen;
+    pb::Alert a;
+    int64_t last = after;
+    while (seen.size() < ours.size() && reader->Read(&a)) {
+      EXPECT_GT(a.id(), last);  // ascending, so the last id seen is a resume point
+      last = a.id();
+      if (a.kind() == pb::ALERT_KIND_ESCALATED && ours.count(a.work_order_id())) seen.push_back(a);
+    }
+    ctx->TryCancel();
+    (void)reader->Finish();
+    return seen;
+  };
+  std::vector<pb::Alert> all = escalations_after(before);
+  ASSERT_EQ(all.size(), 2u);
+  std::vector<pb::Alert> resumed = escalations_after(all[0].id());
+  ASSERT_EQ(resumed.size(), 1u);  // the stream then runs to its deadline: nothing else of ours
+  EXPECT_EQ(resumed[0].id(), all[1].id());
+  EXPECT_EQ(resumed[0].work_order_id(), all[1].work_order_id());
+  EXPECT_TRUE(escalations_after(all[1].id()).empty());
+
+  pb::WatchAlertsRequest bad;
+  bad.set_after_alert_id(-1);
+  auto ctx = Ctx();
+  auto reader = Stub()->WatchAlerts(ctx.get(), bad);
+  pb::Alert a;
+  EXPECT_FALSE(reader->Read(&a));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("after_alert_id"), std::string::npos) << s.error_message();
 }
 
 TEST_F(ComplaintsTest, WorkOrdersAreTakenWhileCustomersIsDownAndTheLogCatchesUp) {

@@ -14,6 +14,8 @@
 namespace kefu {
 
 inline constexpr char kRequestIdHeader[] = "x-request-id";
+// Initial metadata of complaints' WatchAlerts: the alert id the stream starts after.
+inline constexpr char kAlertCursorHeader[] = "kefu-alert-cursor";
 
 struct Caller {
   std::string staff_id;       // "" when anonymous

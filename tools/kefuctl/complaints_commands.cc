@@ -1,12 +1,16 @@
 // kefuctl complaints ...: every call of kefu.complaints.v1.ComplaintService.
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "commands.h"
+#include "absl/time/clock.h"
 #include "kefu/complaints/v1/complaints.grpc.pb.h"
+#include "kefu/request_context.h"
 #include "output.h"
 #include "rpc.h"
 
@@ -170,21 +174,53 @@ int AtRisk(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::ListAtRisk, req);
 }
 
-// Streams until the server ends the stream or the user presses Ctrl-C.
+// The alert id a watch stream starts after, from its initial metadata.
+std::optional<int64_t> StreamCursor(const grpc::ClientContext& ctx) {
+  auto it = ctx.GetServerInitialMetadata().find(kefu::kAlertCursorHeader);
+  int64_t cursor = 0;
+  if (it != ctx.GetServerInitialMetadata().end() &&
+      absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &cursor))
+    return cursor;
+  return std::nullopt;
+}
+
+// Streams until the user presses Ctrl-C. When the stream ends with UNAVAILABLE (the
+// server restarting, or shutting down for an update) it watches again after the last
+// alert it printed, so no alert is missed or printed twice; it gives up after a minute
+// without a stream.
 int Watch(Invocation& inv) {
+  constexpr absl::Duration kRetryFor = absl::Minutes(1);
+  constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
   pb::WatchAlertsRequest req;
   req.set_department_id(inv.Str("department"));
   req.set_handler_id(inv.Str("handler"));
+  if (inv.Has("after")) req.set_after_alert_id(inv.Int("after"));
   auto stub = NewStub(inv);
-  auto ctx = inv.NewContext(/*with_deadline=*/false);  // watching is open-ended
-  auto reader = stub->WatchAlerts(ctx.get(), req);
-  pb::Alert alert;
-  while (reader->Read(&alert)) {
-    inv.Print(alert);
-    std::cout << std::flush;  // show each alert at once, also when piped
+  absl::Time failing_since = absl::InfiniteFuture();
+  absl::Duration backoff = absl::Milliseconds(250);
+  while (true) {
+    auto ctx = inv.NewContext(/*with_deadline=*/false);  // watching is open-ended
+    auto reader = stub->WatchAlerts(ctx.get(), req);
+    reader->WaitForInitialMetadata();
+    if (auto cursor = StreamCursor(*ctx)) {  // the stream is up
+      failing_since = absl::InfiniteFuture();
+      backoff = absl::Milliseconds(250);
+      if (!req.has_after_alert_id()) req.set_after_alert_id(*cursor);
+    }
+    pb::Alert alert;
+    while (reader->Read(&alert)) {
+      req.set_after_alert_id(alert.id());
+      inv.Print(alert);
+      std::cout << std::flush;  // show each alert at once, also when piped
+    }
+    grpc::Status s = reader->Finish();
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return s.ok() ? kExitOk : inv.Fail(s);
+    if (failing_since == absl::InfiniteFuture()) failing_since = absl::Now();
+    if (absl::Now() - failing_since > kRetryFor) return inv.Fail(s);
+    std::cerr << "kefuctl: " << s.error_message() << "; watching again\n";
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
   }
-  grpc::Status s = reader->Finish();
-  return s.ok() ? kExitOk : inv.Fail(s);
 }
 
 int Policy(Invocation& inv) {
@@ -315,7 +351,8 @@ void RegisterComplaintCommands(Registry& r) {
           ValueFlag("threshold-pct", "PCT", "share of the deadline used (default 80)")},
          0, 0, AtRisk});
   r.Add({"complaints watch", "", "Print escalations, breaches and warnings as they happen (Ctrl-C to stop)", "",
-         {ValueFlag("department", "DEPT_ID", "only this department"), ValueFlag("handler", "STAFF_ID", "only this handler")},
+         {ValueFlag("department", "DEPT_ID", "only this department"), ValueFlag("handler", "STAFF_ID", "only this handler"),
+          ValueFlag("after", "ALERT_ID", "first the alerts after this one (resume a watch)")},
          0, 0, Watch});
   r.Add({"complaints policy", "", "The deadline policy in force", "", {}, 0, 0, Policy});
   r.Add({"complaints calendar", "", "The business calendar in force", "", {}, 0, 0, Calendar});

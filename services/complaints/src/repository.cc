@@ -200,6 +200,7 @@ absl::Status Persist(Session& s, const pb::WorkOrder& before, Change& change, ab
 
 pb::Alert AlertFromRow(const Row& r) {
   pb::Alert a;
+  a.set_id(r.Int(0));
   a.set_kind(static_cast<pb::AlertKind>(r.Int(1)));
   a.set_work_order_id(r.Int(2));
   a.set_work_order_number(WorkOrderNumber(r.Int(2)));

@@ -806,20 +806,28 @@ grpc::Status ComplaintServiceImpl::WatchAlerts(grpc::ServerContext* ctx, const p
   Validator v;
   v.Merge(CheckId("department_id", req->department_id(), kMaxIdChars, false));
   v.Merge(CheckId("handler_id", req->handler_id(), kMaxIdChars, false));
+  if (req->after_alert_id() < 0) v.Add("after_alert_id", "must not be negative");
   if (!v.ok()) return ToGrpcStatus(v.Finish());
   // A department-scoped caller watches their own department only.
   auto department = security::DepartmentScope::Of(CallerFrom(*ctx)).ListDepartment(req->department_id());
   if (!department.ok()) return ToGrpcStatus(department.status());
   // Alerts are rows, so every replica streams the same alerts whichever wrote them.
-  auto last = repo_->LastAlertId();
-  if (!last.ok()) return ToGrpcStatus(last.status());
-  int64_t cursor = *last;
+  int64_t cursor = req->after_alert_id();
+  if (!req->has_after_alert_id()) {
+    auto last = repo_->LastAlertId();
+    if (!last.ok()) return ToGrpcStatus(last.status());
+    cursor = *last;
+  }
+  ctx->AddInitialMetadata(kAlertCursorHeader, absl::StrCat(cursor));
+  writer->SendInitialMetadata();
   while (!ctx->IsCancelled() && !stopping_) {
     // A stream outlives the check at its start: end it when the token expires.
     if (!security::IdentityOf(ctx->client_metadata()))
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the token expired; watch again with a fresh one");
+    constexpr int kBatch = 200;
     int64_t next = cursor;
-    auto alerts = repo_->AlertsAfter(cursor, 200, &next);
+    auto alerts = repo_->AlertsAfter(cursor, kBatch, &next);
+    bool backlog = alerts.ok() && static_cast<int>(alerts->size()) == kBatch;  // a resumed watch catching up
     if (alerts.ok()) {
       for (const auto& a : *alerts) {
         if (!department->empty() && a.department_id() != *department) continue;
@@ -828,8 +836,10 @@ grpc::Status ComplaintServiceImpl::WatchAlerts(grpc::ServerContext* ctx, const p
       }
       cursor = next;
     }
-    absl::SleepFor(config_.watch_poll);
+    if (!backlog) absl::SleepFor(config_.watch_poll);
   }
+  if (stopping_)  // UNAVAILABLE tells the watcher to come back (to another replica)
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down; watch again with after_alert_id");
   return grpc::Status::OK;
 }
 
