@@ -1,8 +1,15 @@
 // Pure logic of common/: validation, paging tokens, error mapping, SQL splitting,
-// metric code names, time conversions.
+// metric code names, time conversions; and how a channel tells a dependency is down
+// (loopback only).
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/server_builder.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "kefu/client.h"
 #include "kefu/common/v1/common.pb.h"
 #include "kefu/db/db.h"
 #include "kefu/errors.h"
@@ -10,7 +17,9 @@
 #include "kefu/paging.h"
 #include "kefu/time_util.h"
 #include "kefu/log.h"
+#include "kefu/security/transport.h"
 #include "kefu/validation.h"
+#include "support/test_env.h"
 
 namespace kefu {
 namespace {
@@ -218,5 +227,39 @@ TEST(FakeClock, MovesOnlyWhenTold) {
   EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(1000 + 5400));
 }
 
+// Callers skip a dependency that is down instead of spending their deadline on retries,
+// and call it again soon after it is back (the channel reconnects within 2 s).
+TEST(DependencyDown, WhileThePeerIsDownAndNotOnceItIsBack) {
+  // Servers on loopback plaintext; the first stands for the calling service itself,
+  // whose threads drive the channel's connection attempts.
+  grpc::CallbackGenericService nothing[2];  // a server needs a service to start
+  int servers = 0;
+  auto serve = [&](int port) {
+    grpc::ServerBuilder builder;
+    builder.RegisterCallbackGenericService(&nothing[servers++]);
+    builder.AddListeningPort(absl::StrCat("127.0.0.1:", port),
+                             security::MakeServerCredentials(security::TransportConfig::LoopbackPlaintext()));
+    return builder.BuildAndStart();
+  };
+  auto caller = serve(testing::FreePort());
+  ASSERT_NE(caller, nullptr);
+  const int port = testing::FreePort();
+  ChannelPool pool;
+  auto channel = pool.Get(absl::StrCat("127.0.0.1:", port));
+  EXPECT_FALSE(DependencyDown(nullptr));
+  auto within = [](absl::Duration limit, const std::function<bool()>& done) {
+    for (absl::Time end = absl::Now() + limit; !done() && absl::Now() < end;) absl::SleepFor(absl::Milliseconds(10));
+    return done();
+  };
+  EXPECT_TRUE(within(absl::Seconds(2), [&] { return DependencyDown(channel); }));
+
+  auto dependency = serve(port);
+  ASSERT_NE(dependency, nullptr);
+  EXPECT_TRUE(within(absl::Seconds(3), [&] { return !DependencyDown(channel); }));
+  dependency->Shutdown();
+  caller->Shutdown();
+}
+
 }  // namespace
 }  // namespace kefu
+

@@ -27,6 +27,10 @@ constexpr absl::string_view kInternalRetryPolicy = R"json({
   }]
 })json";
 
+bool DependencyDown(const std::shared_ptr<grpc::Channel>& channel) {
+  return channel && channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_TRANSIENT_FAILURE;
+}
+
 std::shared_ptr<grpc::Channel> ChannelPool::Get(const std::string& target) {
   if (target.empty()) return nullptr;
   std::lock_guard<std::mutex> lock(mu_);

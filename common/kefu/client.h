@@ -25,6 +25,13 @@ class ChannelPool {
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
 };
 
+// Whether the dependency behind `channel` is down: its last connection attempt failed and
+// gRPC is waiting to reconnect (it does so on its own, within the channel's 2 s maximum
+// reconnect backoff). A call made now would only fail after its retries' backoff, so
+// callers with a degraded path take it at once instead.
+bool DependencyDown(const std::shared_ptr<grpc::Channel>& channel);
+inline constexpr char kDependencyDown[] = "down, reconnecting";
+
 // A client context with a deadline, carrying the caller's identity and request id.
 std::unique_ptr<grpc::ClientContext> NewCallContext(absl::Duration timeout,
                                                     const Caller* caller = nullptr);

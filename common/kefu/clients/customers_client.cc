@@ -12,6 +12,7 @@ namespace pb = ::kefu::customers::v1;
 absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
                                     absl::Duration timeout, const Caller* caller) {
   if (!channel) return absl::UnavailableError("customers service is not configured");
+  if (DependencyDown(channel)) return absl::UnavailableError(absl::StrCat("customers service ", kDependencyDown));
   auto stub = pb::CustomerService::NewStub(channel);
   // A fact the calling service needs for itself (deadlines, existence), asked as the
   // service: the staff member's department scope does not limit it.
@@ -46,6 +47,7 @@ absl::Status EnqueueCustomerLog(db::Session& session, const pb::LogEntry& entry,
 outbox::Handler CustomerLogHandler(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout) {
   return [channel, timeout](const std::string& request_id, const std::string& payload) -> absl::Status {
     if (!channel) return absl::UnavailableError("customers service is not configured");
+    if (DependencyDown(channel)) return absl::UnavailableError(absl::StrCat("customers service ", kDependencyDown));
     pb::AppendLogEntryRequest req;
     if (!req.mutable_entry()->ParseFromString(payload))
       return absl::DataLossError("unreadable customer-log outbox payload");

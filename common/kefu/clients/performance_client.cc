@@ -10,6 +10,9 @@ namespace kefu::clients {
 absl::Status RequireActiveStaff(const std::shared_ptr<grpc::Channel>& channel, absl::string_view staff_id,
                                 absl::string_view field, absl::Duration timeout, const Caller* caller) {
   if (!channel) return absl::OkStatus();
+  if (DependencyDown(channel))
+    return MakeError(absl::StatusCode::kUnavailable, "DEPENDENCY_UNAVAILABLE",
+                     "the performance service cannot confirm the staff member right now; retry");
   performance::v1::CheckStaffRequest req;
   req.add_staff_ids(std::string(staff_id));
   performance::v1::CheckStaffResponse resp;

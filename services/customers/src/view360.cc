@@ -31,6 +31,7 @@ Part Unavailable(const std::string& reason) { return {false, reason}; }
 
 Part WorkOrders(const Peers& peers, int64_t customer_id, const Caller& caller, v1::Customer360* out) {
   if (!peers.complaints) return Unavailable("not configured");
+  if (DependencyDown(peers.complaints)) return Unavailable(kDependencyDown);
   namespace cp = ::kefu::complaints::v1;
   cp::ListWorkOrdersRequest req;
   req.set_customer_id(customer_id);
@@ -54,6 +55,7 @@ Part WorkOrders(const Peers& peers, int64_t customer_id, const Caller& caller, v
 
 Part Contracts(const Peers& peers, int64_t customer_id, const Caller& caller, v1::Customer360* out) {
   if (!peers.contracts) return Unavailable("not configured");
+  if (DependencyDown(peers.contracts)) return Unavailable(kDependencyDown);
   namespace ct = ::kefu::contracts::v1;
   ct::ListContractsRequest req;
   req.set_customer_id(customer_id);
@@ -81,6 +83,7 @@ Part Contracts(const Peers& peers, int64_t customer_id, const Caller& caller, v1
 
 Part Projects(const Peers& peers, int64_t customer_id, const Caller& caller, v1::Customer360* out) {
   if (!peers.sales) return Unavailable("not configured");
+  if (DependencyDown(peers.sales)) return Unavailable(kDependencyDown);
   namespace sp = ::kefu::sales::v1;
   sp::ListProjectsRequest req;
   req.set_customer_id(customer_id);

@@ -22,6 +22,7 @@ Figures FetchFigures(const Peers& peers, const Subject& subject, absl::Time from
   Figures f;
   auto complaints = std::async(std::launch::async, [&]() -> std::pair<std::optional<complaints::v1::Kpis>, std::string> {
     if (!peers.complaints) return {std::nullopt, "not configured"};
+    if (DependencyDown(peers.complaints)) return {std::nullopt, kDependencyDown};
     complaints::v1::GetKpisRequest req;
     (subject.department ? req.mutable_department_id() : req.mutable_handler_id())->assign(subject.id);
     *req.mutable_from() = ToProtoTime(from);
@@ -35,6 +36,7 @@ Figures FetchFigures(const Peers& peers, const Subject& subject, absl::Time from
   auto portfolio =
       std::async(std::launch::async, [&]() -> std::pair<std::optional<customers::v1::PortfolioStats>, std::string> {
         if (!peers.customers) return {std::nullopt, "not configured"};
+        if (DependencyDown(peers.customers)) return {std::nullopt, kDependencyDown};
         customers::v1::GetPortfolioStatsRequest req;
         (subject.department ? req.mutable_department_id() : req.mutable_owner_id())->assign(subject.id);
         *req.mutable_from() = ToProtoTime(from);
@@ -49,6 +51,7 @@ Figures FetchFigures(const Peers& peers, const Subject& subject, absl::Time from
   auto signing =
       std::async(std::launch::async, [&]() -> std::pair<std::optional<contracts::v1::SigningStats>, std::string> {
         if (!peers.contracts) return {std::nullopt, "not configured"};
+        if (DependencyDown(peers.contracts)) return {std::nullopt, kDependencyDown};
         contracts::v1::GetSigningStatsRequest req;
         (subject.department ? req.mutable_department_id() : req.mutable_owner_id())->assign(subject.id);
         req.set_signed_from(from_day);
@@ -79,6 +82,9 @@ absl::StatusOr<complaints::v1::QualitySeries> FetchQualitySeries(const Peers& pe
   if (!peers.complaints)
     return MakeError(absl::StatusCode::kFailedPrecondition, "DEPENDENCY_NOT_CONFIGURED",
                      "the complaints service address is not configured");
+  if (DependencyDown(peers.complaints))
+    return MakeError(absl::StatusCode::kUnavailable, "DEPENDENCY_UNAVAILABLE",
+                     absl::StrCat("the complaints service is ", kDependencyDown));
   complaints::v1::GetQualitySeriesRequest req;
   req.set_measure(measure);
   req.set_department_id(department_id);

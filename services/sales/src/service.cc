@@ -40,6 +40,7 @@ outbox::Handler DraftContractHandler(std::shared_ptr<grpc::Channel> contracts, R
                                      absl::Duration timeout) {
   return [contracts, repo, timeout](const std::string&, const std::string& payload) -> absl::Status {
     if (!contracts) return absl::UnavailableError("contracts service is not configured");
+    if (DependencyDown(contracts)) return absl::UnavailableError(absl::StrCat("contracts service ", kDependencyDown));
     contracts::v1::CreateDraftForProjectRequest req;
     if (!req.ParseFromString(payload)) return absl::DataLossError("unreadable draft request");
     auto ctx = NewCallContext(timeout);
