@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <functional>
@@ -236,7 +237,7 @@ class ReliabilitySystem : public ::testing::Test {
                    {"customers", kQuiet},
                    {"complaints", {"--log_level=warn", "--outbox_interval_ms=100"}},
                    {"contracts", kQuiet},
-                   {"sales", {"--log_level=warn", "--outbox_interval_ms=100"}},
+                   {"sales", {"--log_level=warn", "--outbox_interval_ms=100", "--customer_check_interval_ms=200"}},
                    {"performance", kQuiet}});
     ASSERT_TRUE(system_->Start());
   }
@@ -440,26 +441,72 @@ TEST_F(ReliabilitySystem, SigtermUnderLoadDrainsInFlightCalls) {
 
 // ---- a dependency down ----
 
-// customers stopped: work orders are still taken (default deadlines), and once customers
-// is back, each one's creation reaches the customer log exactly once.
-TEST_F(ReliabilitySystem, WorkOrdersAreTakenWhileCustomersIsDownAndLoggedAfter) {
+// customers stopped: work orders and sales projects are still taken (default deadlines;
+// the customer check pending), and once customers is back the projects are confirmed
+// and each creation reaches the customer log exactly once.
+TEST_F(ReliabilitySystem, WorkOrdersAndProjectsAreTakenWhileCustomersIsDownAndLoggedAfter) {
   const std::vector<int64_t> customers = NewCustomers(3, "rdd-customer");
   system_->Signal("customers", SIGTERM);
   ASSERT_EQ(system_->WaitExit("customers"), 0);
 
   auto complaints = wo::ComplaintService::NewStub(S("complaints").channel);
-  std::vector<std::string> numbers;
+  std::vector<std::string> references;
+  // Reported: the first call of each service finds customers gone; later ones skip it.
+  std::vector<absl::Duration> work_order_latency, project_latency;
   for (int i = 0; i < 12; ++i) {
     std::string number;
     int64_t id = 0;
+    const absl::Time start = absl::Now();
     grpc::Status s = CreateWorkOrder(*complaints, "rdd", i, customers[i % 3], &number, &id);
+    work_order_latency.push_back(absl::Now() - start);
     ASSERT_TRUE(s.ok()) << s.error_message();
-    numbers.push_back(number);
+    references.push_back(absl::StrCat("complaints/", number));
+  }
+  auto sales = spb::SalesService::NewStub(S("sales").channel);
+  std::vector<int64_t> projects;
+  for (int i = 0; i < 6; ++i) {
+    spb::CreateProjectRequest req;
+    auto* p = req.mutable_project();
+    p->set_name(absl::StrCat("停机期间立项-", i));
+    p->set_customer_id(customers[i % 3]);
+    p->set_owner_id("E-REL");
+    p->set_department_id(kDept);
+    p->set_goal("扩容呼叫中心");
+    p->set_customer_contact("王经理");
+    p->mutable_estimated_amount()->set_currency_code("CNY");
+    p->mutable_estimated_amount()->set_amount_minor(500'000'00);
+    p->set_expected_signing_date("2027-06-30");
+    req.set_request_id(absl::StrCat("rdd-project-", i));
+    spb::Project out;
+    const absl::Time start = absl::Now();
+    grpc::Status s = sales->CreateProject(Ctx().get(), req, &out);
+    project_latency.push_back(absl::Now() - start);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(out.customer_check(), spb::CUSTOMER_CHECK_PENDING);
+    projects.push_back(out.id());
+    references.push_back(absl::StrCat("sales/", out.number()));
   }
 
+  auto first_and_slowest_after = [](const std::vector<absl::Duration>& d) {
+    return absl::StrCat(absl::FormatDuration(d.front()), " first, ",
+                        absl::FormatDuration(*std::max_element(d.begin() + 1, d.end())), " at most after");
+  };
+  std::cout << "[ reliability ] customers down: 12 work orders taken (" << first_and_slowest_after(work_order_latency)
+            << "), 6 sales projects taken (" << first_and_slowest_after(project_latency) << ")\n";
   ASSERT_TRUE(system_->Restart("customers"));
-  std::map<std::string, int> refs = LogReferencesOnceThere(customers, numbers.size());
-  for (const auto& number : numbers) EXPECT_EQ(refs[absl::StrCat("complaints/", number)], 1) << number;
+  std::map<std::string, int> refs = LogReferencesOnceThere(customers, references.size());
+  for (const auto& reference : references) EXPECT_EQ(refs[reference], 1) << reference;
+  for (int64_t id : projects) {
+    spb::GetProjectRequest get;
+    get.set_project_id(id);
+    spb::Project p;
+    for (int i = 0; i < 100 && p.customer_check() != spb::CUSTOMER_CHECK_CONFIRMED; ++i) {
+      if (i > 0) absl::SleepFor(absl::Milliseconds(100));
+      grpc::Status s = sales->GetProject(Ctx().get(), get, &p);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+    EXPECT_EQ(p.customer_check(), spb::CUSTOMER_CHECK_CONFIRMED) << id;
+  }
 }
 
 // ---- a slow database ----
