@@ -181,13 +181,14 @@ TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
   EXPECT_TRUE(printed(second.id())) << kefuctl.Output();
   std::set<std::string> alert_ids;
   int printed_alerts = 0;
-  for (absl::string_view rest = kefuctl.Output(); absl::StrContains(rest, "\"id\": \"");) {
+  const std::string watched = kefuctl.Output();
+  for (absl::string_view rest = watched; absl::StrContains(rest, "\"id\": \"");) {
     rest.remove_prefix(rest.find("\"id\": \"") + 7);
     alert_ids.insert(std::string(rest.substr(0, rest.find('"'))));
     ++printed_alerts;
   }
   EXPECT_GE(printed_alerts, 2);
-  EXPECT_EQ(alert_ids.size(), static_cast<size_t>(printed_alerts)) << kefuctl.Output();
+  EXPECT_EQ(alert_ids.size(), static_cast<size_t>(printed_alerts)) << watched;
   EXPECT_TRUE(absl::StrContains(kefuctl.Output(), "watching again")) << kefuctl.Output();
 
   kefuctl.Signal(SIGTERM);
