@@ -54,6 +54,9 @@ trap 'exit 130' INT TERM
 
 db_port=$(free_port)
 export KEFU_DEV_DB_PASSWORD=kefu-bench KEFU_DB_PASSWORD=kefu-bench
+# Sized as a production primary would be (the dev default is for small test data): a soak
+# creates some 600,000 customers with their audit and request-id rows.
+export KEFU_DB_BUFFER_POOL=${KEFU_DB_BUFFER_POOL:-2G} KEFU_DB_REDO_LOG=${KEFU_DB_REDO_LOG:-1G}
 "$root/tools/dev/mariadb.sh" start "$work/mariadb" "$db_port" >/dev/null
 "$root/tools/dev/mariadb.sh" provision "$work/mariadb" customers
 
@@ -90,6 +93,25 @@ if [ "${2:-}" = soak ]; then
   create_rate=$(quarter create_customer)
   : >"$out/soak.tsv"
   : >"$out/soak-rss.tsv"
+  # Once a second, the database's and the host's counters (name=value, cumulative where the
+  # counter is), so that a latency spike can be matched with its cause: checkpoint flushing,
+  # page reads, fsync stalls, CPU steal.
+  sample_host_and_db() {
+    local vars="'INNODB_CHECKPOINT_AGE','INNODB_BUFFER_POOL_PAGES_DIRTY','INNODB_BUFFER_POOL_READS',"
+    vars+="'INNODB_BUFFER_POOL_WAIT_FREE','INNODB_OS_LOG_FSYNCS','INNODB_DATA_FSYNCS','INNODB_DATA_WRITTEN',"
+    vars+="'THREADS_RUNNING'"
+    while sleep 1; do
+      local db cpu
+      db=$(mariadb --no-defaults --socket="$work/mariadb/mysqld.sock" -uroot -N -B -e \
+        "SELECT CONCAT(LOWER(VARIABLE_NAME), '=', VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS
+         WHERE VARIABLE_NAME IN ($vars)" 2>/dev/null | paste -sd ' ') || db=""
+      cpu=$(awk '/^cpu / { print "cpu_user=" $2 + $3, "cpu_system=" $4, "cpu_idle=" $5, "cpu_iowait=" $6,
+                                 "cpu_steal=" $9 }' /proc/stat)
+      echo "time=$(date +%s) $db $cpu"
+    done
+  }
+  sample_host_and_db >"$out/soak-host-db.txt" &
+  sampler_pid=$!
   for i in $(seq 1 "$windows"); do
     # The first window starts with an unrecorded warm-up at the soak rate: the database
     # is still writing back what the peak runs left behind.
@@ -105,6 +127,7 @@ if [ "${2:-}" = soak ]; then
     echo -e "$i\t$(rss_kb)" >>"$out/soak-rss.tsv"
     echo "-- soak window $i/$windows done, rss $(rss_kb) kB" >&2
   done
+  kill "$sampler_pid" 2>/dev/null || true
   {
     echo "kefu soak: $(nproc) cores, GetCustomer at $get_rate/s and CreateCustomer at $create_rate/s (a quarter of"
     echo "each one's c=8 peak: half the capacity together) in open loop, $windows windows of $window; latency in"

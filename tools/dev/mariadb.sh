@@ -5,6 +5,8 @@
 #   mariadb.sh kill <dir>             SIGKILL, for crash tests
 #   mariadb.sh provision <dir> <service>...   one schema and one user per service
 #   mariadb.sh sql <dir> <statement>  run SQL as the admin over the socket
+# Sizing (env, for `start`): KEFU_DB_BUFFER_POOL (256M) and KEFU_DB_REDO_LOG (128M) fit the
+# small data sets of `make run` and the tests; the soak sets production-like sizes.
 # Root is only reachable over the socket; an admin user kefu_admin@127.0.0.1 (no
 # password, loopback only) lets tests create throw-away schemas over TCP.
 set -euo pipefail
@@ -34,7 +36,8 @@ start)
     --bind-address=127.0.0.1 --user="$me" --pid-file="$dir/mysqld.pid" \
     --log-error="$dir/mysqld.err" --skip-name-resolve \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-    --innodb-buffer-pool-size=256M --innodb-log-file-size=128M \
+    --innodb-buffer-pool-size="${KEFU_DB_BUFFER_POOL:-256M}" \
+    --innodb-log-file-size="${KEFU_DB_REDO_LOG:-128M}" \
     --innodb-flush-log-at-trx-commit=1 --max-connections=500 \
     --max-allowed-packet=64M >/dev/null 2>&1 &
   for _ in $(seq 1 120); do
