@@ -633,7 +633,7 @@ class TlsTest : public ::testing::Test {
     testing::DropSchema(db_);
     std::system(absl::StrCat("rm -rf ", pki_).c_str());
   }
-  void Start(bool require_client_cert) {
+  void Start(bool require_client_cert, const std::vector<std::string>& extra_flags = {}) {
     std::vector<std::string> args{"--listen_host=127.0.0.1", absl::StrCat("--grpc_port=", port_),
                                   "--metrics_port=-1", absl::StrCat("--db_port=", testing::SharedDbPort()),
                                   absl::StrCat("--db_user=", db_.user), absl::StrCat("--db_name=", db_.schema),
@@ -642,6 +642,7 @@ class TlsTest : public ::testing::Test {
                                   absl::StrCat("--tls_ca_file=", pki_, "/ca.pem"),
                                   absl::StrCat("--jwt_public_key_file=", testing::Keys().public_file)};
     if (require_client_cert) args.push_back("--tls_require_client_cert");
+    args.insert(args.end(), extra_flags.begin(), extra_flags.end());
     process_ = std::make_unique<testing::Process>(testing::BuildPath("services/customers/kefu-customers"), args,
                                                   std::vector<std::string>{"KEFU_DB_PASSWORD=" + db_.password});
   }
@@ -688,6 +689,16 @@ TEST_F(TlsTest, TlsClientsAreServedAndPlaintextOrUntrustedClientsAreNot) {
   EXPECT_EQ(GetMissingCustomer(plaintext).error_code(), StatusCode::UNAVAILABLE);
   // A client that trusts another CA.
   EXPECT_EQ(GetMissingCustomer(Tls(false, "other/ca.pem")).error_code(), StatusCode::UNAVAILABLE);
+}
+
+// A moved business clock would stamp wrong times on real records: a TLS (production)
+// server refuses to start with one.
+TEST_F(TlsTest, AShiftedBusinessClockIsRefusedOutsideDevelopment) {
+  Start(false, {"--clock_offset=-336h"});
+  EXPECT_EQ(process_->WaitExit(15000), 2);
+  EXPECT_NE(process_->Output().find("--clock_offset is for development only"), std::string::npos)
+      << process_->Output();
+  process_.reset();
 }
 
 TEST_F(TlsTest, MutualTlsRefusesClientsWithoutACertificate) {

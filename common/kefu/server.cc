@@ -53,6 +53,9 @@ ABSL_FLAG(std::string, service_public_key_file, "",
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 ABSL_FLAG(int, drain_delay_ms, 0, "After SIGTERM, report NOT_SERVING this long before closing the listener.");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "After SIGTERM, how long in-flight calls may still take.");
+ABSL_FLAG(absl::Duration, clock_offset, absl::ZeroDuration(),
+          "Development only, needs --plaintext: moves this service's business clock (the times it stamps, "
+          "deadlines, sweeps) by this much, e.g. -336h to replay two weeks ago. Tokens and audit keep real time.");
 ABSL_FLAG(int, request_id_retention_h, 24 * 7,
           "How long, in hours, a request_id replays its first result before it is forgotten.");
 
@@ -142,6 +145,14 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
       fail("--plaintext needs --listen_host=127.0.0.1", absl::FailedPreconditionError(o.listen_host));
     log::Warn("plaintext transport: development only, loopback clients only");
   }
+  o.clock_offset = absl::GetFlag(FLAGS_clock_offset);
+  if (o.clock_offset != absl::ZeroDuration()) {
+    // A shifted clock in production would stamp wrong times on real records.
+    if (!o.transport.plaintext)
+      fail("--clock_offset is for development only (with --plaintext)",
+           absl::FailedPreconditionError(absl::FormatDuration(o.clock_offset)));
+    log::Warn("business clock shifted: development only", {{"clock_offset", absl::FormatDuration(o.clock_offset)}});
+  }
 
   std::string public_key = absl::GetFlag(FLAGS_jwt_public_key_file);
   if (public_key.empty())
@@ -175,6 +186,8 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
 }
 
 Server::Server(ServerOptions options) : options_(std::move(options)) {
+  if (options_.clock_offset == absl::ZeroDuration()) clock_ = std::make_unique<SystemClock>();
+  else clock_ = std::make_unique<OffsetClock>(options_.clock_offset);
   pool_ = db::Pool::Create(options_.db, &metrics_);
   audit_ = std::make_unique<security::AuditLog>(pool_.get(), &metrics_.registry());
   audit_service_ = std::make_unique<security::AuditServiceImpl>(pool_.get());

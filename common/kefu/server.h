@@ -35,6 +35,7 @@
 #include "kefu/security/authenticator.h"
 #include "kefu/security/tokens.h"
 #include "kefu/security/transport.h"
+#include "kefu/time_util.h"
 
 namespace google::protobuf {
 class ServiceDescriptor;
@@ -70,6 +71,8 @@ struct ServerOptions {
   absl::Duration shutdown_grace = absl::Seconds(10);
   // How long a request id keeps replaying its first result (AIP-155 retries).
   absl::Duration request_id_retention = absl::Hours(24 * 7);
+  // Development only: moves the business clock (see Server::clock()).
+  absl::Duration clock_offset = absl::ZeroDuration();
 };
 
 // Parses flags and the environment for a service binary, initialises logging and blocks
@@ -84,6 +87,10 @@ class Server {
   db::Pool& pool() { return *pool_; }
   Metrics& metrics() { return metrics_; }
   const ServerOptions& options() const { return options_; }
+  // The clock of the service's rules: the times it stamps, deadlines and sweeps. The
+  // system clock, unless --clock_offset moves it; tokens, audit rows and request-id
+  // retention always keep real time.
+  const Clock* clock() const { return clock_.get(); }
 
   // Registers a gRPC service before Start(); full_name is the generated
   // Service::service_full_name(), e.g. "kefu.customers.v1.CustomerService".
@@ -108,6 +115,7 @@ class Server {
   void SetReady(bool ready);
 
   ServerOptions options_;
+  std::unique_ptr<Clock> clock_;
   Metrics metrics_;
   std::unique_ptr<db::Pool> pool_;
   std::unique_ptr<security::AuditLog> audit_;

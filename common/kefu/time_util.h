@@ -33,6 +33,17 @@ class SystemClock final : public Clock {
   static const SystemClock* Instance();
 };
 
+// The system clock moved by a fixed offset, for rehearsing past or future weeks against
+// the real binaries in development (the servers' --clock_offset).
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(absl::Duration offset) : offset_(offset) {}
+  absl::Time Now() const override { return absl::Now() + offset_; }
+
+ private:
+  absl::Duration offset_;
+};
+
 // A clock tests move by hand.
 class FakeClock final : public Clock {
  public:

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   kefu::ServerOptions options =
       kefu::ParseServerFlags(argc, argv, {.name = "complaints", .grpc_port = 50054, .metrics_port = 9104});
   kefu::Server server(options);
-  const kefu::Clock* clock = kefu::SystemClock::Instance();
+  const kefu::Clock* clock = server.clock();
   kefu::ChannelPool channels;
   auto customers = channels.Get(absl::GetFlag(FLAGS_customers_addr));
   absl::Duration customers_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_customers_timeout_ms));

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   kefu::ServerOptions options =
       kefu::ParseServerFlags(argc, argv, {.name = "customers", .grpc_port = 50051, .metrics_port = 9101});
   kefu::Server server(options);
-  const kefu::Clock* clock = kefu::SystemClock::Instance();
+  const kefu::Clock* clock = server.clock();
   kefu::customers::Repository repo(&server.pool(), clock);
   kefu::customers::BusinessMetrics metrics(server.metrics().registry());
   kefu::ChannelPool channels;

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   kefu::ServerOptions options =
       kefu::ParseServerFlags(argc, argv, {.name = "performance", .grpc_port = 50055, .metrics_port = 9105});
   kefu::Server server(options);
-  const kefu::Clock* clock = kefu::SystemClock::Instance();
+  const kefu::Clock* clock = server.clock();
   kefu::ChannelPool channels;
   absl::TimeZone zone;
   if (!absl::LoadTimeZone(absl::GetFlag(FLAGS_time_zone), &zone)) {

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   kefu::ServerOptions options =
       kefu::ParseServerFlags(argc, argv, {.name = "sales", .grpc_port = 50052, .metrics_port = 9102});
   kefu::Server server(options);
-  const kefu::Clock* clock = kefu::SystemClock::Instance();
+  const kefu::Clock* clock = server.clock();
   kefu::ChannelPool channels;
   auto customers = channels.Get(absl::GetFlag(FLAGS_customers_addr));
   auto contracts = channels.Get(absl::GetFlag(FLAGS_contracts_addr));
