@@ -31,11 +31,12 @@ namespace spb = ::kefu::sales::v1;
 namespace ppb = ::kefu::performance::v1;
 using ::grpc::StatusCode;
 
-std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor, const std::string& roles = "") {
+// The flows' staff, customers and work orders belong to D-FLOW, the quarter close's to D-Q.
+std::unique_ptr<grpc::ClientContext> Ctx(const std::string& actor, const std::string& roles = "",
+                                         const std::string& department = "D-FLOW") {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  // The flows' staff, customers and work orders belong to D-FLOW.
-  kefu::testing::Authorize(ctx.get(), actor, roles.empty() ? "senior_manager" : roles, "D-FLOW");
+  kefu::testing::Authorize(ctx.get(), actor, roles.empty() ? "senior_manager" : roles, department);
   return ctx;
 }
 
@@ -99,15 +100,40 @@ class SystemFlows : public ::testing::Test {
     }
   }
 
-  static int64_t NewCustomer(const std::string& name, cpb::Tier tier, const std::string& owner) {
+  // D-Q: QL leads Q1, Q2 and Q3; Q4 reports to Q3.
+  static void SeedQuarterStaff() {
+    auto perf = Performance();
+    ppb::CreateDepartmentRequest dept;
+    dept.mutable_department()->set_id("D-Q");
+    dept.mutable_department()->set_name("宁波服务站");
+    ppb::Department d;
+    ASSERT_TRUE(perf->CreateDepartment(Ctx("H1", "hr", "D-Q").get(), dept, &d).ok());
+    for (const auto& [id, superior] : std::vector<std::pair<std::string, std::string>>{
+             {"QL", ""}, {"Q1", "QL"}, {"Q2", "QL"}, {"Q3", "QL"}, {"Q4", "Q3"}}) {
+      ppb::CreateStaffRequest req;
+      auto* s = req.mutable_staff();
+      s->set_id(id);
+      s->set_employee_number(absl::StrCat("EMP-", id));
+      s->set_name(absl::StrCat("员工", id));
+      s->set_department_id("D-Q");
+      s->set_role(superior.empty() ? ppb::ROLE_DEPARTMENT_MANAGER : ppb::ROLE_AGENT);
+      s->set_superior_id(superior);
+      ppb::Staff out;
+      grpc::Status st = perf->CreateStaff(Ctx("H1", "hr", "D-Q").get(), req, &out);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+    }
+  }
+
+  static int64_t NewCustomer(const std::string& name, cpb::Tier tier, const std::string& owner,
+                             const std::string& department = "D-FLOW") {
     cpb::CreateCustomerRequest req;
     req.mutable_customer()->set_kind(cpb::CUSTOMER_KIND_ORGANIZATION);
     req.mutable_customer()->set_name(name);
     req.mutable_customer()->set_tier(tier);
     req.mutable_customer()->set_owner_id(owner);
-    req.mutable_customer()->set_department_id("D-FLOW");
+    req.mutable_customer()->set_department_id(department);
     cpb::Customer out;
-    grpc::Status s = Customers()->CreateCustomer(Ctx(owner).get(), req, &out);
+    grpc::Status s = Customers()->CreateCustomer(Ctx(owner, "", department).get(), req, &out);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return out.id();
   }
@@ -448,6 +474,213 @@ TEST_F(SystemFlows, ScorecardAndCustomer360DrawOnEveryService) {
   ASSERT_TRUE(Customers()->GetCustomer360(Ctx("AM1").get(), view_req, &view).ok());
   EXPECT_EQ(view.open_work_orders_size(), 1);
   for (const auto& part : view.parts()) EXPECT_TRUE(part.available()) << part.part() << ": " << part.reason();
+}
+
+// Flow 4: a quarter closes. Seven past weeks of service are replayed by running
+// complaints with its clock moved back a week at a time (--clock_offset), then this
+// week's unhappy customers; the control chart flags this week, the scorecard pulls the
+// quarter's figures from the services, the actuals are recorded against the targets, and
+// a 360 cycle runs with the raters kept anonymous.
+TEST_F(SystemFlows, AQuarterClosesWithTargetsScorecardA360CycleAndAControlChart) {
+  SeedQuarterStaff();
+  const std::string today = Today();
+  int64_t customer = NewCustomer("宁波港湾物流", cpb::TIER_STANDARD, "QL", "D-Q");
+  auto serve = [&](int satisfaction) {
+    auto complaints = Complaints();
+    wo::CreateWorkOrderRequest create;
+    auto* w = create.mutable_work_order();
+    w->set_customer_id(customer);
+    w->set_channel(wo::CHANNEL_PHONE);
+    w->set_type(wo::WORK_ORDER_TYPE_FAULT_REPORT);
+    w->set_severity(wo::SEVERITY_GENERAL);
+    w->set_content("叉车调度终端无法登录");
+    w->set_department_id("D-Q");
+    w->set_handler_id("Q1");
+    wo::WorkOrder order;
+    grpc::Status s = complaints->CreateWorkOrder(Ctx("Q1", "agent", "D-Q").get(), create, &order);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    auto act = [&](auto method) {
+      wo::WorkOrderActionRequest r;
+      r.set_work_order_id(order.id());
+      grpc::Status as = (complaints.get()->*method)(Ctx("Q1", "agent", "D-Q").get(), r, &order);
+      ASSERT_TRUE(as.ok()) << as.error_message();
+    };
+    act(&wo::ComplaintService::Stub::AcceptWorkOrder);
+    act(&wo::ComplaintService::Stub::StartWork);
+    wo::ResolveWorkOrderRequest resolve;
+    resolve.set_work_order_id(order.id());
+    resolve.mutable_resolution()->set_summary("重置终端账号");
+    resolve.mutable_resolution()->add_actions(wo::RESOLUTION_ACTION_REPAIR);
+    s = complaints->ResolveWorkOrder(Ctx("Q1", "agent", "D-Q").get(), resolve, &order);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    act(&wo::ComplaintService::Stub::StartFollowUp);
+    wo::RecordFollowUpRequest follow;
+    follow.set_work_order_id(order.id());
+    follow.set_satisfaction(satisfaction);
+    follow.set_note("季度回访");
+    s = complaints->RecordFollowUp(Ctx("Q1", "agent", "D-Q").get(), follow, &order);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  };
+  for (int weeks_ago = 7; weeks_ago >= 1; --weeks_ago) {
+    ASSERT_TRUE(system_->RestartWith("complaints", {absl::StrCat("--clock_offset=-", weeks_ago * 7 * 24, "h")}));
+    for (int satisfaction : {4, 5, 4}) serve(satisfaction);
+    if (HasFatalFailure()) break;
+  }
+  ASSERT_TRUE(system_->Restart("complaints"));
+  ASSERT_FALSE(HasFatalFailure());
+  for (int satisfaction : {1, 1, 2}) serve(satisfaction);  // reopened, still being worked on
+  ASSERT_FALSE(HasFatalFailure());
+
+  // The control chart of follow-up satisfaction flags this week, and only this week.
+  ppb::GetControlChartRequest chart_req;
+  chart_req.set_measure(ppb::QUALITY_MEASURE_SATISFACTION);
+  chart_req.set_department_id("D-Q");
+  chart_req.set_end_date(today);
+  chart_req.set_weeks(8);
+  ppb::ControlChart chart;
+  grpc::Status st;
+  // Until performance has reconnected to the restarted complaints.
+  ASSERT_TRUE(Eventually([&] {
+    st = Performance()->GetControlChart(Ctx("QL", "department_manager", "D-Q").get(), chart_req, &chart);
+    return st.ok();
+  })) << st.error_message();
+  EXPECT_EQ(chart.chart_type(), "xbar");
+  ASSERT_EQ(chart.points_size(), 8);
+  EXPECT_EQ(chart.out_of_control(), 1);
+  EXPECT_EQ(chart.empty_weeks(), 0);
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(chart.points(i).n(), 3) << chart.points(i).week();
+    EXPECT_NEAR(chart.points(i).value(), 13.0 / 3, 1e-9) << chart.points(i).week();
+    EXPECT_FALSE(chart.points(i).out_of_control()) << chart.points(i).week();
+  }
+  EXPECT_NEAR(chart.points(7).value(), 4.0 / 3, 1e-9);
+  EXPECT_TRUE(chart.points(7).out_of_control());
+  EXPECT_LT(chart.points(7).value(), chart.points(7).lower_limit());
+
+  // The quarter's scorecard for D-Q: 24 work orders received, 21 closed, 21 of the 24
+  // follow-ups satisfied.
+  ppb::GetScorecardRequest card_req;
+  card_req.set_subject_kind(ppb::SUBJECT_KIND_DEPARTMENT);
+  card_req.set_subject_id("D-Q");
+  absl::CivilDay day = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  card_req.set_from(absl::FormatCivilTime(day - 55));
+  card_req.set_to(today);
+  ppb::Scorecard card;
+  ASSERT_TRUE(Eventually([&] {
+    st = Performance()->GetScorecard(Ctx("QL", "department_manager", "D-Q").get(), card_req, &card);
+    return st.ok() && card.unavailable().empty();
+  })) << st.error_message() << card.DebugString();
+  std::map<std::string, ppb::ScorecardLine> lines;
+  for (const auto& line : card.lines()) lines[line.component()] = line;
+  EXPECT_DOUBLE_EQ(lines["complaints_handled"].value(), 21);
+  EXPECT_EQ(lines["complaints_handled"].note(), "24 received, 21 closed");
+  EXPECT_DOUBLE_EQ(lines["follow_up_satisfaction"].value(), 87.5);
+  EXPECT_GT(card.total(), 0);
+
+  // Targets against actuals: the company's quarter target for closed work orders is split
+  // to D-Q short of the whole, and D-Q's actual comes from the scorecard.
+  const std::string quarter =
+      absl::StrCat(absl::FormatCivilTime(absl::CivilYear(day)), "-Q", (day.month() - 1) / 3 + 1);
+  auto target = [&](int64_t parent, ppb::TargetLevel level, const std::string& subject, int64_t amount) {
+    ppb::CreateTargetRequest req;
+    auto* t = req.mutable_target();
+    t->set_parent_id(parent);
+    t->set_level(level);
+    t->set_subject_id(subject);
+    t->set_period(quarter);
+    t->set_metric("closed_work_orders");
+    t->set_target(amount);
+    ppb::Target out;
+    grpc::Status s = Performance()->CreateTarget(Ctx("MGR", "senior_manager", "D-Q").get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  };
+  ppb::Target company = target(0, ppb::TARGET_LEVEL_COMPANY, "", 40);
+  ppb::Target dq = target(company.id(), ppb::TARGET_LEVEL_DEPARTMENT, "D-Q", 30);
+  ppb::RecordTargetActualRequest actual;
+  actual.set_target_id(dq.id());
+  actual.set_version(dq.version());
+  actual.set_actual(static_cast<int64_t>(lines["complaints_handled"].value()));
+  ppb::Target recorded;
+  st = Performance()->RecordTargetActual(Ctx("QL", "department_manager", "D-Q").get(), actual, &recorded);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(recorded.actual(), 21);
+  EXPECT_EQ(recorded.achievement_bp(), 7000);
+  ppb::CheckTargetRollupRequest rollup_req;
+  rollup_req.set_root_id(company.id());
+  ppb::CheckTargetRollupResponse rollup;
+  ASSERT_TRUE(Performance()->CheckTargetRollup(Ctx("MGR", "senior_manager", "D-Q").get(), rollup_req, &rollup).ok());
+  ASSERT_EQ(rollup.violations_size(), 1);
+  EXPECT_EQ(rollup.violations(0).parent_id(), company.id());
+  EXPECT_EQ(rollup.violations(0).shortfall(), 10);
+
+  // The 360 cycle: QL leads Q1..Q3, Q4 reports to Q3; superiors and subordinates rate
+  // each other, and only aggregates of three or more raters come out.
+  ppb::CreateEvaluationCycleRequest cycle_req;
+  auto* c = cycle_req.mutable_cycle();
+  c->set_name(absl::StrCat(quarter, " 360评估"));
+  c->set_kind(ppb::CYCLE_KIND_QUARTERLY);
+  c->set_period(quarter);
+  c->set_department_id("D-Q");
+  ppb::EvaluationCycle cycle;
+  st = Performance()->CreateEvaluationCycle(Ctx("H1", "hr", "D-Q").get(), cycle_req, &cycle);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(cycle.assignments(), 8);
+  std::vector<std::string> answers;  // everything a rater or ratee was shown
+  auto rate = [&](const std::string& rater, const std::string& ratee, int score) {
+    ppb::SubmitRatingRequest r;
+    r.set_cycle_id(cycle.id());
+    r.set_ratee_id(ratee);
+    r.set_score(score);
+    ppb::SubmitRatingResponse out;
+    grpc::Status s = Performance()->SubmitRating(Ctx(rater, "agent", "D-Q").get(), r, &out);
+    EXPECT_TRUE(s.ok()) << rater << " -> " << ratee << ": " << s.error_message();
+    answers.push_back(out.DebugString());
+  };
+  rate("Q1", "QL", 4);
+  rate("Q2", "QL", 5);
+  rate("Q3", "QL", 3);
+  rate("Q4", "Q3", 1);  // Q3's only subordinate
+  rate("QL", "Q3", 5);
+  rate("QL", "Q1", 4);
+  ppb::ListMyEvaluationTasksRequest mine;
+  mine.set_cycle_id(cycle.id());
+  ppb::ListMyEvaluationTasksResponse tasks;
+  ASSERT_TRUE(Performance()->ListMyEvaluationTasks(Ctx("Q4", "agent", "D-Q").get(), mine, &tasks).ok());
+  ASSERT_EQ(tasks.tasks_size(), 1);
+  EXPECT_EQ(tasks.tasks(0).ratee_id(), "Q3");
+  EXPECT_EQ(tasks.tasks(0).relation(), ppb::RELATION_SUBORDINATE);
+  EXPECT_TRUE(tasks.tasks(0).submitted());
+  ppb::CloseEvaluationCycleRequest close;
+  close.set_cycle_id(cycle.id());
+  ASSERT_TRUE(Performance()->CloseEvaluationCycle(Ctx("H1", "hr", "D-Q").get(), close, &cycle).ok());
+  EXPECT_EQ(cycle.submitted(), 6);
+  EXPECT_EQ(cycle.completion_bp(), 7500);
+
+  ppb::GetEvaluationResultRequest result_req;
+  result_req.set_cycle_id(cycle.id());
+  result_req.set_staff_id("QL");
+  ppb::EvaluationResult result;
+  ASSERT_TRUE(Performance()->GetEvaluationResult(Ctx("QL", "department_manager", "D-Q").get(), result_req, &result).ok());
+  answers.push_back(result.DebugString());
+  ASSERT_EQ(result.by_relation_size(), 1);
+  EXPECT_EQ(result.by_relation(0).relation(), ppb::RELATION_SUBORDINATE);
+  EXPECT_EQ(result.by_relation(0).raters(), 3);
+  EXPECT_DOUBLE_EQ(result.by_relation(0).mean(), 4.0);
+  result_req.set_staff_id("Q3");
+  ASSERT_TRUE(Performance()->GetEvaluationResult(Ctx("QL", "department_manager", "D-Q").get(), result_req, &result).ok());
+  answers.push_back(result.DebugString());
+  std::map<ppb::Relation, ppb::RelationResult> by;
+  for (const auto& r : result.by_relation()) by[r.relation()] = r;
+  EXPECT_TRUE(by[ppb::RELATION_SUBORDINATE].withheld());
+  EXPECT_FALSE(by[ppb::RELATION_SUBORDINATE].has_mean());
+  EXPECT_DOUBLE_EQ(by[ppb::RELATION_SUPERIOR].mean(), 5.0);
+  EXPECT_DOUBLE_EQ(result.overall(), 5.0);
+  // Q4's rating of Q3 (1) shows nowhere, and no answer carries a single score.
+  for (const auto& text : answers) {
+    EXPECT_EQ(text.find("score"), std::string::npos) << text;
+    EXPECT_EQ(text.find("mean: 1\n"), std::string::npos) << text;
+  }
 }
 
 }  // namespace

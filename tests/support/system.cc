@@ -80,9 +80,11 @@ ServiceBinaries::~ServiceBinaries() {
   return ::testing::AssertionSuccess();
 }
 
-void ServiceBinaries::Launch(Binary& b) {
-  b.process = std::make_unique<Process>(BuildPath(absl::StrCat("services/", b.name, "/kefu-", b.name)),
-                                        b.args, std::vector<std::string>{"KEFU_DB_PASSWORD=" + b.db.password});
+void ServiceBinaries::Launch(Binary& b, const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> args = b.args;
+  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+  b.process = std::make_unique<Process>(BuildPath(absl::StrCat("services/", b.name, "/kefu-", b.name)), args,
+                                        std::vector<std::string>{"KEFU_DB_PASSWORD=" + b.db.password});
 }
 
 ::testing::AssertionResult ServiceBinaries::WaitServing(const std::string& name, absl::Duration timeout) {
@@ -99,12 +101,18 @@ int ServiceBinaries::WaitExit(const std::string& name, int timeout_ms) {
 }
 
 ::testing::AssertionResult ServiceBinaries::Restart(const std::string& name, absl::Duration timeout) {
+  return RestartWith(name, {}, timeout);
+}
+
+::testing::AssertionResult ServiceBinaries::RestartWith(const std::string& name,
+                                                        const std::vector<std::string>& extra_flags,
+                                                        absl::Duration timeout) {
   Binary& b = binaries_.at(name);
   if (b.process) {
     b.process->Signal(SIGKILL);
     b.process->WaitExit(10000);
   }
-  Launch(b);
+  Launch(b, extra_flags);
   return WaitServing(name, timeout);
 }
 

@@ -26,7 +26,7 @@ class ServiceBinaries {
     db::Config db;
     std::unique_ptr<Process> process;
     std::shared_ptr<grpc::Channel> channel;  // plaintext, quick reconnects
-    std::vector<std::string> args;            // as last launched
+    std::vector<std::string> args;            // as launched, without RestartWith's extras
     std::string addr() const;
   };
 
@@ -52,6 +52,9 @@ class ServiceBinaries {
   int WaitExit(const std::string& name, int timeout_ms = 20000);
   ::testing::AssertionResult Restart(const std::string& name,
                                      absl::Duration timeout = absl::Seconds(30));
+  // The same with extra flags for this run only (the next Restart drops them).
+  ::testing::AssertionResult RestartWith(const std::string& name, const std::vector<std::string>& extra_flags,
+                                         absl::Duration timeout = absl::Seconds(30));
   // Waits until the service's health is SERVING.
   ::testing::AssertionResult WaitServing(const std::string& name, absl::Duration timeout);
 
@@ -60,7 +63,7 @@ class ServiceBinaries {
  private:
   std::string prefix_;
   std::map<std::string, std::vector<std::string>> extra_;
-  void Launch(Binary& b);
+  void Launch(Binary& b, const std::vector<std::string>& extra_flags = {});
 
   std::map<std::string, Binary> binaries_;
   int db_port_;
