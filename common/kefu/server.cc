@@ -33,7 +33,8 @@ ABSL_FLAG(int, db_pool_size, 8, "Maximum database connections.");
 ABSL_FLAG(int, db_acquire_timeout_ms, 5000, "How long a call waits for a free database connection.");
 ABSL_FLAG(int, db_lock_wait_timeout_s, 5, "InnoDB lock wait timeout per statement, seconds.");
 ABSL_FLAG(bool, migrate, true, "Apply the service's schema migrations at startup.");
-ABSL_FLAG(int, max_threads, 64, "Cap on gRPC server threads.");
+ABSL_FLAG(int, max_threads, 256,
+          "Cap on gRPC server threads, so on calls in flight; beyond it calls are refused with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest accepted request message.");
 ABSL_FLAG(bool, plaintext, false,
           "Development only: no TLS, and only loopback clients are accepted.");

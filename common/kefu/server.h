@@ -56,7 +56,10 @@ struct ServerOptions {
   int metrics_port = 0;  // 0 picks a free port, -1 disables /metrics
   db::Config db;
   bool migrate = true;
-  int max_threads = 64;
+  // Calls in flight (one thread each) before new ones are refused. Most of them wait for
+  // one of the pool's connections; the cap sizes that queue to absorb a stall of a few
+  // hundred milliseconds at the measured peak instead of shedding it.
+  int max_threads = 256;
   int max_message_bytes = 4 << 20;
   // Programmatic default is loopback plaintext (in-process tests); the flags default to TLS.
   security::TransportConfig transport = security::TransportConfig::LoopbackPlaintext();
