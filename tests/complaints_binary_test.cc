@@ -3,7 +3,12 @@
 // a WatchAlerts stream, the customer's log receives the events (the outbox relay
 // thread), the business metrics count it, and SIGTERM ends open streams promptly.
 #include <grpcpp/create_channel.h>
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
 #include <signal.h>
 
 #include <set>
@@ -199,6 +204,68 @@ TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
   }
   customers.process->Signal(SIGTERM);
   EXPECT_EQ(customers.process->WaitExit(15000), 0);
+  testing::DropSchema(customers_db);
+  testing::DropSchema(complaints_db);
+}
+
+// A setting changes through kefuctl as operators change it: print it with --json, edit
+// the file, hand it back with --file; a file made from an older version is refused.
+TEST(ComplaintsBinary, KefuctlChangesTheDeadlinePolicyFromTheJsonItPrints) {
+  db::Config customers_db = testing::CreateSchema("cb_pol_cust");
+  db::Config complaints_db = testing::CreateSchema("cb_pol_cmp");
+  Service customers, complaints;
+  customers.Start("customers", customers_db, {});
+  ASSERT_TRUE(customers.WaitServing()) << customers.process->Output();
+  complaints.Start("complaints", complaints_db, {absl::StrCat("--customers_addr=127.0.0.1:", customers.grpc_port)});
+  ASSERT_TRUE(complaints.WaitServing()) << complaints.process->Output();
+  auto kefuctl = [&](std::vector<std::string> command, int* exit_code) {
+    std::vector<std::string> args{"--plaintext", absl::StrCat("--addr=127.0.0.1:", complaints.grpc_port),
+                                  absl::StrCat("--token=", testing::TestToken("E3001", "senior_manager", "",
+                                                                               absl::Minutes(10)))};
+    args.insert(args.end(), command.begin(), command.end());
+    testing::Process p(testing::BuildPath("tools/kefuctl/kefuctl"), args);
+    *exit_code = p.WaitExit(20000);
+    return p.Output();
+  };
+
+  int code = -1;
+  std::string printed = kefuctl({"--json", "complaints", "policy"}, &code);
+  ASSERT_EQ(code, 0) << printed;
+  pb::DeadlinePolicy policy;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(printed, &policy).ok()) << printed;
+  ASSERT_GT(policy.rules_size(), 0);
+  pb::DeadlinePolicy served;
+  auto stub = pb::ComplaintService::NewStub(complaints.channel);
+  ASSERT_TRUE(stub->GetDeadlinePolicy(Ctx().get(), pb::GetDeadlinePolicyRequest(), &served).ok());
+  EXPECT_EQ(policy.SerializeAsString(), served.SerializeAsString());  // --json prints all of it
+
+  const int64_t respond = policy.rules(0).respond_within_seconds() / 2;
+  policy.mutable_rules(0)->set_respond_within_seconds(respond);
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(policy, &json).ok());
+  const std::string file = absl::StrCat(::testing::TempDir(), "/kefu-policy-", getpid(), ".json");
+  std::ofstream(file) << json;
+  std::string out = kefuctl({"complaints", "policy-set", "--file", file}, &code);
+  EXPECT_EQ(code, 0) << out;
+  ASSERT_TRUE(stub->GetDeadlinePolicy(Ctx().get(), pb::GetDeadlinePolicyRequest(), &served).ok());
+  EXPECT_EQ(served.rules(0).respond_within_seconds(), respond);
+  EXPECT_EQ(served.version(), policy.version() + 1);
+
+  // The same file again: its version is no longer current.
+  out = kefuctl({"complaints", "policy-set", "--file", file}, &code);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(absl::StrContains(out, "ABORTED")) << out;
+  // Not a policy at all: refused before any call, naming the flag.
+  std::ofstream(file) << "{\"rules\": \"soon\"}";
+  out = kefuctl({"complaints", "policy-set", "--file", file}, &code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_TRUE(absl::StrContains(out, "--file")) << out;
+  std::remove(file.c_str());
+
+  for (Service* s : {&complaints, &customers}) {
+    s->process->Signal(SIGTERM);
+    EXPECT_EQ(s->process->WaitExit(15000), 0);
+  }
   testing::DropSchema(customers_db);
   testing::DropSchema(complaints_db);
 }

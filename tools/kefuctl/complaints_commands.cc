@@ -233,6 +233,20 @@ int Calendar(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::GetBusinessCalendar, pb::GetBusinessCalendarRequest());
 }
 
+int SetPolicy(Invocation& inv) {
+  pb::UpdateDeadlinePolicyRequest req;
+  ReadJsonFile(inv, req.mutable_policy());
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::UpdateDeadlinePolicy, req);
+}
+
+int SetCalendar(Invocation& inv) {
+  pb::UpdateBusinessCalendarRequest req;
+  ReadJsonFile(inv, req.mutable_calendar());
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::UpdateBusinessCalendar, req);
+}
+
 int Kpis(Invocation& inv) {
   pb::GetKpisRequest req;
   req.set_department_id(inv.Str("department"));
@@ -356,6 +370,15 @@ void RegisterComplaintCommands(Registry& r) {
          0, 0, Watch});
   r.Add({"complaints policy", "", "The deadline policy in force", "", {}, 0, 0, Policy});
   r.Add({"complaints calendar", "", "The business calendar in force", "", {}, 0, 0, Calendar});
+  r.Add({"complaints policy-set", "", "Replace the deadline policy (needs --roles senior_manager)",
+         "Open work orders keep their deadlines; new ones and severity changes use the new rules.\n"
+         "  kefuctl --json complaints policy > p.json   # edit, keep \"version\"\n"
+         "  kefuctl complaints policy-set --file p.json",
+         {JsonFileFlag("the deadline policy")}, 0, 0, SetPolicy});
+  r.Add({"complaints calendar-set", "", "Replace the business calendar (needs --roles senior_manager)",
+         "  kefuctl --json complaints calendar > c.json   # edit, keep \"version\"\n"
+         "  kefuctl complaints calendar-set --file c.json",
+         {JsonFileFlag("the business calendar")}, 0, 0, SetCalendar});
   r.Add({"complaints kpis", "", "Follow-up, satisfaction, rework and overdue rates, response and resolution times", "",
          {RequiredFlag("from", "TIME", "received from"), RequiredFlag("to", "TIME", "received before"),
           ValueFlag("department", "DEPT_ID", "only this department"), ValueFlag("handler", "STAFF_ID", "only this handler")},

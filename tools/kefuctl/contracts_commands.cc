@@ -218,6 +218,28 @@ int Rules(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::GetApprovalRules, pb::GetApprovalRulesRequest());
 }
 
+int SetRules(Invocation& inv) {
+  pb::UpdateApprovalRulesRequest req;
+  ReadJsonFile(inv, req.mutable_rules());
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::UpdateApprovalRules, req);
+}
+
+// What sales does on a win, by hand: one draft per project (a repeat returns it).
+int DraftForProject(Invocation& inv) {
+  pb::CreateDraftForProjectRequest req;
+  req.set_sales_project_id(ParseId(inv, inv.Str("project"), "SP", "--project"));
+  req.set_customer_id(CustomerIdFlag(inv));
+  req.set_name(inv.Str("name"));
+  req.set_type(inv.Enum<pb::ContractType>("type"));
+  if (inv.Has("amount")) *req.mutable_amount() = *inv.Money("amount", inv.Str("currency", "CNY"));
+  req.set_owner_id(inv.Str("owner"));
+  req.set_department_id(inv.Str("department"));
+  req.set_request_id(inv.Str("request-id"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::CreateDraftForProject, req);
+}
+
 }  // namespace
 
 void RegisterContractCommands(Registry& r) {
@@ -288,6 +310,18 @@ void RegisterContractCommands(Registry& r) {
          {RequiredFlag("customer", "ID", "the customer"), ValueFlag("date", "YYYY-MM-DD", "the day (default today)")}, 0, 0,
          Entitlement});
   r.Add({"contracts rules", "", "The approval rules in force", "", {}, 0, 0, Rules});
+  r.Add({"contracts rules-set", "", "Replace the approval rules (needs --roles senior_manager)",
+         "  kefuctl --json contracts rules > r.json   # edit, keep \"version\"\n"
+         "  kefuctl contracts rules-set --file r.json",
+         {JsonFileFlag("the approval rules")}, 0, 0, SetRules});
+  r.Add({"contracts draft-for-project", "", "The draft contract of a won sales project (sales asks for it on a win)",
+         "One draft per project: asking again returns the same draft.",
+         {RequiredFlag("project", "ID", "the won sales project (SP... or its number)"),
+          RequiredFlag("customer", "ID", "its customer"), RequiredFlag("name", "TEXT", "contract name"),
+          EnumFlag<pb::ContractType>("type", "contract type"), ValueFlag("amount", "AMOUNT", "amount"),
+          ValueFlag("currency", "CODE", "its currency (default CNY)"), ValueFlag("owner", "STAFF_ID", "owner"),
+          ValueFlag("department", "DEPT_ID", "department"), ValueFlag("request-id", "ID", "idempotency key")},
+         0, 0, DraftForProject});
   r.Add({"contracts signing-stats", "", "Contracts signed in a period by type, service revenue and new business",
          "Counts contracts that were signed (also those active, expired, terminated or superseded\n"
          "since) with a signing day in [--from, --to], at most two years, in one currency.\n"

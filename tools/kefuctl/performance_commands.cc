@@ -99,6 +99,13 @@ int StaffCreate(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::CreateStaff, req);
 }
 
+int DepartmentGet(Invocation& inv) {
+  pb::GetDepartmentRequest req;
+  req.set_department_id(inv.args()[0]);
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetDepartment, req);
+}
+
 int StaffGet(Invocation& inv) {
   pb::GetStaffRequest req;
   req.set_staff_id(inv.args()[0]);
@@ -466,6 +473,7 @@ void RegisterPerformanceCommands(Registry& r) {
          {RequiredFlag("name", "TEXT", "name"), ValueFlag("parent", "DEPT_ID", "parent department"),
           ValueFlag("manager", "STAFF_ID", "its manager")},
          1, 1, DepartmentCreate});
+  r.Add({"performance department-get", "ID", "Show a department", "", {}, 1, 1, DepartmentGet});
   r.Add({"performance departments", "", "Departments, parents before children", "",
          {ValueFlag("root", "DEPT_ID", "only this department and those under it")}, 0, 0, Departments});
   std::vector<Flag> staff_create = StaffFieldFlags();

@@ -8,7 +8,12 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
+#include <google/protobuf/util/json_util.h>
+
 #include <chrono>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <thread>
@@ -99,6 +104,28 @@ int CallPagedAndPrint(const Invocation& inv, Stub& stub, UnaryMethod<Stub, Reque
     request.set_page_token(next);
   }
   return inv.Print(merged);
+}
+
+// --file: a whole setting (deadline policy, calendar, approval rules ...) as JSON, in
+// the form the matching show command prints with --json, so a setting is changed by
+// `show --json > f`, editing f, then `set --file f`. "-" reads standard input.
+inline Flag JsonFileFlag(absl::string_view what) {
+  return RequiredFlag("file", "FILE", absl::StrCat(what, " as JSON (as printed with --json; - for stdin)"));
+}
+
+inline void ReadJsonFile(const Invocation& inv, google::protobuf::Message* out) {
+  const std::string path = inv.Str("file");
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path);
+    if (!in) inv.UsageError(absl::StrCat("--file: cannot read '", path, "'"));
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto status = google::protobuf::util::JsonStringToMessage(text, out);
+  if (!status.ok())
+    inv.UsageError(absl::StrCat("--file: not a ", out->GetDescriptor()->name(), ": ", status.message().as_string()));
 }
 
 inline std::vector<Flag> Concat(std::vector<std::vector<Flag>> lists) {

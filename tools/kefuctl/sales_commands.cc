@@ -183,6 +183,44 @@ int Competitors(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::SetCompetitors, req);
 }
 
+int PlanAdd(Invocation& inv) {
+  pb::AddActionPlanRequest req;
+  req.mutable_plan()->set_project_id(ProjectIdArg(inv, 0));
+  req.mutable_plan()->set_period(inv.Str("period"));
+  req.mutable_plan()->set_plan(inv.Str("plan"));
+  req.set_request_id(inv.Str("request-id"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::AddActionPlan, req);
+}
+
+int PlanOutcome(Invocation& inv) {
+  pb::UpdateActionPlanOutcomeRequest req;
+  req.set_plan_id(ParseId(inv, inv.args()[0], "", "plan id"));
+  req.set_outcome(inv.Str("outcome"));
+  req.set_remedial_plan(inv.Str("remedial"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::UpdateActionPlanOutcome, req);
+}
+
+int Plans(Invocation& inv) {
+  pb::ListActionPlansRequest req;
+  req.set_project_id(ProjectIdArg(inv, 0));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::ListActionPlans, req);
+}
+
+int Probabilities(Invocation& inv) {
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetStageProbabilities, pb::GetStageProbabilitiesRequest());
+}
+
+int SetProbabilities(Invocation& inv) {
+  pb::UpdateStageProbabilitiesRequest req;
+  ReadJsonFile(inv, req.mutable_probabilities());
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::UpdateStageProbabilities, req);
+}
+
 int Pipeline(Invocation& inv) {
   pb::GetPipelineRequest req;
   std::string by = inv.Str("by", "stage");
@@ -287,6 +325,20 @@ void RegisterSalesCommands(Registry& r) {
   r.Add({"sales competitors", "ID", "Replace the project's competitor list", "",
          {RepeatedFlag("competitor", "NAME|STRENGTHS|WEAKNESSES", "one competitor (repeatable)"), version}, 1, 1,
          Competitors});
+  r.Add({"sales plan add", "ID", "Record the project's action plan for a month", "",
+         {RequiredFlag("period", "YYYY-MM", "the month"), RequiredFlag("plan", "TEXT", "what will be done"),
+          ValueFlag("request-id", "ID", "idempotency key")},
+         1, 1, PlanAdd});
+  r.Add({"sales plan outcome", "PLAN_ID", "Record how a month's action plan went", "",
+         {RequiredFlag("outcome", "TEXT", "what happened"), ValueFlag("remedial", "TEXT", "the remedial plan, if any")}, 1,
+         1, PlanOutcome});
+  r.Add({"sales plan list", "ID", "The project's monthly action plans", "", {}, 1, 1, Plans});
+  r.Add({"sales probabilities", "", "The win probability of each stage, used for weighted amounts", "", {}, 0, 0,
+         Probabilities});
+  r.Add({"sales probabilities-set", "", "Replace the stage probabilities (needs --roles senior_manager)",
+         "  kefuctl --json sales probabilities > p.json   # edit, keep \"version\"\n"
+         "  kefuctl sales probabilities-set --file p.json",
+         {JsonFileFlag("the stage probabilities")}, 0, 0, SetProbabilities});
   r.Add({"sales pipeline", "", "Count, amount and weighted amount of open projects", "",
          {ValueFlag("by", "stage|owner|department|month", "grouping (default stage)"),
           ValueFlag("owner", "STAFF_ID", "only this owner"), ValueFlag("department", "DEPT_ID", "only this department"),

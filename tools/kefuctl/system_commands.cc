@@ -1,5 +1,6 @@
-// kefuctl health / services: the standard gRPC health and reflection protocols, which
-// every kefu server offers, so they work against any service address.
+// kefuctl health / services / audit: the standard gRPC health and reflection protocols
+// and kefu's audit trail, which every kefu server offers, so they work against any
+// service address.
 
 #include <google/protobuf/struct.pb.h>
 
@@ -8,8 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "commands.h"
+#include "kefu/audit/v1/audit.grpc.pb.h"
 #include "kefu/probe.h"
 #include "output.h"
+#include "rpc.h"
 
 namespace kefuctl {
 namespace {
@@ -65,14 +68,41 @@ int Services(Invocation& inv) {
   return kExitOk;
 }
 
+int Audit(Invocation& inv) {
+  kefu::audit::v1::ListAuditEntriesRequest req;
+  req.set_actor(inv.Str("actor"));
+  req.set_method(inv.Str("method"));
+  req.set_record_id(inv.Str("record"));
+  if (auto t = inv.Time("from")) *req.mutable_from_time() = *t;
+  if (auto t = inv.Time("to")) *req.mutable_to_time() = *t;
+  auto stub = kefu::audit::v1::AuditService::NewStub(inv.channel());
+  return CallPagedAndPrint(inv, *stub, &kefu::audit::v1::AuditService::Stub::ListAuditEntries, req);
+}
+
 }  // namespace
 
 void RegisterSystemCommands(Registry& r) {
+  RegisterTable(kefu::audit::v1::AuditEntry::descriptor(), {{"TIME", "time"},
+                                                            {"ACTOR", "actor"},
+                                                            {"ROLES", "actor_roles"},
+                                                            {"VIA", "via_service"},
+                                                            {"METHOD", "method", 60},
+                                                            {"KIND", "kind"},
+                                                            {"RECORD", "record_id"}});
   r.Add({"health", "", "Check whether a server (or one of its services) is serving",
          "Exits 0 when SERVING, 1 otherwise. Service names: a full name such as\n"
          "kefu.customers.v1.CustomerService, or \"liveness\" / \"readiness\"; none for the server.",
          {ValueFlag("service", "NAME", "service to check (default: the whole server)")}, 0, 0, Health});
   r.Add({"services", "", "List the services a server offers (through gRPC reflection)", "", {}, 0, 0, Services});
+  r.Add({"audit", "", "The audit trail of one service: writes and personal-data reads (needs --roles senior_manager)",
+         "Each service keeps its own; pick it with --addr (default: customers), e.g.\n"
+         "  kefuctl --addr 127.0.0.1:50054 audit --method ResolveWorkOrder --from 2026-12-01",
+         Concat({{ValueFlag("actor", "STAFF_ID", "by this person"),
+                  ValueFlag("method", "NAME", "this method (full or its last part, e.g. UpdateCustomer)"),
+                  ValueFlag("record", "ID", "on this record"), ValueFlag("from", "TIME", "from (inclusive)"),
+                  ValueFlag("to", "TIME", "before")},
+                 PagingFlags()}),
+         0, 0, Audit});
   r.Add({"token mint", "", "Print a development token (needs --signing_key or $KEFU_SIGNING_KEY)",
          "Signs a token for --actor, --roles and --department, e.g.\n"
          "  export KEFU_TOKEN=$(kefuctl token mint --signing_key .run/pki/jwt-private.pem \\\n"
