@@ -96,6 +96,7 @@ if [ "${2:-}" = soak ]; then
   # Once a second, the database's and the host's counters (name=value, cumulative where the
   # counter is), so that a latency spike can be matched with its cause: checkpoint flushing,
   # page reads, fsync stalls, CPU steal.
+  ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
   sample_host_and_db() {
     local vars="'INNODB_CHECKPOINT_AGE','INNODB_BUFFER_POOL_PAGES_DIRTY','INNODB_BUFFER_POOL_READS',"
     vars+="'INNODB_BUFFER_POOL_WAIT_FREE','INNODB_OS_LOG_FSYNCS','INNODB_DATA_FSYNCS','INNODB_DATA_WRITTEN',"
@@ -106,8 +107,15 @@ if [ "${2:-}" = soak ]; then
         "SELECT CONCAT(LOWER(VARIABLE_NAME), '=', VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS
          WHERE VARIABLE_NAME IN ($vars)" 2>/dev/null | paste -sd ' ') || db=""
       cpu=$(awk '/^cpu / { print "cpu_user=" $2 + $3, "cpu_system=" $4, "cpu_idle=" $5, "cpu_iowait=" $6,
-                                 "cpu_steal=" $9 }' /proc/stat)
-      echo "time=$(date +%s) $db $cpu"
+                                 "cpu_steal=" $9, "cpu_busy=" $2 + $3 + $4 + $7 + $8 }' /proc/stat)
+      # CPU ticks of the server, the database and the load generators, so that what the
+      # host spent on anything else (cpu_busy minus these) shows.
+      local bench_ticks=0 t
+      for p in $(pgrep -x kefu-bench); do
+        t=$(ticks "$p")
+        bench_ticks=$((bench_ticks + t))
+      done
+      echo "time=$(date +%s) $db $cpu ticks_customers=$(ticks "$pid") ticks_mariadb=$(ticks "$(cat "$work/mariadb/mysqld.pid")") ticks_bench=$bench_ticks"
     done
   }
   sample_host_and_db >"$out/soak-host-db.txt" &
