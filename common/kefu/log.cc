@@ -3,8 +3,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -15,7 +19,107 @@ namespace kefu::log {
 namespace {
 std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
 std::string* g_service = new std::string("kefu");
-std::mutex g_mu;
+std::mutex g_mu;  // serialises direct writes (before StartAsyncWriter)
+
+void WriteAll(const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(STDERR_FILENO, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stderr closed or broken: nothing better to do with the line
+    done += static_cast<size_t>(n);
+  }
+}
+
+std::string FormatLine(Level level, absl::string_view msg, std::initializer_list<Field> fields);
+std::atomic<void (*)(uint64_t)> g_drop_observer{nullptr};
+
+constexpr size_t kMaxBufferedBytes = 16 << 20;
+constexpr size_t kWakeBytes = 64 << 10;
+constexpr auto kMaxDelay = std::chrono::milliseconds(50);
+
+// The buffer and its writer thread. Never destroyed: handler threads may still log
+// while the process exits.
+class AsyncWriter {
+ public:
+  AsyncWriter() { std::thread([this] { Run(); }).detach(); }
+
+  void Append(const std::string& line, bool urgent) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (buffer_.size() + line.size() > kMaxBufferedBytes) {
+      ++dropped_;
+      return;
+    }
+    bool was_empty = buffer_.empty();
+    buffer_ += line;
+    appended_ += line.size();
+    if (urgent) urgent_ = true;
+    if (urgent || buffer_.size() >= kWakeBytes || (was_empty && !writing_)) cv_.notify_one();
+  }
+
+  bool Flush(absl::Duration timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    uint64_t target = appended_;
+    flush_requested_ = true;
+    cv_.notify_one();
+    return written_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return written_ >= target; });
+  }
+
+  uint64_t dropped_total() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return dropped_total_ + dropped_;
+  }
+
+ private:
+  void Run() {
+    std::string batch;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return !buffer_.empty() || flush_requested_; });
+      // Let lines gather for a while unless there is already plenty or someone waits.
+      cv_.wait_for(lock, kMaxDelay, [&] { return flush_requested_ || buffer_.size() >= kWakeBytes || urgent_; });
+      flush_requested_ = false;
+      urgent_ = false;
+      batch.clear();
+      batch.swap(buffer_);
+      uint64_t dropped = dropped_;
+      dropped_ = 0;
+      dropped_total_ += dropped;
+      auto* observer = g_drop_observer.load();
+      uint64_t upto = appended_;
+      writing_ = true;
+      lock.unlock();
+      if (dropped > 0) {
+        batch += DroppedLine(dropped);
+        if (observer) observer(dropped);
+      }
+      WriteAll(batch);
+      if (batch.capacity() > 4 * kWakeBytes) std::string().swap(batch);  // give back a burst's memory
+      lock.lock();
+      writing_ = false;
+      written_ = upto;
+      written_cv_.notify_all();
+    }
+  }
+
+  static std::string DroppedLine(uint64_t dropped) {
+    return FormatLine(Level::kWarn, "log lines dropped", {{"dropped", dropped}});
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable written_cv_;
+  std::string buffer_;
+  uint64_t appended_ = 0;  // bytes ever appended / written: Flush waits for the difference
+  uint64_t written_ = 0;
+  uint64_t dropped_ = 0;
+  uint64_t dropped_total_ = 0;
+  bool flush_requested_ = false;
+  bool urgent_ = false;
+  bool writing_ = false;
+};
+
+std::atomic<AsyncWriter*> g_async{nullptr};
 
 const char* LevelName(Level l) {
   switch (l) {
@@ -92,8 +196,8 @@ std::string ScrubPersonalData(absl::string_view s) {
   return out;
 }
 
-void Write(Level level, absl::string_view msg, std::initializer_list<Field> fields) {
-  if (!Enabled(level)) return;
+namespace {
+std::string FormatLine(Level level, absl::string_view msg, std::initializer_list<Field> fields) {
   std::string line = "{\"ts\":\"";
   line += absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   absl::StrAppend(&line, "\",\"level\":\"", LevelName(level), "\",\"service\":");
@@ -113,9 +217,41 @@ void Write(Level level, absl::string_view msg, std::initializer_list<Field> fiel
     else if (auto* b = std::get_if<bool>(&f.value)) line += *b ? "true" : "false";
   }
   line += "}\n";
+  return line;
+}
+}  // namespace
+
+void Write(Level level, absl::string_view msg, std::initializer_list<Field> fields) {
+  if (!Enabled(level)) return;
+  std::string line = FormatLine(level, msg, fields);
+  if (AsyncWriter* async = g_async.load(std::memory_order_acquire)) {
+    async->Append(line, level >= Level::kWarn);
+    return;
+  }
   std::lock_guard<std::mutex> lock(g_mu);
-  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
-  (void)ignored;
+  WriteAll(line);
+}
+
+void StartAsyncWriter() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_async.store(new AsyncWriter(), std::memory_order_release);
+    std::atexit([] { Flush(); });
+  });
+}
+
+bool Flush(absl::Duration timeout) {
+  AsyncWriter* async = g_async.load(std::memory_order_acquire);
+  return async == nullptr || async->Flush(timeout);
+}
+
+void SetDropObserver(void (*observer)(uint64_t dropped)) {
+  g_drop_observer.store(observer);
+}
+
+uint64_t DroppedLines() {
+  AsyncWriter* async = g_async.load(std::memory_order_acquire);
+  return async == nullptr ? 0 : async->dropped_total();
 }
 
 }  // namespace kefu::log

@@ -5,6 +5,7 @@
 // Personal data never goes into a log field unmasked (see validation.h Mask*).
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -31,6 +32,24 @@ struct Field {
 
 // Set once at startup.
 void Init(absl::string_view service, Level min_level);
+
+// Until this is called, Write() writes each line to stderr itself. After it, lines go to
+// an in-memory buffer that one background thread writes out in batches (when it holds
+// 64 KiB, at a warning or error, or 50 ms after the first waiting line), so an RPC never
+// waits on a write(2) or on other threads' writes, and a stalled reader of stderr (a
+// full pipe to the container runtime, a throttled disk) cannot stall the server. When
+// the buffer holds 16 MiB, further lines are dropped and counted; the count is reported
+// in the next line written (msg "log lines dropped") and to the observer. Lines still
+// buffered are written at exit() and by Flush(); an abort loses at most the last 50 ms.
+void StartAsyncWriter();
+
+// Writes out every line buffered so far; returns false if that took longer than
+// `timeout` (stderr blocked).
+bool Flush(absl::Duration timeout = absl::Seconds(2));
+
+// Called by the writer thread with the number of lines dropped since its last call.
+void SetDropObserver(void (*observer)(uint64_t dropped));
+uint64_t DroppedLines();
 bool ParseLevel(absl::string_view text, Level* out);
 bool Enabled(Level level);
 void Write(Level level, absl::string_view msg, std::initializer_list<Field> fields = {});

@@ -55,6 +55,19 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return *buckets;
 }
 
+namespace {
+// The log writer outlives any one Metrics, so the counter it feeds is kept alive with
+// its registry for the rest of the process.
+std::mutex g_log_dropped_mu;
+std::shared_ptr<prometheus::Registry> g_log_dropped_registry;
+prometheus::Counter* g_log_dropped = nullptr;
+
+void CountDroppedLogLines(uint64_t n) {
+  std::lock_guard<std::mutex> lock(g_log_dropped_mu);
+  if (g_log_dropped) g_log_dropped->Increment(static_cast<double>(n));
+}
+}  // namespace
+
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       started_(prometheus::BuildCounter()
@@ -121,6 +134,17 @@ Metrics::Metrics()
     query_seconds_[op] = &q.Add({{"operation", op}}, LatencyBuckets());
     query_errors_[op] = &e.Add({{"operation", op}});
   }
+  auto& dropped = prometheus::BuildCounter()
+                      .Name("kefu_log_lines_dropped_total")
+                      .Help("Log lines dropped because stderr was not keeping up (16 MiB buffered).")
+                      .Register(*registry_)
+                      .Add({});
+  {
+    std::lock_guard<std::mutex> lock(g_log_dropped_mu);
+    g_log_dropped_registry = registry_;
+    g_log_dropped = &dropped;
+  }
+  log::SetDropObserver(&CountDroppedLogLines);
 }
 
 Metrics::~Metrics() = default;

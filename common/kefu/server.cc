@@ -90,6 +90,7 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
     std::exit(2);
   }
   log::Init(defaults.name, level);
+  log::StartAsyncWriter();
 
   ServerOptions o;
   o.service_name = defaults.name;
@@ -347,6 +348,7 @@ void Server::Run() {
   log::Info("shutting down", {{"signal", sig}});
   Shutdown();
   log::Info("stopped");
+  log::Flush();
 }
 
 void Server::Shutdown() {
