@@ -123,6 +123,34 @@ TEST_F(DbTest, PoolNeverOpensMoreThanItsSizeAndTimesOutWhenExhausted) {
   EXPECT_TRUE(pool->Acquire().ok());
 }
 
+TEST_F(DbTest, StatementsArePreparedOncePerPooledConnectionNotPerCall) {
+  Config one = config_;
+  one.pool_size = 1;  // every session below gets the same connection
+  auto pool = Pool::Create(one);
+  auto prepared_so_far = [&]() -> int64_t {
+    auto s = pool->Acquire();
+    auto row = s->QueryOne("SHOW SESSION STATUS LIKE 'Com_stmt_prepare'");
+    return row.ok() && row->has_value() ? (*row)->Int(1) : -1;
+  };
+  auto insert_and_read = [&](int i) {
+    auto s = pool->Acquire();
+    ASSERT_TRUE(s.ok()) << s.status();
+    auto ins = s->ExecInsert("INSERT INTO t (name) VALUES (?)", {absl::StrCat("p", i)});
+    ASSERT_TRUE(ins.ok()) << ins.status();
+    auto row = s->QueryOne("SELECT name FROM t WHERE id = ?", {ins->last_insert_id});
+    ASSERT_TRUE(row.ok() && row->has_value());
+    EXPECT_EQ((*row)->Str(0), absl::StrCat("p", i));
+  };
+  int64_t before = prepared_so_far();
+  ASSERT_GT(before, 0);  // the counter query itself was prepared
+  insert_and_read(0);
+  int64_t after_first = prepared_so_far();
+  EXPECT_GE(after_first - before, 2);  // the insert and the select, at least
+  for (int i = 1; i < 50; ++i) insert_and_read(i);
+  // 49 more sessions, each executing the same statements: nothing prepared again.
+  EXPECT_EQ(prepared_so_far() - after_first, 0);
+}
+
 TEST_F(DbTest, MigrationsApplyOnceAndRefuseEditedHistory) {
   std::vector<Migration> migrations = {
       {1, "0001_a.sql", "CREATE TABLE m1 (id INT PRIMARY KEY);\nINSERT INTO m1 VALUES (1);"},

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -26,6 +27,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -77,11 +79,18 @@ void SleepUntilNs(int64_t t) {
 
 // What one thread saw; merged after the run.
 struct Tally {
-  LatencyHistogram hist;
+  LatencyHistogram hist;  // from each call's intended send time (open loop) or its send (closed)
   std::map<std::string, int64_t> errors;
   int64_t peak_in_flight = 0;  // most calls outstanding at once
+  // From the actual send to the answer, split by outcome: under overload the sender
+  // falls behind its schedule, and what matters is how fast the server answered, in
+  // particular how fast it refused what it could not take.
+  LatencyHistogram answered_ok;
+  LatencyHistogram refused;  // RESOURCE_EXHAUSTED or UNAVAILABLE
   void Merge(const Tally& o) {
     hist.Merge(o.hist);
+    answered_ok.Merge(o.answered_ok);
+    refused.Merge(o.refused);
     for (const auto& [k, v] : o.errors) errors[k] += v;
   }
 };
@@ -227,6 +236,7 @@ struct Call {
   std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader;
   uint64_t seq = 0;
   int64_t intended_ns = 0;
+  int64_t sent_ns = 0;
 };
 
 class RpcDriver {
@@ -273,6 +283,7 @@ class RpcDriver {
                            absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_timeout)));
     call->reader = stub_.PrepareUnaryCall(&call->ctx, workload_->method(),
                                           ToBuffer(workload_->Request(call->seq)), queues_[q].get());
+    call->sent_ns = NowNs();
     int64_t now_in_flight = ++in_flight_;
     int64_t peak = peak_in_flight_.load();
     while (now_in_flight > peak && !peak_in_flight_.compare_exchange_weak(peak, now_in_flight)) {
@@ -294,10 +305,14 @@ class RpcDriver {
         if (window_.Recorded(call->intended_ns)) {
           tally.hist.Record(now - call->intended_ns);
           if (!call->status.ok()) {
-            ++tally.errors[GrpcCodeName(call->status.error_code())];
+            grpc::StatusCode code = call->status.error_code();
+            ++tally.errors[GrpcCodeName(code)];
+            if (code == grpc::StatusCode::RESOURCE_EXHAUSTED || code == grpc::StatusCode::UNAVAILABLE)
+              tally.refused.Record(now - call->sent_ns);
           } else {
             std::string why = workload_->Check(call->seq, ToString(call->response));
             if (!why.empty()) ++tally.errors["WRONG_RESPONSE (" + why + ")"];
+            else tally.answered_ok.Record(now - call->sent_ns);
           }
         }
         // Closed loop: the completed call's slot sends the next one at once. Counted out
@@ -371,11 +386,35 @@ Tally RunDb(db::Pool& pool, const DbOp& op, bool open, int threads, double rate,
 
 // ---- report ----
 
+// The database server's statement counters (all sessions), read before and after a run:
+// with statements prepared once per pooled connection, a run prepares next to nothing
+// however many statements it executes.
+struct StatementCounters {
+  int64_t prepared = 0, executed = 0;
+};
+
+std::optional<StatementCounters> ReadStatementCounters(db::Pool* pool) {
+  if (pool == nullptr) return std::nullopt;
+  auto session = pool->Acquire();
+  if (!session.ok()) return std::nullopt;
+  auto rows = session->Query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_stmt_prepare', 'Com_stmt_execute')");
+  if (!rows.ok()) return std::nullopt;
+  StatementCounters c;
+  for (const auto& row : *rows) {
+    if (absl::EqualsIgnoreCase(row.Str(0), "Com_stmt_prepare")) c.prepared = row.Int(1);
+    else if (absl::EqualsIgnoreCase(row.Str(0), "Com_stmt_execute")) c.executed = row.Int(1);
+  }
+  return c;
+}
+
 struct Result {
   std::string workload, mode, target;
   int concurrency = 0, pool_size = 0, client_threads = 0;
   double rate = 0, duration_s = 0, warmup_s = 0;
   Tally tally;
+  // Statements prepared and executed server-wide during the run (warm-up included), or
+  // -1 when the database could not be asked.
+  int64_t statements_prepared = -1, statements_executed = -1;
   int64_t Errors() const {
     int64_t n = 0;
     for (const auto& [k, v] : tally.errors) n += v;
@@ -410,12 +449,16 @@ std::string ToJson(const Result& r) {
       "\"db_pool_size\": %d, \"client_threads\": %d, \"peak_in_flight\": %d, \"server_api\": \"%s\"},\n"
       "  \"count\": %d,\n  \"error_count\": %d,\n  \"errors\": {%s},\n  \"throughput_per_s\": %.1f,\n"
       "  \"latency_us\": {\"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p99_9\": %.1f, \"max\": %.1f, "
-      "\"mean\": %.1f}\n}\n",
+      "\"mean\": %.1f},\n  \"db_statements\": {\"prepared\": %d, \"executed\": %d},\n"
+      "  \"from_send_us\": {\"ok\": {\"count\": %d, \"p50\": %.1f, \"p99\": %.1f}, "
+      "\"refused\": {\"count\": %d, \"p50\": %.1f, \"p99\": %.1f}}\n}\n",
       r.workload, JsonEscape(r.target), static_cast<int>(std::thread::hardware_concurrency()), r.mode,
       r.concurrency, r.rate, r.duration_s, r.warmup_s, r.pool_size, r.client_threads, r.tally.peak_in_flight,
       JsonEscape(absl::GetFlag(FLAGS_server_api)), h.count(), r.Errors(), errors, r.Throughput(),
       Us(h.Percentile(50)), Us(h.Percentile(90)), Us(h.Percentile(99)), Us(h.Percentile(99.9)), Us(h.max()),
-      h.mean() / 1000.0);
+      h.mean() / 1000.0, r.statements_prepared, r.statements_executed, r.tally.answered_ok.count(),
+      Us(r.tally.answered_ok.Percentile(50)), Us(r.tally.answered_ok.Percentile(99)), r.tally.refused.count(),
+      Us(r.tally.refused.Percentile(50)), Us(r.tally.refused.Percentile(99)));
 }
 
 void PrintTable(const Result& r) {
@@ -432,13 +475,27 @@ void PrintTable(const Result& r) {
               std::thread::hardware_concurrency(), r.pool_size, r.client_threads,
               static_cast<long long>(r.tally.peak_in_flight),
               absl::GetFlag(FLAGS_server_api).c_str(), r.target.c_str());
+  if (r.tally.refused.count() > 0)
+    std::printf("from send: %lld refused (RESOURCE_EXHAUSTED/UNAVAILABLE) in p50 %.3f / p99 %.3f ms; "
+                "%lld answered OK in p50 %.3f / p99 %.3f ms\n",
+                static_cast<long long>(r.tally.refused.count()), r.tally.refused.Percentile(50) / 1e6,
+                r.tally.refused.Percentile(99) / 1e6, static_cast<long long>(r.tally.answered_ok.count()),
+                r.tally.answered_ok.Percentile(50) / 1e6, r.tally.answered_ok.Percentile(99) / 1e6);
+  if (r.statements_executed >= 0)
+    std::printf("database: %lld statements prepared, %lld executed during the run (all sessions)\n",
+                static_cast<long long>(r.statements_prepared), static_cast<long long>(r.statements_executed));
 }
 
 std::string SummaryLine(const Result& r) {
   const auto& h = r.tally.hist;
-  return absl::StrFormat("%s\t%s\t%d\t%.1f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\n", r.workload, r.mode,
-                         r.concurrency, r.rate, h.count(), r.Errors(), r.Throughput(), Us(h.Percentile(50)),
-                         Us(h.Percentile(90)), Us(h.Percentile(99)), Us(h.Percentile(99.9)), Us(h.max()));
+  const auto& ok = r.tally.answered_ok;
+  const auto& refused = r.tally.refused;
+  return absl::StrFormat(
+      "%s\t%s\t%d\t%.1f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%.1f\t%.1f\t%d\t%.1f\t%.1f\n",
+      r.workload, r.mode, r.concurrency, r.rate, h.count(), r.Errors(), r.Throughput(), Us(h.Percentile(50)),
+      Us(h.Percentile(90)), Us(h.Percentile(99)), Us(h.Percentile(99.9)), Us(h.max()), r.statements_prepared,
+      r.statements_executed, ok.count(), Us(ok.Percentile(50)), Us(ok.Percentile(99)), refused.count(),
+      Us(refused.Percentile(50)), Us(refused.Percentile(99)));
 }
 
 // ---- setup ----
@@ -517,14 +574,29 @@ int Main() {
     return Window{start, start + absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_duration))};
   };
 
+  db::Config cfg;
+  cfg.host = absl::GetFlag(FLAGS_db_host);
+  cfg.port = absl::GetFlag(FLAGS_db_port);
+  cfg.user = absl::GetFlag(FLAGS_db_user);
+  const char* pw = std::getenv("KEFU_DB_PASSWORD");
+  cfg.password = pw ? pw : "";
+  cfg.schema = absl::GetFlag(FLAGS_db_name);
+  // One connection of its own for the statement counters, so that reading them does not
+  // take a connection the run uses.
+  db::Config counters_cfg = cfg;
+  counters_cfg.pool_size = 1;
+  counters_cfg.connect_timeout = absl::Seconds(1);
+  auto counters_pool = db::Pool::Create(counters_cfg);
+  std::optional<StatementCounters> counters_before;
+  auto start_counting = [&] { counters_before = ReadStatementCounters(counters_pool.get()); };
+  auto stop_counting = [&] {
+    auto after = ReadStatementCounters(counters_pool.get());
+    if (!counters_before || !after) return;
+    r.statements_prepared = after->prepared - counters_before->prepared;
+    r.statements_executed = after->executed - counters_before->executed;
+  };
+
   if (is_db) {
-    db::Config cfg;
-    cfg.host = absl::GetFlag(FLAGS_db_host);
-    cfg.port = absl::GetFlag(FLAGS_db_port);
-    cfg.user = absl::GetFlag(FLAGS_db_user);
-    const char* pw = std::getenv("KEFU_DB_PASSWORD");
-    cfg.password = pw ? pw : "";
-    cfg.schema = absl::GetFlag(FLAGS_db_name);
     cfg.pool_size = r.pool_size;
     r.target = absl::StrCat("mysql://", cfg.user, "@", cfg.host, ":", cfg.port, "/", cfg.schema);
     auto pool = db::Pool::Create(cfg);
@@ -572,7 +644,9 @@ int Main() {
       std::cerr << "unknown --workload " << r.workload << "\n";
       return 2;
     }
+    start_counting();
     r.tally = RunDb(*pool, op, open, r.concurrency, r.rate, make_window());
+    stop_counting();
   } else {
     r.target = absl::GetFlag(FLAGS_target);
     grpc::ChannelArguments args;
@@ -595,7 +669,9 @@ int Main() {
       return 2;
     }
     RpcDriver driver(channel, workload.get(), r.client_threads);
+    start_counting();
     r.tally = driver.Run(open, r.concurrency, r.rate, make_window());
+    stop_counting();
   }
 
   PrintTable(r);

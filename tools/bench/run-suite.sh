@@ -3,7 +3,8 @@
 # kefu-customers binary on free loopback ports, runs the floors (health Check through
 # the same server; point select and durable insert through Connector/C++ at the same
 # pool size) and the service calls at concurrency 1 and 8, then GetCustomer open-loop at
-# half the closed-loop c=8 rate, and prints one table with the ratios to the floors.
+# half the closed-loop c=8 rate and at ten times it (overload), and prints one table with
+# the ratios to the floors, the statements prepared per run and the overload figures.
 # Results (one JSON per run, summary.tsv, table.txt) stay in <build_dir>/bench-results.
 #
 # With `soak` (make reliability), instead: the peak of GetCustomer and CreateCustomer at 8
@@ -77,7 +78,16 @@ run() {  # workload mode load [flags...]
   local w=$1 mode=$2 load=$3
   shift 3
   echo "-- $w $mode $load" >&2
+  # Tasks (processes and threads) the host created during the run: a server that starts a
+  # thread per call shows here. The last PID handed out, wrapping at pid_max.
+  local pid_max first last start end
+  pid_max=$(cat /proc/sys/kernel/pid_max)
+  first=$(cat /proc/sys/kernel/ns_last_pid)
+  start=$(date +%s.%N)
   "$bench" "${common[@]}" --workload="$w" --mode="$mode" "$@" --json="$out/$w-$mode-$load.json" >/dev/null
+  last=$(cat /proc/sys/kernel/ns_last_pid)
+  end=$(date +%s.%N)
+  echo -e "$w\t$mode\t$load\t$(((last - first + pid_max) % pid_max))\t$start\t$end" >>"$out/tasks.tsv"
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
@@ -174,6 +184,21 @@ rate=$(awk -F'\t' '$1 == "get_customer" && $2 == "closed" { r = $7 / 2 } END { p
   "$out/summary.tsv")
 run get_customer open "r$rate" --rate="$rate" --concurrency="$pool"
 
+# Overload: GetCustomer offered at ten times its c=8 peak. The server runs at most
+# --max_threads calls at once and refuses the rest at once (RESOURCE_EXHAUSTED); what it
+# answers should stay near its peak instead of collapsing. Its own summary file: the
+# refusals are the expected outcome here, not errors of the suite.
+peak=$(awk -F'\t' '$1 == "get_customer" && $2 == "closed" { r = $7 } END { printf "%d", r }' "$out/summary.tsv")
+over=$((peak * 10))
+threads() { awk '/^Threads:/ { print $2 }' "/proc/$pid/status"; }
+threads_idle=$(threads)
+(while sleep 0.1; do threads; done) >"$out/overload-threads.txt" 2>/dev/null &
+threads_sampler=$!
+run get_customer open overload --rate="$over" --concurrency="$pool" --max_in_flight=2000 --client_threads=2 \
+  --summary="$out/overload.tsv"
+kill "$threads_sampler" 2>/dev/null || true
+threads_max=$(sort -n "$out/overload-threads.txt" | tail -1)
+
 cores=$(nproc)
 {
   echo "kefu-bench suite: $cores cores, kefu-customers (grpc++ sync server) db pool $pool," \
@@ -181,7 +206,7 @@ cores=$(nproc)
   echo "latency in ms; closed: c = calls in flight (db: connections); open: fixed arrival rate, timed from the"
   echo "scheduled send; ratio = calls/s of the call over its floor"
   echo
-  awk -F'\t' '
+  awk -F'\t' -v tasksfile="$out/tasks.tsv" '
     BEGIN {
       printf "%-16s %-6s %-8s %8s %6s %9s %8s %8s %8s %8s %8s\n", "workload", "mode", "load", "calls", "errors",
         "calls/s", "p50", "p90", "p99", "p99.9", "max"
@@ -191,7 +216,7 @@ cores=$(nproc)
       printf "%-16s %-6s %-8s %8d %6d %9.1f %8.3f %8.3f %8.3f %8.3f %8.3f\n", $1, $2, load, $5, $6, $7,
         $8 / 1000, $9 / 1000, $10 / 1000, $11 / 1000, $12 / 1000
       if ($2 != "closed") next
-      tput[$1, $3] = $7; p50[$1, $3] = $8
+      tput[$1, $3] = $7; p50[$1, $3] = $8; prepared[$1, $3] = $13; executed[$1, $3] = $14
       if (!(($3) in seen)) { seen[$3] = 1; order[++n] = $3 }
     }
     END {
@@ -215,7 +240,39 @@ cores=$(nproc)
             p50["create_customer", c] / p50["db_insert", c]
         }
       }
+      # Statements are prepared once per pooled connection: a run of thousands of calls
+      # prepares a handful (the first use on each connection), not one per statement.
+      # The server keeps its threads between calls: the host creates next to no tasks
+      # (threads or processes) per second while it runs.
+      print ""
+      printf "%-44s %-5s %9s %9s %13s\n", "statements prepared and executed, host tasks", "load", "prepared",
+        "executed", "tasks made/s"
+      while ((getline line < tasksfile) > 0) {
+        split(line, tf, "\t")
+        if (tf[6] > tf[5]) tasks_per_s[tf[1], tf[3]] = tf[4] / (tf[6] - tf[5])
+      }
+      for (k = 1; k <= n; ++k) {
+        c = order[k]
+        split("get_customer create_customer", names, " ")
+        for (j = 1; j <= 2; ++j)
+          if (executed[names[j], c] != "" && executed[names[j], c] >= 0)
+            printf "%-44s c=%-3d %9d %9d %13.1f\n", names[j], c, prepared[names[j], c], executed[names[j], c],
+              tasks_per_s[names[j], "c" c]
+      }
     }' "$out/summary.tsv"
+  echo
+  awk -F'\t' -v peak="$peak" -v idle="$threads_idle" -v most="$threads_max" '{
+      ok_rate = $5 > 0 ? $7 * $15 / $5 : 0; refused_rate = $5 > 0 ? $7 * $18 / $5 : 0
+      printf "overload: GetCustomer offered at %d/s (10 x the c=8 peak of %d/s), up to 2,000 calls outstanding\n",
+        $4, peak
+      printf "  answered OK   %8.1f/s = %.2f of the peak; from send p50 %.3f ms, p99 %.3f ms\n", ok_rate,
+        (peak > 0 ? ok_rate / peak : 0), $16 / 1000, $17 / 1000
+      printf "  refused       %8.1f/s (RESOURCE_EXHAUSTED or UNAVAILABLE); from send p50 %.3f ms, p99 %.3f ms\n",
+        refused_rate, $19 / 1000, $20 / 1000
+      printf "  other errors  %8d\n", $6 - $18
+      printf "  server threads: %d idle, at most %d during the overload (--max_threads caps the calls run at once)\n",
+        idle, most
+    }' "$out/overload.tsv"
   errors=$(awk -F'\t' '{ n += $6 } END { print n + 0 }' "$out/summary.tsv")
   echo
   echo "errors in all runs: $errors (details in the JSON files)"

@@ -70,6 +70,9 @@ for w in get_customer db_point_select; do
   "$bench" "${common[@]}" --workload="$w" --mode=open --rate=100 --concurrency=2 --setup_customers=20
 done
 [ "$(wc -l <"$work/summary.tsv")" = 7 ] || { echo "expected 7 summary lines" >&2; exit 1; }
+# Every run read the database's statement counters, and its calls executed statements.
+awk -F'\t' 'NF != 20 || $13 < 0 || ($1 != "health" && $14 <= 0) { bad = 1; print "no statement counters: " $0 }
+             END { exit bad }' "$work/summary.tsv" >&2
 
 kill -TERM "$pid"
 rc=0
