@@ -35,6 +35,10 @@ ABSL_FLAG(int, db_lock_wait_timeout_s, 5, "InnoDB lock wait timeout per statemen
 ABSL_FLAG(bool, migrate, true, "Apply the service's schema migrations at startup.");
 ABSL_FLAG(int, max_threads, 256,
           "Cap on gRPC server threads, so on calls in flight; beyond it calls are refused with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, min_pollers, 2,
+          "Server threads kept waiting for new calls; a call that finds fewer starts another thread.");
+ABSL_FLAG(int, max_pollers, 64,
+          "Server threads that, after their call, keep waiting for the next one instead of exiting.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest accepted request message.");
 ABSL_FLAG(bool, plaintext, false,
           "Development only: no TLS, and only loopback clients are accepted.");
@@ -121,6 +125,8 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
   o.db.lock_wait_timeout = absl::Seconds(absl::GetFlag(FLAGS_db_lock_wait_timeout_s));
   o.migrate = absl::GetFlag(FLAGS_migrate);
   o.max_threads = absl::GetFlag(FLAGS_max_threads);
+  o.min_pollers = std::max(1, absl::GetFlag(FLAGS_min_pollers));
+  o.max_pollers = std::max(o.min_pollers, absl::GetFlag(FLAGS_max_pollers));
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   o.drain_delay = absl::Milliseconds(absl::GetFlag(FLAGS_drain_delay_ms));
   o.shutdown_grace = absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
@@ -248,6 +254,8 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
   grpc::ResourceQuota quota(absl::StrCat("kefu-", options_.service_name));
   quota.SetMaxThreads(options_.max_threads);
   builder.SetResourceQuota(quota);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, options_.min_pollers);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options_.max_pollers);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(metrics_.InterceptorFactory());
   interceptors.push_back(audit_->InterceptorFactory());

@@ -60,6 +60,13 @@ struct ServerOptions {
   // one of the pool's connections; the cap sizes that queue to absorb a stall of a few
   // hundred milliseconds at the measured peak instead of shedding it.
   int max_threads = 256;
+  // gRPC's sync server runs each call on the thread that picked it up and starts a new
+  // waiting thread when fewer than min_pollers are left; after the call, the thread
+  // exits if max_pollers are already waiting. gRPC's defaults (1 and 2) make a server
+  // with 8 calls in flight create and destroy about one thread per call; keeping up to
+  // max_pollers threads makes a burst reuse them.
+  int min_pollers = 2;
+  int max_pollers = 64;
   int max_message_bytes = 4 << 20;
   // Programmatic default is loopback plaintext (in-process tests); the flags default to TLS.
   security::TransportConfig transport = security::TransportConfig::LoopbackPlaintext();
