@@ -37,7 +37,7 @@ ABSL_FLAG(int, max_threads, 256,
           "Cap on gRPC server threads, so on calls in flight; beyond it calls are refused with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, min_pollers, 2,
           "Server threads kept waiting for new calls; a call that finds fewer starts another thread.");
-ABSL_FLAG(int, max_pollers, 64,
+ABSL_FLAG(int, max_pollers, 16,
           "Server threads that, after their call, keep waiting for the next one instead of exiting.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest accepted request message.");
 ABSL_FLAG(bool, plaintext, false,

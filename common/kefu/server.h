@@ -63,10 +63,12 @@ struct ServerOptions {
   // gRPC's sync server runs each call on the thread that picked it up and starts a new
   // waiting thread when fewer than min_pollers are left; after the call, the thread
   // exits if max_pollers are already waiting. gRPC's defaults (1 and 2) make a server
-  // with 8 calls in flight create and destroy about one thread per call; keeping up to
-  // max_pollers threads makes a burst reuse them.
+  // with 8 calls in flight create and destroy about one thread per call. Keeping up to
+  // max_pollers threads makes calls reuse them; 16, twice the default pool, covers a
+  // call on every connection and as many queued for one, and costs about 2 MB of stacks
+  // (64 grew the resident size by 16% in a soak as they accumulated).
   int min_pollers = 2;
-  int max_pollers = 64;
+  int max_pollers = 16;
   int max_message_bytes = 4 << 20;
   // Programmatic default is loopback plaintext (in-process tests); the flags default to TLS.
   security::TransportConfig transport = security::TransportConfig::LoopbackPlaintext();

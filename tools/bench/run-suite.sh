@@ -10,8 +10,8 @@
 # With `soak` (make reliability), instead: the peak of GetCustomer and CreateCustomer at 8
 # in flight, then both in open loop at once, each at a quarter of its own peak (half the
 # server's capacity together), window after window,
-# with the server's resident memory after each; fails on any error or on memory growing
-# more than 10% from the first window to the last.
+# with the server's resident memory after each; fails on any error or on its anonymous
+# memory (heap and stacks) growing more than 10% from the first window to the last.
 #
 # usage: tools/bench/run-suite.sh <build_dir> [soak]
 # env:   KEFU_BENCH_DURATION (default 10s), KEFU_BENCH_WARMUP (1s), KEFU_BENCH_POOL (8),
@@ -91,6 +91,11 @@ run() {  # workload mode load [flags...]
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
+# The server's own memory: resident anonymous pages (heap, stacks). VmRSS also counts the
+# pages of the binary and shared libraries that happen to be resident, which come and go
+# with the page cache and as more code paths run.
+anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status"; }
+server_threads() { awk '/^Threads:/ { print $2 }' "/proc/$pid/status"; }
 
 if [ "${2:-}" = soak ]; then
   windows=${KEFU_SOAK_WINDOWS:-6}
@@ -142,21 +147,26 @@ if [ "${2:-}" = soak ]; then
     "$bench" "${common[@]}" --workload=create_customer --rate="$create_rate" \
       --json="$out/soak-create-$i.json" >/dev/null
     wait "$get_pid"
-    echo -e "$i\t$(rss_kb)" >>"$out/soak-rss.tsv"
-    echo "-- soak window $i/$windows done, rss $(rss_kb) kB" >&2
+    echo -e "$i\t$(rss_kb)\t$(server_threads)\t$(anon_kb)" >>"$out/soak-rss.tsv"
+    echo "-- soak window $i/$windows done, rss $(rss_kb) kB (anonymous $(anon_kb) kB), $(server_threads) threads" >&2
   done
   kill "$sampler_pid" 2>/dev/null || true
   {
     echo "kefu soak: $(nproc) cores, GetCustomer at $get_rate/s and CreateCustomer at $create_rate/s (a quarter of"
     echo "each one's c=8 peak: half the capacity together) in open loop, $windows windows of $window; latency in"
-    echo "ms, rss after each window"
+    echo "ms; the server's resident memory (all, and anonymous: heap and stacks) and threads after each window"
     echo
-    printf "%-7s %-16s %9s %6s %9s %8s %8s %8s %10s\n" window workload calls errors calls/s p50 p99 p99.9 rss_kB
+    printf "%-7s %-16s %9s %6s %9s %8s %8s %8s %10s %10s %8s\n" window workload calls errors calls/s p50 p99 p99.9 \
+      rss_kB anon_kB threads
     awk -F'\t' -v rssfile="$out/soak-rss.tsv" '
-      BEGIN { while ((getline line < rssfile) > 0) { split(line, f, "\t"); rss[f[1]] = f[2] } }
+      BEGIN {
+        while ((getline line < rssfile) > 0) {
+          split(line, f, "\t"); rss[f[1]] = f[2]; thr[f[1]] = f[3]; anon[f[1]] = f[4]
+        }
+      }
       { w = int((NR + 1) / 2)
-        printf "%-7d %-16s %9d %6d %9.1f %8.3f %8.3f %8.3f %10s\n", w, $1, $5, $6, $7, $8 / 1000, $10 / 1000,
-          $11 / 1000, rss[w]
+        printf "%-7d %-16s %9d %6d %9.1f %8.3f %8.3f %8.3f %10s %10s %8s\n", w, $1, $5, $6, $7, $8 / 1000,
+          $10 / 1000, $11 / 1000, rss[w], anon[w], thr[w]
         errors += $6; p99[$1, w] = $10; last = w }
       END {
         split("get_customer create_customer", names, " ")
@@ -164,8 +174,12 @@ if [ "${2:-}" = soak ]; then
         for (k = 1; k <= 2; ++k)
           if (p99[names[k], 1] > 0)
             printf "p99 drift %-16s last/first window: %.2f\n", names[k], p99[names[k], last] / p99[names[k], 1]
-        growth = (rss[last] - rss[1]) / rss[1] * 100
-        printf "resident memory: %d kB after window 1, %d kB after window %d: %+.1f%%\n", rss[1], rss[last], last, growth
+        printf "resident memory: %d kB after window 1, %d kB after window %d: %+.1f%%\n", rss[1], rss[last], last,
+          (rss[last] - rss[1]) / rss[1] * 100
+        # What a leak would grow: the anonymous part.
+        growth = (anon[last] - anon[1]) / anon[1] * 100
+        printf "anonymous memory: %d kB after window 1, %d kB after window %d: %+.1f%%\n", anon[1], anon[last], last,
+          growth
         printf "errors: %d\n", errors
         if (errors > 0 || growth > 10) { print "SOAK FAILED"; exit 1 }
         print "soak passed"
