@@ -30,7 +30,10 @@ int main(int argc, char** argv) {
                                channels.Get(absl::GetFlag(FLAGS_performance_addr))};
   kefu::customers::CustomerServiceImpl service(&repo, &metrics, clock, peers);
   server.AddService(&service, kefu::customers::v1::CustomerService::service_full_name());
-  server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
+  // The segment gauge counts every customer (an index scan: about 0.15 s of the database's
+  // CPU at a million rows, on every replica). Counts a minute old serve the dashboards as
+  // well as counts of one scrape interval, at a quarter of the cost.
+  server.AddBackgroundTask("refresh-metrics", absl::Minutes(1), [&] { service.RefreshMetrics(); });
   if (absl::Status s = server.Start(CustomersMigrations()); !s.ok()) {
     kefu::log::Error("cannot start", {{"error", s.ToString()}});
     return 1;

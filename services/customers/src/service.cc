@@ -64,7 +64,7 @@ BusinessMetrics::BusinessMetrics(prometheus::Registry& registry) {
   // Every series exists from the start (at 0), so dashboards and rate() see it at once.
   auto& segments = prometheus::BuildGauge()
                        .Name("kefu_customers_customers")
-                       .Help("Customers (not merged) by service tier and lifecycle stage.")
+                       .Help("Customers (not merged) by service tier and lifecycle stage, counted once a minute.")
                        .Register(registry);
   for (int t = pb::TIER_STANDARD; t <= pb::TIER_PLATINUM; ++t)
     for (int st = pb::LIFECYCLE_STAGE_PROSPECT; st <= pb::LIFECYCLE_STAGE_CHURNED; ++st)
