@@ -209,9 +209,12 @@ Metrics::MethodSeries* Metrics::SeriesFor(absl::string_view full_method,
   return CreateSeriesLocked(std::string(full_method), GrpcTypeName(type));
 }
 
-void Metrics::RecordStart(MethodSeries* s) { s->started->Increment(); }
+void Metrics::RecordStart(MethodSeries* s) {
+  if (collect_calls_) s->started->Increment();
+}
 
 void Metrics::RecordEnd(MethodSeries* s, int code, double seconds) {
+  if (!collect_calls_) return;
   if (code < 0 || code >= static_cast<int>(kCodeNames.size())) code = 2;
   s->handled[code]->Increment();
   s->seconds->Observe(seconds);

@@ -60,6 +60,10 @@ class Metrics : public db::Observer {
                           grpc::experimental::ServerRpcInfo::Type type);
   void RecordStart(MethodSeries* series);
   void RecordEnd(MethodSeries* series, int code, double seconds);
+  // Off: calls still get their request id, log line and status mapping, but no counter or
+  // histogram is updated (a server without /metrics; the bench measures the difference).
+  // Set before the server starts.
+  void set_collect_calls(bool on) { collect_calls_ = on; }
 
   // Set by the health loop: 1 while the database answers.
   void SetDatabaseUp(bool up);
@@ -96,6 +100,7 @@ class Metrics : public db::Observer {
   std::map<std::string, prometheus::Histogram*, std::less<>> query_seconds_;
   std::map<std::string, prometheus::Counter*, std::less<>> query_errors_;
 
+  bool collect_calls_ = true;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<MethodSeries>, std::less<>> series_;
 };

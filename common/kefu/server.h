@@ -57,16 +57,19 @@ struct ServerOptions {
   db::Config db;
   bool migrate = true;
   // Calls in flight (one thread each) before new ones are refused. Most of them wait for
-  // one of the pool's connections; the cap sizes that queue to absorb a stall of a few
-  // hundred milliseconds at the measured peak instead of shedding it.
-  int max_threads = 256;
+  // one of the pool's connections, so the cap is the length of that queue: 1024 holds
+  // about 170 ms of GetCustomer's peak on two cores and half a second at half the peak,
+  // enough to ride out a stall (a checkpoint, a noisy neighbour) instead of shedding it.
+  // 256 held 40 ms and shed in every stall of the soak. A waiting thread costs its
+  // touched stack, some tens of kilobytes; the threads beyond max_pollers exit afterwards.
+  int max_threads = 1024;
   // gRPC's sync server runs each call on the thread that picked it up and starts a new
   // waiting thread when fewer than min_pollers are left; after the call, the thread
   // exits if max_pollers are already waiting. gRPC's defaults (1 and 2) make a server
   // with 8 calls in flight create and destroy about one thread per call. Keeping up to
-  // max_pollers threads makes calls reuse them; 16, twice the default pool, covers a
-  // call on every connection and as many queued for one, and costs about 2 MB of stacks
-  // (64 grew the resident size by 16% in a soak as they accumulated).
+  // max_pollers threads makes calls reuse them; 16, the default pool, covers a call
+  // on every connection, and costs about 2 MB of stacks (64 grew the resident size by
+  // 16% in a soak as they accumulated).
   int min_pollers = 2;
   int max_pollers = 16;
   int max_message_bytes = 4 << 20;

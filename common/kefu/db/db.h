@@ -34,7 +34,7 @@ struct Config {
   std::string user;
   std::string password;
   std::string schema;
-  int pool_size = 8;
+  int pool_size = 16;
   absl::Duration connect_timeout = absl::Seconds(3);
   // How long a caller waits for a free connection before UNAVAILABLE.
   absl::Duration acquire_timeout = absl::Seconds(5);
