@@ -6,6 +6,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <google/protobuf/unknown_field_set.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -39,9 +41,10 @@
 #include "kefu/time_util.h"
 
 ABSL_FLAG(std::string, workload, "health",
-          "health | get_customer | create_customer | db_point_select | db_insert");
+          "health | get_customer | create_customer | db_point_select | db_insert | disk_fsync");
 ABSL_FLAG(std::string, mode, "closed", "closed (fixed concurrency) or open (fixed arrival rate)");
-ABSL_FLAG(int, concurrency, 1, "Calls in flight (closed); database connections (db workloads, both modes).");
+ABSL_FLAG(int, concurrency, 1,
+          "Calls in flight (closed); database connections or files (db and disk workloads, both modes).");
 ABSL_FLAG(double, rate, 100, "Open loop: calls per second, each timed from its scheduled send time.");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "Measured time, after the warm-up.");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1), "Calls scheduled in this first period are not recorded.");
@@ -53,8 +56,10 @@ ABSL_FLAG(std::string, db_host, "127.0.0.1", "MySQL host (db workloads).");
 ABSL_FLAG(int, db_port, 3306, "MySQL port.");
 ABSL_FLAG(std::string, db_user, "kefu_customers", "MySQL user; password from KEFU_DB_PASSWORD.");
 ABSL_FLAG(std::string, db_name, "kefu_customers", "The customers service's schema.");
-ABSL_FLAG(int, db_pool_size, 8, "Pool size, as the service's --db_pool_size (raised to --concurrency).");
+ABSL_FLAG(int, db_pool_size, 16, "Pool size, as the service's --db_pool_size (raised to --concurrency).");
 ABSL_FLAG(int, setup_customers, 200, "get_customer: customers created before the run.");
+ABSL_FLAG(std::string, fsync_dir, ".",
+          "disk_fsync: directory for the probe's files (the database's data directory: same disk).");
 ABSL_FLAG(std::string, server_api, "grpc++ sync server (kefu::Server)", "Recorded in the conditions.");
 ABSL_FLAG(std::string, json, "", "Write the result as JSON to this file.");
 ABSL_FLAG(std::string, summary, "", "Append one tab-separated result line to this file (for run-suite.sh).");
@@ -82,6 +87,10 @@ struct Tally {
   LatencyHistogram hist;  // from each call's intended send time (open loop) or its send (closed)
   std::map<std::string, int64_t> errors;
   int64_t peak_in_flight = 0;  // most calls outstanding at once
+  // When the last recorded call ended. A sender that cannot keep to its schedule, or a
+  // server that queues, makes the run last longer than --duration; rates are per second
+  // of the run as it really went, from the window's start to this.
+  int64_t last_done_ns = 0;
   // From the actual send to the answer, split by outcome: under overload the sender
   // falls behind its schedule, and what matters is how fast the server answered, in
   // particular how fast it refused what it could not take.
@@ -92,6 +101,7 @@ struct Tally {
     answered_ok.Merge(o.answered_ok);
     refused.Merge(o.refused);
     for (const auto& [k, v] : o.errors) errors[k] += v;
+    last_done_ns = std::max(last_done_ns, o.last_done_ns);
   }
 };
 
@@ -304,6 +314,7 @@ class RpcDriver {
         int64_t now = NowNs();
         if (window_.Recorded(call->intended_ns)) {
           tally.hist.Record(now - call->intended_ns);
+          tally.last_done_ns = std::max(tally.last_done_ns, now);
           if (!call->status.ok()) {
             grpc::StatusCode code = call->status.error_code();
             ++tally.errors[GrpcCodeName(code)];
@@ -337,13 +348,57 @@ class RpcDriver {
   std::atomic<bool> done_issuing_{false};
 };
 
-// ---- database workloads ----
+// ---- blocking workloads: the database and the disk ----
 
-using DbOp = std::function<std::string(db::Session&, uint64_t seq)>;  // "" = correct
+// One blocking operation; "" when its result is right, else what went wrong.
+using ThreadOp = std::function<std::string(uint64_t seq)>;
+// Each worker thread's own operation, bound to its own connection or file.
+using ThreadOpFactory = std::function<absl::StatusOr<ThreadOp>()>;
+using DbOp = std::function<std::string(db::Session&, uint64_t seq)>;
 
 std::string DbError(const absl::Status& s) { return absl::StatusCodeToString(s.code()); }
 
-Tally RunDb(db::Pool& pool, const DbOp& op, bool open, int threads, double rate, Window window) {
+ThreadOpFactory OnPooledConnection(db::Pool& pool, DbOp op) {
+  return [&pool, op = std::move(op)]() -> absl::StatusOr<ThreadOp> {
+    auto session = pool.Acquire();
+    if (!session.ok()) return session.status();
+    auto held = std::make_shared<db::Session>(*std::move(session));
+    return ThreadOp([held, op](uint64_t seq) { return op(*held, seq); });
+  };
+}
+
+// The disk's durable write: 4 KiB rewritten in place in a preallocated file, then
+// fdatasync, as a database's log write before a commit returns. Each worker has its own
+// file, so workers share the disk, not a file.
+ThreadOpFactory DiskFsync(const std::string& dir) {
+  return [dir]() -> absl::StatusOr<ThreadOp> {
+    static std::atomic<int> files{0};
+    std::string path = absl::StrCat(dir, "/kefu-bench-fsync-", getpid(), "-", files++);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return absl::UnavailableError(absl::StrCat("open ", path));
+    ::unlink(path.c_str());  // the open descriptor keeps it until the run ends
+    constexpr int kBlock = 4096, kBlocks = 256;
+    std::string zeros(kBlock, '\0');
+    for (int b = 0; b < kBlocks; ++b) {
+      if (::pwrite(fd, zeros.data(), kBlock, static_cast<off_t>(b) * kBlock) != kBlock) {
+        ::close(fd);
+        return absl::UnavailableError("preallocating the probe file");
+      }
+    }
+    ::fsync(fd);
+    auto closer = std::shared_ptr<void>(nullptr, [fd](void*) { ::close(fd); });
+    return ThreadOp([fd, closer](uint64_t seq) -> std::string {
+      char block[kBlock];
+      std::memset(block, static_cast<int>(seq & 0xff), sizeof block);
+      off_t at = static_cast<off_t>(seq % kBlocks) * kBlock;
+      if (::pwrite(fd, block, kBlock, at) != kBlock) return "WRITE_FAILED";
+      if (::fdatasync(fd) != 0) return "FDATASYNC_FAILED";
+      return "";
+    });
+  };
+}
+
+Tally RunThreads(const ThreadOpFactory& make_op, bool open, int threads, double rate, Window window) {
   std::vector<Tally> tallies(threads);
   std::vector<std::thread> workers;
   std::atomic<uint64_t> next{0};
@@ -351,9 +406,9 @@ Tally RunDb(db::Pool& pool, const DbOp& op, bool open, int threads, double rate,
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       Tally& tally = tallies[t];
-      auto session = pool.Acquire();
-      if (!session.ok()) {
-        ++tally.errors[absl::StrCat("ACQUIRE ", DbError(session.status()))];
+      auto op = make_op();
+      if (!op.ok()) {
+        ++tally.errors[absl::StrCat("SETUP ", DbError(op.status()))];
         return;
       }
       for (;;) {
@@ -369,10 +424,11 @@ Tally RunDb(db::Pool& pool, const DbOp& op, bool open, int threads, double rate,
           intended = NowNs();
           if (intended >= window.end_ns) break;
         }
-        std::string why = op(*session, seq);
+        std::string why = (*op)(seq);
         int64_t now = NowNs();
         if (!window.Recorded(intended)) continue;
         tally.hist.Record(now - intended);
+        tally.last_done_ns = std::max(tally.last_done_ns, now);
         if (!why.empty()) ++tally.errors[why];
       }
     });
@@ -380,7 +436,7 @@ Tally RunDb(db::Pool& pool, const DbOp& op, bool open, int threads, double rate,
   for (auto& w : workers) w.join();
   Tally all;
   for (auto& t : tallies) all.Merge(t);
-  all.peak_in_flight = threads;  // one blocking call per connection
+  all.peak_in_flight = threads;  // one blocking call per connection or file
   return all;
 }
 
@@ -411,6 +467,7 @@ struct Result {
   std::string workload, mode, target;
   int concurrency = 0, pool_size = 0, client_threads = 0;
   double rate = 0, duration_s = 0, warmup_s = 0;
+  int64_t window_start_ns = 0;
   Tally tally;
   // Statements prepared and executed server-wide during the run (warm-up included), or
   // -1 when the database could not be asked.
@@ -420,7 +477,13 @@ struct Result {
     for (const auto& [k, v] : tally.errors) n += v;
     return n;
   }
-  double Throughput() const { return duration_s > 0 ? tally.hist.count() / duration_s : 0; }
+  // Seconds from the window's start to the last recorded call's end: --duration plus the
+  // time the last calls took, or more when the run fell behind its schedule.
+  double ElapsedS() const {
+    double elapsed = tally.last_done_ns > window_start_ns ? (tally.last_done_ns - window_start_ns) / 1e9 : 0;
+    return std::max(elapsed, duration_s);
+  }
+  double Throughput() const { return ElapsedS() > 0 ? tally.hist.count() / ElapsedS() : 0; }
 };
 
 double Us(int64_t ns) { return static_cast<double>(ns) / 1000.0; }
@@ -445,7 +508,8 @@ std::string ToJson(const Result& r) {
     absl::StrAppend(&errors, errors.empty() ? "" : ", ", "\"", JsonEscape(k), "\": ", v);
   return absl::StrFormat(
       "{\n  \"workload\": \"%s\",\n  \"target\": \"%s\",\n  \"conditions\": {\"hardware_concurrency\": %d, "
-      "\"mode\": \"%s\", \"concurrency\": %d, \"rate_per_s\": %.1f, \"duration_s\": %.3f, \"warmup_s\": %.3f, "
+      "\"mode\": \"%s\", \"concurrency\": %d, \"rate_per_s\": %.1f, \"duration_s\": %.3f, \"elapsed_s\": %.3f, "
+      "\"warmup_s\": %.3f, "
       "\"db_pool_size\": %d, \"client_threads\": %d, \"peak_in_flight\": %d, \"server_api\": \"%s\"},\n"
       "  \"count\": %d,\n  \"error_count\": %d,\n  \"errors\": {%s},\n  \"throughput_per_s\": %.1f,\n"
       "  \"latency_us\": {\"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p99_9\": %.1f, \"max\": %.1f, "
@@ -453,7 +517,7 @@ std::string ToJson(const Result& r) {
       "  \"from_send_us\": {\"ok\": {\"count\": %d, \"p50\": %.1f, \"p99\": %.1f}, "
       "\"refused\": {\"count\": %d, \"p50\": %.1f, \"p99\": %.1f}}\n}\n",
       r.workload, JsonEscape(r.target), static_cast<int>(std::thread::hardware_concurrency()), r.mode,
-      r.concurrency, r.rate, r.duration_s, r.warmup_s, r.pool_size, r.client_threads, r.tally.peak_in_flight,
+      r.concurrency, r.rate, r.duration_s, r.ElapsedS(), r.warmup_s, r.pool_size, r.client_threads, r.tally.peak_in_flight,
       JsonEscape(absl::GetFlag(FLAGS_server_api)), h.count(), r.Errors(), errors, r.Throughput(),
       Us(h.Percentile(50)), Us(h.Percentile(90)), Us(h.Percentile(99)), Us(h.Percentile(99.9)), Us(h.max()),
       h.mean() / 1000.0, r.statements_prepared, r.statements_executed, r.tally.answered_ok.count(),
@@ -475,6 +539,9 @@ void PrintTable(const Result& r) {
               std::thread::hardware_concurrency(), r.pool_size, r.client_threads,
               static_cast<long long>(r.tally.peak_in_flight),
               absl::GetFlag(FLAGS_server_api).c_str(), r.target.c_str());
+  if (r.ElapsedS() > r.duration_s * 1.05)
+    std::printf("the run took %.1f s for %.1f s of schedule: rates are per second of the run\n", r.ElapsedS(),
+                r.duration_s);
   if (r.tally.refused.count() > 0)
     std::printf("from send: %lld refused (RESOURCE_EXHAUSTED/UNAVAILABLE) in p50 %.3f / p99 %.3f ms; "
                 "%lld answered OK in p50 %.3f / p99 %.3f ms\n",
@@ -569,8 +636,10 @@ int Main() {
     return 2;
   }
   bool is_db = r.workload.rfind("db_", 0) == 0;
+  bool is_disk = r.workload == "disk_fsync";
   auto make_window = [&] {
     int64_t start = NowNs() + absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_warmup));
+    r.window_start_ns = start;
     return Window{start, start + absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_duration))};
   };
 
@@ -596,7 +665,10 @@ int Main() {
     r.statements_executed = after->executed - counters_before->executed;
   };
 
-  if (is_db) {
+  if (is_disk) {
+    r.target = absl::StrCat("file://", absl::GetFlag(FLAGS_fsync_dir));
+    r.tally = RunThreads(DiskFsync(absl::GetFlag(FLAGS_fsync_dir)), open, r.concurrency, r.rate, make_window());
+  } else if (is_db) {
     cfg.pool_size = r.pool_size;
     r.target = absl::StrCat("mysql://", cfg.user, "@", cfg.host, ":", cfg.port, "/", cfg.schema);
     auto pool = db::Pool::Create(cfg);
@@ -645,7 +717,7 @@ int Main() {
       return 2;
     }
     start_counting();
-    r.tally = RunDb(*pool, op, open, r.concurrency, r.rate, make_window());
+    r.tally = RunThreads(OnPooledConnection(*pool, op), open, r.concurrency, r.rate, make_window());
     stop_counting();
   } else {
     r.target = absl::GetFlag(FLAGS_target);

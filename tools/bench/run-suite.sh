@@ -2,9 +2,12 @@
 # `make bench`: the standard kefu-bench suite. Starts a private MariaDB and the real
 # kefu-customers binary on free loopback ports, runs the floors (health Check through
 # the same server; point select and durable insert through Connector/C++ at the same
-# pool size) and the service calls at concurrency 1 and 8, then GetCustomer open-loop at
-# half the closed-loop c=8 rate and at ten times it (overload), and prints one table with
-# the ratios to the floors, the statements prepared per run and the overload figures.
+# pool size; fdatasync in the database's data directory) and the service calls at
+# concurrency 1 and 8, then GetCustomer open-loop at half the closed-loop c=8 rate, the
+# cost of metrics (servers with and without them, alternately), a sweep of pool sizes,
+# the server's memory idle and after a million calls, and GetCustomer at ten times its
+# peak (overload); prints one table with the ratios to the floors, the statements
+# prepared per run and those figures.
 # Results (one JSON per run, summary.tsv, table.txt) stay in <build_dir>/bench-results.
 #
 # With `soak` (make reliability), instead: the peak of GetCustomer and CreateCustomer at 8
@@ -14,7 +17,7 @@
 # memory (heap and stacks) growing more than 10% from the first window to the last.
 #
 # usage: tools/bench/run-suite.sh <build_dir> [soak]
-# env:   KEFU_BENCH_DURATION (default 10s), KEFU_BENCH_WARMUP (1s), KEFU_BENCH_POOL (8),
+# env:   KEFU_BENCH_DURATION (default 10s), KEFU_BENCH_WARMUP (1s), KEFU_BENCH_POOL (16),
 #        KEFU_BENCH_CONCURRENCY (default "1 8"); soak: KEFU_SOAK_WINDOWS (6),
 #        KEFU_SOAK_WINDOW (5m: 30 minutes in all), KEFU_SOAK_WARMUP (30s, before the first)
 set -euo pipefail
@@ -23,7 +26,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: run-suite.sh <build_dir>}" && pwd)
 duration=${KEFU_BENCH_DURATION:-10s}
 warmup=${KEFU_BENCH_WARMUP:-1s}
-pool=${KEFU_BENCH_POOL:-8}
+pool=${KEFU_BENCH_POOL:-16}
 levels=${KEFU_BENCH_CONCURRENCY:-1 8}
 service="$build/services/customers/kefu-customers"
 bench="$build/tools/bench/kefu-bench"
@@ -36,16 +39,17 @@ rm -rf "$out"
 mkdir -p "$out"
 work=$(mktemp -d /tmp/kefu-bench-XXXXXX)
 pid=""
+more_pids=()  # servers started for the comparisons
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+  for p in $pid "${more_pids[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   "$root/tools/dev/mariadb.sh" stop "$work/mariadb" >/dev/null 2>&1 || true
   rm -rf "$work"
   exit "$rc"
@@ -65,11 +69,23 @@ export KEFU_DB_BUFFER_POOL=${KEFU_DB_BUFFER_POOL:-2G} KEFU_DB_REDO_LOG=${KEFU_DB
 # too), tokens signed with a throw-away key pair.
 "$root/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
 export KEFU_PLAINTEXT=true KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" KEFU_SIGNING_KEY="$work/pki/jwt-private.pem"
-grpc_port=$(free_port)
-metrics_port=$(free_port)
-"$service" --listen_host=127.0.0.1 --grpc_port="$grpc_port" --metrics_port="$metrics_port" \
-  --db_port="$db_port" --db_pool_size="$pool" >"$out/customers.log" 2>&1 &
-pid=$!
+# start_server NAME [flags...]: a kefu-customers on the suite's database; sets
+# started_port and started_pid. Its log: $out/NAME.log.
+start_server() {
+  local name=$1
+  shift
+  started_port=$(free_port)
+  "$service" --listen_host=127.0.0.1 --grpc_port="$started_port" --db_port="$db_port" "$@" \
+    >"$out/$name.log" 2>&1 &
+  started_pid=$!
+}
+stop_server() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+start_server customers --metrics_port="$(free_port)" --db_pool_size="$pool"
+grpc_port=$started_port
+pid=$started_pid
 
 common=(--target="127.0.0.1:$grpc_port" --db_port="$db_port" --db_pool_size="$pool"
         --duration="$duration" --warmup="$warmup" --summary="$out/summary.tsv"
@@ -188,21 +204,64 @@ if [ "${2:-}" = soak ]; then
   exit "${PIPESTATUS[0]}"
 fi
 
+# The server's memory before its first call (once it answers health checks).
+"$bench" "${common[@]}" --workload=health --duration=1s --warmup=0s --summary=/dev/null >/dev/null
+idle_rss=$(rss_kb)
+idle_anon=$(anon_kb)
+
 for c in $levels; do
   # get_customer before db_point_select: its setup creates the rows the select reads.
-  for w in health get_customer db_point_select create_customer db_insert; do
-    run "$w" closed "c$c" --concurrency="$c"
+  for w in health get_customer db_point_select create_customer db_insert disk_fsync; do
+    run "$w" closed "c$c" --concurrency="$c" --fsync_dir="$work/mariadb/data"
   done
 done
 rate=$(awk -F'\t' '$1 == "get_customer" && $2 == "closed" { r = $7 / 2 } END { printf "%d", (r > 1 ? r : 1) }' \
   "$out/summary.tsv")
 run get_customer open "r$rate" --rate="$rate" --concurrency="$pool"
 
+# Metrics: the same calls on a server with metrics (the one above) and on one started
+# with --metrics_port=-1 (no /metrics, nothing counted per call), alternately, three
+# rounds of 5 s each, so that drift of the machine falls on both alike.
+start_server customers-no-metrics --metrics_port=-1 --db_pool_size="$pool"
+no_metrics_pid=$started_pid
+more_pids+=("$started_pid")
+: >"$out/metrics-ab.tsv"
+for round in 1 2 3; do
+  for w in get_customer create_customer; do
+    run "$w" closed "metrics-on-$round" --concurrency=8 --duration=5s --summary="$out/metrics-ab.tsv"
+    run "$w" closed "metrics-off-$round" --concurrency=8 --duration=5s --target="127.0.0.1:$started_port" \
+      --summary="$out/metrics-ab.tsv"
+  done
+done
+stop_server "$no_metrics_pid"
+
+# Pool sizes: a server per size, 32 calls in flight (as many as the largest pool tried).
+pool_sizes="2 4 8 16 32"
+: >"$out/pool-sweep.tsv"
+for size in $pool_sizes; do
+  start_server "customers-pool-$size" --metrics_port=0 --db_pool_size="$size"
+  more_pids+=("$started_pid")
+  for w in get_customer create_customer; do
+    run "$w" closed "pool-$size" --concurrency=32 --duration=5s --db_pool_size="$size" \
+      --target="127.0.0.1:$started_port" --summary="$out/pool-sweep.tsv"
+  done
+  stop_server "$started_pid"
+done
+
+# Memory: the first server after a million calls (GetCustomer, 8 in flight), against its
+# size before its first call. The run lasts long enough for a million at the c=8 peak.
+peak=$(awk -F'\t' '$1 == "get_customer" && $2 == "closed" && $3 == 8 { r = $7 } END { printf "%d", r }' \
+  "$out/summary.tsv")
+million_s=$((1250000 / (peak > 0 ? peak : 1) + 1))
+run get_customer closed million --concurrency=8 --duration="${million_s}s" --summary="$out/million.tsv"
+million_calls=$(awk -F'\t' '{ print $5 }' "$out/million.tsv")
+million_rss=$(rss_kb)
+million_anon=$(anon_kb)
+
 # Overload: GetCustomer offered at ten times its c=8 peak. The server runs at most
 # --max_threads calls at once and refuses the rest at once (RESOURCE_EXHAUSTED); what it
 # answers should stay near its peak instead of collapsing. Its own summary file: the
 # refusals are the expected outcome here, not errors of the suite.
-peak=$(awk -F'\t' '$1 == "get_customer" && $2 == "closed" { r = $7 } END { printf "%d", r }' "$out/summary.tsv")
 over=$((peak * 10))
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$pid/status"; }
 threads_idle=$(threads)
@@ -253,7 +312,19 @@ cores=$(nproc)
             p50["create_customer", c] / 1000, p50["db_insert", c] / 1000,
             p50["create_customer", c] / p50["db_insert", c]
         }
+        d = tput["disk_fsync", c]
+        if (d > 0 && i > 0) {
+          printf "%-44s c=%-3d %9.1f %9.1f %7.2f %9.3f %9.3f %7.2f\n",
+            "durable insert / fdatasync (the disk)", c, i, d, i / d, p50["db_insert", c] / 1000,
+            p50["disk_fsync", c] / 1000, p50["db_insert", c] / p50["disk_fsync", c]
+        }
       }
+      # Group commit: concurrent transactions share the log flush, so 8 connections commit
+      # more than 1 does; by how much depends on whether the disk or the CPU is the limit.
+      if (tput["db_insert", 1] > 0 && tput["db_insert", 8] > 0)
+        printf "group commit: durable inserts/s at 8 connections / at 1: %.2f" \
+               " (fdatasyncs/s, 8 files / 1: %.2f)\n", tput["db_insert", 8] / tput["db_insert", 1],
+          (tput["disk_fsync", 1] > 0 ? tput["disk_fsync", 8] / tput["disk_fsync", 1] : 0)
       # Statements are prepared once per pooled connection: a run of thousands of calls
       # prepares a handful (the first use on each connection), not one per statement.
       # The server keeps its threads between calls: the host creates next to no tasks
@@ -287,7 +358,48 @@ cores=$(nproc)
       printf "  server threads: %d idle, at most %d during the overload (--max_threads caps the calls run at once)\n",
         idle, most
     }' "$out/overload.tsv"
-  errors=$(awk -F'\t' '{ n += $6 } END { print n + 0 }' "$out/summary.tsv")
+  echo
+  # Metrics on / off: median of the three rounds of each (lines alternate on, off).
+  awk -F'\t' '
+    function median(a, n,   i, j, t) {
+      for (i = 1; i <= n; ++i) for (j = i + 1; j <= n; ++j) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { k = ++seen[$1]; if (k % 2) on[$1, ++n_on[$1]] = $7; else off[$1, ++n_off[$1]] = $7
+      if (!($1 in named)) { named[$1] = 1; order[++m] = $1 } }
+    END {
+      print "metrics on / off (servers with and without them, alternately, c=8, median of 3 rounds of 5 s):"
+      for (k = 1; k <= m; ++k) {
+        w = order[k]
+        delete a; for (i = 1; i <= n_on[w]; ++i) a[i] = on[w, i]; mon = median(a, n_on[w])
+        delete a; for (i = 1; i <= n_off[w]; ++i) a[i] = off[w, i]; moff = median(a, n_off[w])
+        printf "  %-16s with %8.1f/s, without %8.1f/s: %.3f\n", w, mon, moff, (moff > 0 ? mon / moff : 0)
+      }
+    }' "$out/metrics-ab.tsv"
+  echo
+  # Pool sizes: lines come per size as GetCustomer, then CreateCustomer.
+  awk -F'\t' -v sizes="$pool_sizes" '
+    BEGIN { n = split(sizes, size, " ")
+            print "pool size sweep (one server per size, 32 calls in flight, 5 s each; calls/s and p50 ms):"
+            printf "  %-5s %14s %9s %16s %9s\n", "pool", "GetCustomer/s", "p50", "CreateCustomer/s", "p50" }
+    { s = size[int((NR - 1) / 2) + 1]; t[$1, s] = $7; p[$1, s] = $8 / 1000 }
+    END {
+      for (k = 1; k <= n; ++k) {
+        s = size[k]
+        printf "  %-5s %14.1f %9.3f %16.1f %9.3f\n", s, t["get_customer", s], p["get_customer", s],
+          t["create_customer", s], p["create_customer", s]
+        if (t["get_customer", s] > best_get) { best_get = t["get_customer", s]; at_get = s }
+        if (t["create_customer", s] > best_create) { best_create = t["create_customer", s]; at_create = s }
+      }
+      printf "  most calls/s: GetCustomer at pool %s, CreateCustomer at pool %s\n", at_get, at_create
+    }' "$out/pool-sweep.tsv"
+  echo
+  awk -v calls="$million_calls" -v ir="$idle_rss" -v ia="$idle_anon" -v mr="$million_rss" -v ma="$million_anon" \
+    'BEGIN { printf "memory of the server: idle %d kB resident (%d kB anonymous); after %d more GetCustomer calls" \
+                    " %d kB (%d kB anonymous): %+.1f%% (%+.1f%%)\n", ir, ia, calls, mr, ma,
+               (mr - ir) / ir * 100, (ma - ia) / ia * 100 }'
+  errors=$(cat "$out/summary.tsv" "$out/metrics-ab.tsv" "$out/pool-sweep.tsv" "$out/million.tsv" |
+    awk -F'\t' '{ n += $6 } END { print n + 0 }')
   echo
   echo "errors in all runs: $errors (details in the JSON files)"
 } | tee "$out/table.txt"

@@ -59,19 +59,23 @@ export KEFU_DB_PASSWORD="$password"
 common=(--target="127.0.0.1:$port" --db_port="$db_port" --db_user="$user" --db_name="$schema"
         --warmup=200ms --duration=1500ms --check --summary="$work/summary.tsv")
 # get_customer first: its setup creates the rows db_point_select reads.
-for w in health get_customer create_customer db_point_select db_insert; do
+for w in health get_customer create_customer db_point_select db_insert disk_fsync; do
   echo "== $w closed, concurrency 2"
   "$bench" "${common[@]}" --workload="$w" --mode=closed --concurrency=2 --setup_customers=20 \
-    --json="$work/$w.json"
+    --fsync_dir="$work" --json="$work/$w.json"
   grep -q '"error_count": 0,' "$work/$w.json"
 done
 for w in get_customer db_point_select; do
   echo "== $w open, 100/s"
   "$bench" "${common[@]}" --workload="$w" --mode=open --rate=100 --concurrency=2 --setup_customers=20
 done
-[ "$(wc -l <"$work/summary.tsv")" = 7 ] || { echo "expected 7 summary lines" >&2; exit 1; }
-# Every run read the database's statement counters, and its calls executed statements.
-awk -F'\t' 'NF != 20 || $13 < 0 || ($1 != "health" && $14 <= 0) { bad = 1; print "no statement counters: " $0 }
+[ "$(wc -l <"$work/summary.tsv")" = 8 ] || { echo "expected 8 summary lines" >&2; exit 1; }
+# The fsync probe cleaned up after itself.
+if compgen -G "$work/kefu-bench-fsync-*" >/dev/null; then echo "fsync probe files left behind" >&2; exit 1; fi
+# Every run but the disk probe read the database's statement counters, and the calls of
+# every run but the health check executed statements.
+awk -F'\t' 'NF != 20 || ($1 != "disk_fsync" && ($13 < 0 || ($1 != "health" && $14 <= 0))) {
+               bad = 1; print "no statement counters: " $0 }
              END { exit bad }' "$work/summary.tsv" >&2
 
 kill -TERM "$pid"
