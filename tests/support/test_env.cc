@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -117,17 +119,58 @@ void PrivateMariaDb::Start() { Run(absl::StrCat(Script(), " start '", dir_, "' "
 void PrivateMariaDb::Kill() { Run(absl::StrCat(Script(), " kill '", dir_, "'")); }
 void PrivateMariaDb::Stop() { Run(absl::StrCat(Script(), " stop '", dir_, "'")); }
 
-int FreePort() {
+namespace {
+
+// Binds 127.0.0.1:port (0: any) and closes again; the port bound, or 0 when taken.
+int TryBind(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  int bound = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    bound = ntohs(addr.sin_port);
+  }
   close(fd);
+  return bound;
+}
+
+// The lowest port the kernel hands out as the source of an outgoing connection.
+int EphemeralLow() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  range >> low;
+  return low;
+}
+
+}  // namespace
+
+// From below the kernel's ephemeral range: a port from bind(0) is an ephemeral one, and
+// between picking it and the service binding it, any outgoing connection (a pool opening
+// its connections, a client reconnecting) can take it as its source port. Ports handed
+// out in this process are not handed out again.
+int FreePort() {
+  static std::mutex mu;
+  static std::set<int> handed_out;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  std::lock_guard<std::mutex> lock(mu);
+  constexpr int kLowest = 10000;
+  int below = EphemeralLow();
+  if (below - kLowest >= 1000) {
+    std::uniform_int_distribution<int> pick(kLowest, below - 1);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      int port = pick(rng);
+      if (handed_out.count(port) || TryBind(port) != port) continue;
+      handed_out.insert(port);
+      return port;
+    }
+  }
+  int port = TryBind(0);
+  handed_out.insert(port);
   return port;
 }
 
