@@ -4,6 +4,7 @@
 // down), the pipeline aggregates, win rate and forecast, and retries of every state
 // change with a request_id replaying the first response (AIP-155), and projects
 // created while customers is down (pending the customer check, settled by the sweep).
+#include <functional>
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
@@ -348,6 +349,78 @@ TEST_F(SalesTest, PipelineWinRateAndForecastAreAggregatedInSql) {
   req.set_group_by(pb::GROUP_BY_STAGE);
   ASSERT_TRUE(Stub()->GetPipeline(Ctx().get(), req, &pipe).ok());
   EXPECT_EQ(pipe.total().weighted_amount_minor(), 500'00 + 400'00);
+}
+
+// The pipeline reads whole months from maintained totals and the days a range cuts
+// through from the projects: every write must move a project's share, and both
+// sources must agree.
+TEST_F(SalesTest, PipelineFollowsEveryWriteAndCutsMonthsByDay) {
+  int64_t customer = customers_->CreateCustomer("销售测试客户己", cpb::TIER_SILVER);
+  pb::Project a = NewProject(customer, 100'00, "E-CELL", "2027-03-10");
+  pb::Project b = NewProject(customer, 200'00, "E-CELL", "2027-03-25");
+  pb::Project c = NewProject(customer, 400'00, "E-CELL", "2027-04-05");
+  pb::Project d = NewProject(customer, 800'00, "E-CELL", "2027-05-31");
+  using Sums = std::pair<int64_t, int64_t>;  // count, amount
+  auto sums = [&](const std::string& owner, const std::string& from, const std::string& to) {
+    pb::GetPipelineRequest req;
+    req.set_owner_id(owner);
+    req.set_signing_from(from);
+    req.set_signing_to(to);
+    pb::Pipeline pipe;
+    grpc::Status st = Stub()->GetPipeline(Ctx().get(), req, &pipe);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return Sums{pipe.total().count(), pipe.total().amount_minor()};
+  };
+  EXPECT_EQ(sums("E-CELL", "", ""), (Sums{4, 1500'00}));
+  EXPECT_EQ(sums("E-CELL", "2027-03-01", "2027-03-31"), (Sums{2, 300'00}));  // one whole month
+  EXPECT_EQ(sums("E-CELL", "2027-03-11", "2027-04-30"), (Sums{2, 600'00}));  // cut March, whole April
+  EXPECT_EQ(sums("E-CELL", "2027-03-10", "2027-03-10"), (Sums{1, 100'00}));  // one day
+  EXPECT_EQ(sums("E-CELL", "2027-04-06", "2027-05-30"), (Sums{0, 0}));       // cut at both ends
+  EXPECT_EQ(sums("E-CELL", "2027-04-06", ""), (Sums{1, 800'00}));
+  EXPECT_EQ(sums("E-CELL", "", "2027-04-05"), (Sums{3, 700'00}));
+
+  auto update = [&](const pb::Project& p, const std::string& path, const std::function<void(pb::Project*)>& set) {
+    pb::UpdateProjectRequest req;
+    req.mutable_project()->set_id(p.id());
+    req.mutable_project()->set_version(p.version());
+    set(req.mutable_project());
+    req.mutable_update_mask()->add_paths(path);
+    pb::Project out;
+    grpc::Status st = Stub()->UpdateProject(Ctx().get(), req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+  };
+  update(b, "estimated_amount", [](pb::Project* p) {
+    p->mutable_estimated_amount()->set_currency_code("CNY");
+    p->mutable_estimated_amount()->set_amount_minor(250'00);
+  });
+  update(c, "expected_signing_date", [](pb::Project* p) { p->set_expected_signing_date("2027-05-01"); });
+  update(d, "owner_id", [](pb::Project* p) { p->set_owner_id("E-CELL-2"); });
+  EXPECT_EQ(sums("E-CELL", "", ""), (Sums{3, 750'00}));
+  EXPECT_EQ(sums("E-CELL", "2027-04-01", "2027-04-30"), (Sums{0, 0}));
+  EXPECT_EQ(sums("E-CELL", "2027-05-01", "2027-05-01"), (Sums{1, 400'00}));
+  EXPECT_EQ(sums("E-CELL-2", "2027-05-01", "2027-05-31"), (Sums{1, 800'00}));
+
+  Move(a.id(), pb::STAGE_LOST, "预算取消");
+  Move(b.id(), pb::STAGE_PROPOSAL);
+  EXPECT_EQ(sums("E-CELL", "", ""), (Sums{2, 650'00}));
+  pb::GetPipelineRequest by_month;
+  by_month.set_group_by(pb::GROUP_BY_SIGNING_MONTH);
+  by_month.set_owner_id("E-CELL");
+  by_month.set_signing_from("2027-03-20");
+  pb::Pipeline pipe;
+  ASSERT_TRUE(Stub()->GetPipeline(Ctx().get(), by_month, &pipe).ok());
+  ASSERT_EQ(pipe.rows_size(), 2);
+  EXPECT_EQ(pipe.rows(0).key(), "2027-03");
+  EXPECT_EQ(pipe.rows(0).amount_minor(), 250'00);
+  EXPECT_EQ(pipe.rows(1).key(), "2027-05");
+  EXPECT_EQ(pipe.rows(1).amount_minor(), 400'00);
+  pb::GetPipelineRequest by_stage;
+  by_stage.set_owner_id("E-CELL");
+  ASSERT_TRUE(Stub()->GetPipeline(Ctx().get(), by_stage, &pipe).ok());
+  ASSERT_EQ(pipe.rows_size(), 2);
+  EXPECT_EQ(pipe.rows(0).count(), 1);  // initiation: c
+  EXPECT_EQ(pipe.rows(0).amount_minor(), 400'00);
+  EXPECT_EQ(pipe.rows(1).amount_minor(), 250'00);  // proposal: b
 }
 
 TEST_F(SalesTest, RetriedStateChangesReplayTheFirstResponse) {

@@ -1,9 +1,12 @@
 #include "repository.h"
 
+#include <tuple>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "kefu/clients/customers_client.h"
 #include "kefu/db/settings.h"
 #include "kefu/errors.h"
@@ -136,6 +139,57 @@ absl::Status InsertStageChange(Session& s, int64_t project_id, const pb::StageCh
       .status();
 }
 
+
+// An open project's share of pipeline_totals; closed projects have none.
+struct PipelineCell {
+  std::string currency, owner_id, department_id, signing_month;  // month as "YYYY-MM-01"
+  int stage = 0;
+  int64_t amount_minor = 0;
+  auto Key() const { return std::tie(currency, signing_month, stage, owner_id, department_id); }
+};
+
+std::optional<PipelineCell> CellOf(const pb::Project& p) {
+  if (p.stage() == pb::STAGE_UNSPECIFIED || IsClosed(p.stage())) return std::nullopt;
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(p.expected_signing_date(), &day)) return std::nullopt;
+  return PipelineCell{p.estimated_amount().currency_code(), p.owner_id(), p.department_id(),
+                      absl::FormatCivilTime(absl::CivilDay(absl::CivilMonth(day))), static_cast<int>(p.stage()),
+                      p.estimated_amount().amount_minor()};
+}
+
+absl::Status AddToPipeline(Session& s, const PipelineCell& c, int sign) {
+  return s.Exec("INSERT INTO pipeline_totals (currency, stage, owner_id, department_id, signing_month, project_count, "
+                "amount_minor) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON DUPLICATE KEY UPDATE project_count = project_count + ?, amount_minor = amount_minor + ?",
+                {c.currency, c.stage, c.owner_id, c.department_id, c.signing_month, sign, sign * c.amount_minor, sign,
+                 sign * c.amount_minor})
+      .status();
+}
+
+// Moves a project's share from its cell before the write to its cell after it, in the
+// write's transaction. Cells are locked in key order so two writes cannot deadlock.
+absl::Status MovePipelineShare(Session& s, const std::optional<PipelineCell>& before,
+                               const std::optional<PipelineCell>& after) {
+  if (before && after && before->Key() == after->Key()) {
+    if (before->amount_minor == after->amount_minor) return absl::OkStatus();
+    PipelineCell delta = *after;
+    delta.amount_minor -= before->amount_minor;
+    // The count is unchanged: add the amount's difference with a count of zero.
+    return s.Exec("UPDATE pipeline_totals SET amount_minor = amount_minor + ? WHERE currency = ? AND "
+                  "signing_month = ? AND stage = ? AND owner_id = ? AND department_id = ?",
+                  {delta.amount_minor, delta.currency, delta.signing_month, delta.stage, delta.owner_id,
+                   delta.department_id})
+        .status();
+  }
+  if (before && after && after->Key() < before->Key()) {
+    KEFU_RETURN_IF_ERROR(AddToPipeline(s, *after, +1));
+    return AddToPipeline(s, *before, -1);
+  }
+  if (before) KEFU_RETURN_IF_ERROR(AddToPipeline(s, *before, -1));
+  if (after) KEFU_RETURN_IF_ERROR(AddToPipeline(s, *after, +1));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<pb::Project> Repository::Create(const pb::Project& input, const IdempotencyKey& key,
@@ -173,6 +227,7 @@ absl::StatusOr<pb::Project> Repository::Create(const pb::Project& input, const I
     SetMoney(p.mutable_actual_cost(), 0, currency);
     *p.mutable_create_time() = ToProtoTime(now);
     *p.mutable_update_time() = ToProtoTime(now);
+    KEFU_RETURN_IF_ERROR(MovePipelineShare(s, std::nullopt, CellOf(p)));
     KEFU_RETURN_IF_ERROR(WriteTeam(s, p));
     KEFU_RETURN_IF_ERROR(WriteCompetitors(s, p));
     pb::StageChange initiation;
@@ -242,6 +297,7 @@ absl::StatusOr<pb::Project> Repository::Mutate(int64_t id, int64_t expected_vers
                 StageRank(p.stage()), p.closing().reason(), p.closing().total_cost().amount_minor(), ToSqlTime(now),
                 p.has_close_time() ? Param(ToSqlTime(FromProtoTime(p.close_time()))) : Param(nullptr), p.version(), id})
             .status());
+    KEFU_RETURN_IF_ERROR(MovePipelineShare(s, CellOf(*current), CellOf(p)));
     if (ch.team_changed) KEFU_RETURN_IF_ERROR(WriteTeam(s, p));
     if (ch.competitors_changed) KEFU_RETURN_IF_ERROR(WriteCompetitors(s, p));
     if (ch.stage_change) KEFU_RETURN_IF_ERROR(InsertStageChange(s, id, *ch.stage_change, now));
@@ -506,54 +562,105 @@ absl::Status Repository::SetContractId(int64_t project_id, int64_t contract_id) 
 
 absl::StatusOr<std::vector<pb::PipelineRow>> Repository::Pipeline(pb::GroupBy group_by, const PipelineFilter& f,
                                                                   const std::map<int, int32_t>& probability) {
-  const char* key = "stage";
+  // Whole months come from pipeline_totals; the days of a month the range cuts through
+  // come from projects, through the (stage, currency, expected_signing_date) index.
+  std::optional<absl::CivilDay> from, to;
+  absl::CivilDay day;
+  if (f.signing_from && absl::ParseCivilTime(*f.signing_from, &day)) from = day;
+  if (f.signing_to && absl::ParseCivilTime(*f.signing_to, &day)) to = day;
+  std::optional<absl::CivilMonth> first_whole, last_whole;
+  if (from) first_whole = absl::CivilDay(absl::CivilMonth(*from)) == *from ? absl::CivilMonth(*from)
+                                                                         : absl::CivilMonth(*from) + 1;
+  if (to) last_whole = absl::CivilMonth(*to + 1) != absl::CivilMonth(*to) ? absl::CivilMonth(*to)
+                                                                        : absl::CivilMonth(*to) - 1;
+  std::vector<std::pair<absl::CivilDay, absl::CivilDay>> partial_days;
+  if (from && to && absl::CivilMonth(*from) == absl::CivilMonth(*to)) {
+    if (*first_whole > *last_whole) partial_days.emplace_back(*from, *to);
+  } else {
+    if (from && absl::CivilMonth(*from) != *first_whole)
+      partial_days.emplace_back(*from, absl::CivilDay(absl::CivilMonth(*from) + 1) - 1);
+    if (to && absl::CivilMonth(*to) != *last_whole) partial_days.emplace_back(absl::CivilDay(absl::CivilMonth(*to)), *to);
+  }
+  bool whole_months = !(first_whole && last_whole && *first_whole > *last_whole);
+
+  const char* totals_key = "stage";
+  const char* projects_key = "stage";
   switch (group_by) {
-    case pb::GROUP_BY_OWNER: key = "owner_id"; break;
-    case pb::GROUP_BY_DEPARTMENT: key = "department_id"; break;
-    case pb::GROUP_BY_SIGNING_MONTH: key = "DATE_FORMAT(expected_signing_date, '%Y-%m')"; break;
+    case pb::GROUP_BY_OWNER: totals_key = projects_key = "owner_id"; break;
+    case pb::GROUP_BY_DEPARTMENT: totals_key = projects_key = "department_id"; break;
+    case pb::GROUP_BY_SIGNING_MONTH:
+      totals_key = "DATE_FORMAT(signing_month, '%Y-%m')";
+      projects_key = "DATE_FORMAT(expected_signing_date, '%Y-%m')";
+      break;
     default: break;
   }
-  // Weighting in SQL: amount x the stage's probability, rounded down per project.
-  std::vector<Param> params;
-  std::string weight = "CASE stage";
-  for (int s = pb::STAGE_INITIATION; s <= pb::STAGE_IMPLEMENTATION; ++s) {
-    weight += " WHEN ? THEN ?";
-    params.emplace_back(s);
-    auto it = probability.find(s);
-    params.emplace_back(it == probability.end() ? 0 : it->second);
-  }
-  weight += " ELSE 0 END";
-  std::string sql = absl::StrCat("SELECT ", key, ", COUNT(*), SUM(estimated_amount_minor), SUM(estimated_amount_minor * ",
-                                 weight, " DIV 10000) FROM projects WHERE stage BETWEEN 1 AND 6 AND currency = ?");
-  params.emplace_back(f.currency);
-  if (!f.owner_id.empty()) {
-    sql += " AND owner_id = ?";
-    params.emplace_back(f.owner_id);
-  }
-  if (!f.department_id.empty()) {
-    sql += " AND department_id = ?";
-    params.emplace_back(f.department_id);
-  }
-  if (f.signing_from) {
-    sql += " AND expected_signing_date >= ?";
-    params.emplace_back(*f.signing_from);
-  }
-  if (f.signing_to) {
-    sql += " AND expected_signing_date <= ?";
-    params.emplace_back(*f.signing_to);
-  }
-  absl::StrAppend(&sql, " GROUP BY ", key, " ORDER BY ", key);
+  auto filters = [&](std::string* sql, std::vector<Param>* params) {
+    if (!f.owner_id.empty()) {
+      *sql += " AND owner_id = ?";
+      params->emplace_back(f.owner_id);
+    }
+    if (!f.department_id.empty()) {
+      *sql += " AND department_id = ?";
+      params->emplace_back(f.department_id);
+    }
+  };
+  // key -> stage -> (count, amount)
+  std::map<std::string, std::map<int, std::pair<int64_t, int64_t>>> cells;
+  auto add = [&](const std::vector<Row>& rows) {
+    for (const auto& r : rows) {
+      auto& cell = cells[r.Str(0)][static_cast<int>(r.Int(1))];
+      cell.first += r.Int(2);
+      cell.second += r.Int(3);
+    }
+  };
   KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
-  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
+  if (whole_months) {
+    std::vector<Param> params{f.currency};
+    std::string sql = absl::StrCat("SELECT ", totals_key, ", stage, SUM(project_count), SUM(amount_minor) "
+                                   "FROM pipeline_totals WHERE currency = ?");
+    if (first_whole) {
+      sql += " AND signing_month >= ?";
+      params.emplace_back(absl::FormatCivilTime(absl::CivilDay(*first_whole)));
+    }
+    if (last_whole) {
+      sql += " AND signing_month <= ?";
+      params.emplace_back(absl::FormatCivilTime(absl::CivilDay(*last_whole)));
+    }
+    filters(&sql, &params);
+    absl::StrAppend(&sql, " GROUP BY ", totals_key, ", stage");
+    KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
+    add(rows);
+  }
+  for (const auto& [lo, hi] : partial_days) {
+    // stage IN (...) rather than BETWEEN: one range per stage keeps the currency and
+    // date parts of the index usable.
+    std::vector<Param> params{f.currency, absl::FormatCivilTime(lo), absl::FormatCivilTime(hi)};
+    std::string sql = absl::StrCat("SELECT ", projects_key, ", stage, COUNT(*), SUM(estimated_amount_minor) "
+                                   "FROM projects WHERE stage IN (1, 2, 3, 4, 5, 6) AND currency = ? "
+                                   "AND expected_signing_date BETWEEN ? AND ?");
+    filters(&sql, &params);
+    absl::StrAppend(&sql, " GROUP BY ", projects_key, ", stage");
+    KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
+    add(rows);
+  }
+
+  // Weighted per stage within a row: the stage's amount x its probability, rounded down.
   std::vector<pb::PipelineRow> out;
-  for (const auto& r : rows) {
+  for (const auto& [key, stages] : cells) {
     pb::PipelineRow row;
-    row.set_key(group_by == pb::GROUP_BY_STAGE || group_by == pb::GROUP_BY_UNSPECIFIED
-                    ? StageName(static_cast<pb::Stage>(r.Int(0)))
-                    : r.Str(0));
-    row.set_count(r.Int(1));
-    row.set_amount_minor(r.Int(2));
-    row.set_weighted_amount_minor(r.Int(3));
+    for (const auto& [stage, sums] : stages) {
+      if (sums.first == 0) continue;  // cells emptied by later writes
+      auto it = probability.find(stage);
+      int64_t p = it == probability.end() ? 0 : it->second;
+      row.set_count(row.count() + sums.first);
+      row.set_amount_minor(row.amount_minor() + sums.second);
+      row.set_weighted_amount_minor(row.weighted_amount_minor() +
+                                    static_cast<int64_t>(static_cast<__int128>(sums.second) * p / 10000));
+    }
+    if (row.count() == 0) continue;
+    bool by_stage = group_by == pb::GROUP_BY_STAGE || group_by == pb::GROUP_BY_UNSPECIFIED;
+    int stage = 0;
+    row.set_key(by_stage && absl::SimpleAtoi(key, &stage) ? StageName(static_cast<pb::Stage>(stage)) : key);
     out.push_back(std::move(row));
   }
   return out;

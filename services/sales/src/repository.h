@@ -100,6 +100,9 @@ class Repository {
   // Records the contract the draft request created.
   absl::Status SetContractId(int64_t project_id, int64_t contract_id);
 
+  // Open projects by group_by: whole months from pipeline_totals (kept by Create and
+  // Mutate), the days of a month the signing range cuts through from projects. Weighted
+  // amounts are rounded down per stage within a row.
   absl::StatusOr<std::vector<pb::PipelineRow>> Pipeline(pb::GroupBy group_by, const PipelineFilter& f,
                                                         const std::map<int, int32_t>& probability);
   struct Closed {
