@@ -416,6 +416,46 @@ TEST_F(ComplaintsTest, PausingMovesTheResolutionDeadlineByThePausedWorkingTime) 
             BusinessCalendar(*CalendarFromProto(DefaultCalendarProto())).AddWorkingTime(before, absl::Hours(3)));
 }
 
+// The at-risk list reads its candidates' histories in batches: each work order is
+// still judged on its own events, and a page stops at page_size.
+TEST_F(ComplaintsTest, AtRiskListJudgesEachWorkOrderOnItsOwnHistory) {
+  const absl::Time start = Shanghai(2026, 11, 30, 9, 0);  // a Monday
+  clock_->Set(start);
+  int64_t customer = NewCustomer(cpb::TIER_STANDARD, 41);
+  std::set<int64_t> waiting, answered;
+  for (int i = 0; i < 6; ++i) {
+    pb::WorkOrder w = NewWorkOrder(customer, pb::SEVERITY_GENERAL);
+    pb::AssignWorkOrderRequest assign;
+    assign.set_work_order_id(w.id());
+    assign.set_handler_id("E-RISK");
+    pb::WorkOrder out;
+    grpc::Status st = Stub()->AssignWorkOrder(Ctx("M1001", "department_manager").get(), assign, &out);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    if (i % 2 == 1) {
+      Act(&pb::ComplaintService::Stub::AcceptWorkOrder, w.id());
+      answered.insert(w.id());
+    } else {
+      waiting.insert(w.id());
+    }
+  }
+  // 85% of the four working hours to respond: only the unanswered are at risk.
+  clock_->Set(BusinessCalendar(*CalendarFromProto(DefaultCalendarProto())).AddWorkingTime(start, absl::Minutes(204)));
+  pb::ListAtRiskRequest req;
+  req.set_handler_id("E-RISK");
+  pb::ListAtRiskResponse resp;
+  ASSERT_TRUE(Stub()->ListAtRisk(Ctx().get(), req, &resp).ok());
+  std::set<int64_t> listed;
+  for (const auto& item : resp.items()) {
+    listed.insert(item.work_order().id());
+    EXPECT_EQ(item.deadline(), "response");
+    EXPECT_EQ(item.used_bp(), 8500);
+  }
+  EXPECT_EQ(listed, waiting);
+  req.set_page_size(2);
+  ASSERT_TRUE(Stub()->ListAtRisk(Ctx().get(), req, &resp).ok());
+  EXPECT_EQ(resp.items_size(), 2);
+}
+
 TEST_F(ComplaintsTest, TwoConcurrentSweepsNeverDoubleEscalate) {
   clock_->Set(kFridayAfternoon);
   int64_t customer = NewCustomer(cpb::TIER_STANDARD, 5);

@@ -192,6 +192,12 @@ struct Migration {
   std::string sql;
 };
 
+// The placeholders of an IN list of ids, their values appended to params: "?, ?, ?",
+// padded to a power of two so pages of any length reuse a few cached statements
+// (padding repeats the first id, which changes nothing in an IN list). ids must not be
+// empty.
+std::string InList(std::vector<Param>& params, const std::vector<int64_t>& ids);
+
 // Applies, in order and exactly once, every migration not yet recorded in the
 // schema_migrations table of the connected schema; also creates the shared framework
 // tables (idempotency keys). Serialised across replicas with a named lock. An applied

@@ -440,4 +440,15 @@ absl::Status Session::ExecRaw(absl::string_view sql_text) {
   }
 }
 
+std::string InList(std::vector<Param>& params, const std::vector<int64_t>& ids) {
+  size_t n = 1;
+  while (n < ids.size()) n *= 2;
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    absl::StrAppend(&out, i ? ", ?" : "?");
+    params.emplace_back(ids[i < ids.size() ? i : 0]);
+  }
+  return out;
+}
+
 }  // namespace kefu::db

@@ -12,6 +12,7 @@
 
 namespace kefu::complaints {
 
+using db::InList;
 using db::Param;
 using db::Row;
 using db::Session;
@@ -101,16 +102,27 @@ std::string ActionsText(const pb::Resolution& r) {
   return absl::StrJoin(parts, ",");
 }
 
-absl::Status LoadFollowUps(Session& s, pb::WorkOrder& w) {
-  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT follow_up_time, staff_id, satisfaction, note FROM follow_ups "
-                                           "WHERE work_order_id = ? ORDER BY id",
-                                           {w.id()}));
+// The follow-ups of a page of work orders in one round trip.
+absl::Status LoadFollowUps(Session& s, const std::vector<pb::WorkOrder*>& orders) {
+  if (orders.empty()) return absl::OkStatus();
+  std::map<int64_t, pb::WorkOrder*> by_id;
+  std::vector<int64_t> ids;
+  for (auto* w : orders) {
+    by_id[w->id()] = w;
+    ids.push_back(w->id());
+  }
+  std::vector<Param> params;
+  std::string in = InList(params, ids);
+  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(absl::StrCat("SELECT work_order_id, follow_up_time, staff_id, satisfaction, "
+                                                        "note FROM follow_ups WHERE work_order_id IN (", in,
+                                                        ") ORDER BY work_order_id, id"),
+                                           params));
   for (const auto& r : rows) {
-    auto* f = w.add_follow_ups();
-    *f->mutable_time() = ToProtoTime(r.Time(0));
-    f->set_staff_id(r.Str(1));
-    f->set_satisfaction(static_cast<int32_t>(r.Int(2)));
-    f->set_note(r.Str(3));
+    auto* f = by_id[r.Int(0)]->add_follow_ups();
+    *f->mutable_time() = ToProtoTime(r.Time(1));
+    f->set_staff_id(r.Str(2));
+    f->set_satisfaction(static_cast<int32_t>(r.Int(3)));
+    f->set_note(r.Str(4));
   }
   return absl::OkStatus();
 }
@@ -121,7 +133,7 @@ absl::StatusOr<std::optional<pb::WorkOrder>> Load(Session& s, int64_t id, bool f
                                              {id}));
   if (!row) return std::optional<pb::WorkOrder>();
   pb::WorkOrder w = FromRow(*row);
-  KEFU_RETURN_IF_ERROR(LoadFollowUps(s, w));
+  KEFU_RETURN_IF_ERROR(LoadFollowUps(s, {&w}));
   return std::optional<pb::WorkOrder>(std::move(w));
 }
 
@@ -131,6 +143,21 @@ absl::StatusOr<std::vector<HistoryEvent>> LoadHistory(Session& s, int64_t id) {
                                            {id}));
   std::vector<HistoryEvent> out;
   for (const auto& r : rows) out.push_back({r.Time(0), static_cast<pb::EventKind>(r.Int(1))});
+  return out;
+}
+
+// The events of many work orders in one round trip; every id has an entry.
+absl::StatusOr<std::map<int64_t, std::vector<HistoryEvent>>> LoadHistories(Session& s, const std::vector<int64_t>& ids) {
+  std::map<int64_t, std::vector<HistoryEvent>> out;
+  for (int64_t id : ids) out[id];
+  if (ids.empty()) return out;
+  std::vector<Param> params;
+  std::string in = InList(params, ids);
+  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(absl::StrCat("SELECT work_order_id, event_time, kind FROM work_order_events "
+                                                        "WHERE work_order_id IN (", in,
+                                                        ") ORDER BY work_order_id, event_time, id"),
+                                           params));
+  for (const auto& r : rows) out[r.Int(0)].push_back({r.Time(1), static_cast<pb::EventKind>(r.Int(2))});
   return out;
 }
 
@@ -338,12 +365,19 @@ absl::StatusOr<int> Repository::SweepDue(absl::Time now, int limit, const Decide
                                                           "WHERE next_check_time <= ? ORDER BY next_check_time "
                                                           "LIMIT ? FOR UPDATE SKIP LOCKED"),
                                              {ToSqlTime(now), limit}));
+    std::vector<pb::WorkOrder> due;
+    for (const auto& r : rows) due.push_back(FromRow(r));
+    std::vector<pb::WorkOrder*> page;
+    std::vector<int64_t> ids;
+    for (auto& w : due) {
+      page.push_back(&w);
+      ids.push_back(w.id());
+    }
+    KEFU_RETURN_IF_ERROR(LoadFollowUps(s, page));
+    KEFU_ASSIGN_OR_RETURN(auto histories, LoadHistories(s, ids));
     int changed = 0;
-    for (const auto& r : rows) {
-      pb::WorkOrder w = FromRow(r);
-      KEFU_RETURN_IF_ERROR(LoadFollowUps(s, w));
-      KEFU_ASSIGN_OR_RETURN(auto history, LoadHistory(s, w.id()));
-      auto change = decide(w, history);
+    for (const auto& w : due) {
+      auto change = decide(w, histories[w.id()]);
       if (!change.ok()) {
         if (change.status().code() == absl::StatusCode::kNotFound) continue;
         return change.status();
@@ -387,10 +421,10 @@ absl::StatusOr<std::vector<pb::WorkOrder>> Repository::List(const ListFilter& f,
   *more = static_cast<int>(rows.size()) > page_size;
   if (*more) rows.resize(page_size);
   std::vector<pb::WorkOrder> out;
-  for (const auto& r : rows) {
-    out.push_back(FromRow(r));
-    KEFU_RETURN_IF_ERROR(LoadFollowUps(s, out.back()));
-  }
+  for (const auto& r : rows) out.push_back(FromRow(r));
+  std::vector<pb::WorkOrder*> page;
+  for (auto& w : out) page.push_back(&w);
+  KEFU_RETURN_IF_ERROR(LoadFollowUps(s, page));
   return out;
 }
 
@@ -417,6 +451,11 @@ absl::StatusOr<std::vector<pb::TimelineEvent>> Repository::Timeline(int64_t id) 
 absl::StatusOr<std::vector<HistoryEvent>> Repository::History(int64_t id) {
   KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
   return LoadHistory(s, id);
+}
+
+absl::StatusOr<std::map<int64_t, std::vector<HistoryEvent>>> Repository::Histories(const std::vector<int64_t>& ids) {
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  return LoadHistories(s, ids);
 }
 
 absl::StatusOr<std::vector<pb::WorkOrder>> Repository::OpenWithDeadlines(const std::string& department_id,

@@ -3,6 +3,7 @@
 // from the caller (domain/workflow), the repository only persists them. Customer-log
 // entries go through the transactional outbox in the same transaction.
 
+#include <map>
 #include <functional>
 #include <optional>
 #include <string>
@@ -99,6 +100,8 @@ class Repository {
                                                   bool* more);
   absl::StatusOr<std::vector<pb::TimelineEvent>> Timeline(int64_t id);
   absl::StatusOr<std::vector<HistoryEvent>> History(int64_t id);
+  // The histories of many work orders in one round trip; every id has an entry.
+  absl::StatusOr<std::map<int64_t, std::vector<HistoryEvent>>> Histories(const std::vector<int64_t>& ids);
   // Open work orders with a running deadline, for the at-risk list.
   absl::StatusOr<std::vector<pb::WorkOrder>> OpenWithDeadlines(const std::string& department_id,
                                                                const std::string& handler_id, int limit);

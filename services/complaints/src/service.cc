@@ -233,6 +233,23 @@ absl::StatusOr<int> ComplaintServiceImpl::SweepOnce(int limit) {
   return changed;
 }
 
+absl::Status ComplaintServiceImpl::ForEachWithHistory(
+    const std::vector<pb::WorkOrder>& orders,
+    const std::function<bool(const pb::WorkOrder&, const std::vector<HistoryEvent>&)>& fn) {
+  // Histories a few hundred work orders at a time: one round trip per chunk, and a
+  // caller that has seen enough stops before the rest are read.
+  constexpr size_t kChunk = 256;
+  for (size_t from = 0; from < orders.size(); from += kChunk) {
+    const size_t to = std::min(orders.size(), from + kChunk);
+    std::vector<int64_t> ids;
+    for (size_t i = from; i < to; ++i) ids.push_back(orders[i].id());
+    KEFU_ASSIGN_OR_RETURN(auto histories, repo_->Histories(ids));
+    for (size_t i = from; i < to; ++i)
+      if (!fn(orders[i], histories[orders[i].id()])) return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
 void ComplaintServiceImpl::RefreshMetrics() {
   auto open = repo_->CountOpen();
   auto overdue = repo_->CountOverdueOpen();
@@ -242,13 +259,12 @@ void ComplaintServiceImpl::RefreshMetrics() {
   auto candidates = repo_->OpenWithDeadlines("", "", 10000);
   if (settings.ok() && candidates.ok()) {
     absl::Time now = clock_->Now();
-    for (const auto& w : *candidates) {
-      auto history = repo_->History(w.id());
-      if (!history.ok()) continue;
+    ForEachWithHistory(*candidates, [&](const pb::WorkOrder& w, const std::vector<HistoryEvent>& history) {
       const PolicyRule& rule = settings->policy.Match(ToSeverity(w.severity()), w.customer_tier(), w.type());
-      Clocks c = ComputeClocks(w, *history, rule, settings->calendar, now);
+      Clocks c = ComputeClocks(w, history, rule, settings->calendar, now);
       if (AtRisk(c.response, config_.risk_threshold) || AtRisk(c.resolution, config_.risk_threshold)) ++at_risk;
-    }
+      return true;
+    });
   }
   metrics_->SetOpen(*open, *overdue, at_risk);
 }
@@ -782,8 +798,7 @@ grpc::Status ComplaintServiceImpl::ListAtRisk(grpc::ServerContext* ctx, const pb
     KEFU_ASSIGN_OR_RETURN(auto open, repo_->OpenWithDeadlines(department, req->handler_id(), 2000));
     absl::Time now = clock_->Now();
     int limit = EffectivePageSize(req->page_size());
-    for (const auto& w : open) {
-      KEFU_ASSIGN_OR_RETURN(auto history, repo_->History(w.id()));
+    return ForEachWithHistory(open, [&](const pb::WorkOrder& w, const std::vector<HistoryEvent>& history) {
       const PolicyRule& rule = settings.policy.Match(ToSeverity(w.severity()), w.customer_tier(), w.type());
       Clocks c = ComputeClocks(w, history, rule, settings.calendar, now);
       for (const auto& [name, clock] : {std::pair<const char*, const SlaState*>{"response", &c.response},
@@ -795,9 +810,8 @@ grpc::Status ComplaintServiceImpl::ListAtRisk(grpc::ServerContext* ctx, const pb
         item->set_used_bp(static_cast<int32_t>(clock->used_fraction * 10000));
         break;
       }
-      if (resp->items_size() >= limit) break;
-    }
-    return absl::OkStatus();
+      return resp->items_size() < limit;
+    });
   });
 }
 

@@ -10,6 +10,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -107,6 +108,9 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
                                 pb::QualitySeries*) override;
 
  private:
+  // Calls fn with each work order and its history, in order, until fn returns false.
+  absl::Status ForEachWithHistory(const std::vector<pb::WorkOrder>& orders,
+                                  const std::function<bool(const pb::WorkOrder&, const std::vector<HistoryEvent>&)>& fn);
   // A state change on one work order: `act` edits the copy and names its events;
   // deadlines, next check and overdue are then recomputed from the full history.
   using Act = std::function<absl::Status(pb::WorkOrder& w, std::vector<NewEvent>& events,

@@ -14,6 +14,7 @@
 
 namespace kefu::customers {
 
+using db::InList;
 using db::Param;
 using db::Row;
 using db::Session;
@@ -43,19 +44,6 @@ pb::Customer CustomerFromRow(const Row& r) {
   *c.mutable_update_time() = ToProtoTime(r.Time(13));
   c.set_version(r.Int(14));
   return c;
-}
-
-// "?, ?, ?" padded to a power of two so list pages reuse a few cached statements;
-// padding repeats the first id, which changes nothing in an IN list.
-std::string InList(std::vector<Param>& params, const std::vector<int64_t>& ids) {
-  size_t n = 1;
-  while (n < ids.size()) n *= 2;
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    absl::StrAppend(&out, i ? ", ?" : "?");
-    params.emplace_back(ids[i < ids.size() ? i : 0]);
-  }
-  return out;
 }
 
 // Fills contacts and tags of the given customers (keyed by id).

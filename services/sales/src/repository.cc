@@ -16,6 +16,7 @@
 
 namespace kefu::sales {
 
+using db::InList;
 using db::Param;
 using db::Row;
 using db::Session;
@@ -69,20 +70,32 @@ pb::Project FromRow(const Row& r) {
   return p;
 }
 
-absl::Status LoadChildren(Session& s, pb::Project& p) {
-  KEFU_ASSIGN_OR_RETURN(auto team, s.Query("SELECT staff_id FROM project_team WHERE project_id = ? ORDER BY staff_id",
-                                           {p.id()}));
-  for (const auto& r : team) p.add_team(r.Str(0));
-  KEFU_ASSIGN_OR_RETURN(auto comps, s.Query("SELECT name, strengths, weaknesses, price_minor, price_currency, "
-                                            "service_offered FROM competitors WHERE project_id = ? ORDER BY position",
-                                            {p.id()}));
+// Team and competitors of a page of projects in one round trip each.
+absl::Status LoadChildren(Session& s, const std::vector<pb::Project*>& projects) {
+  if (projects.empty()) return absl::OkStatus();
+  std::map<int64_t, pb::Project*> by_id;
+  std::vector<int64_t> ids;
+  for (auto* p : projects) {
+    by_id[p->id()] = p;
+    ids.push_back(p->id());
+  }
+  std::vector<Param> params;
+  std::string in = InList(params, ids);
+  KEFU_ASSIGN_OR_RETURN(auto team, s.Query(absl::StrCat("SELECT project_id, staff_id FROM project_team WHERE project_id "
+                                                        "IN (", in, ") ORDER BY project_id, staff_id"),
+                                           params));
+  for (const auto& r : team) by_id[r.Int(0)]->add_team(r.Str(1));
+  KEFU_ASSIGN_OR_RETURN(auto comps, s.Query(absl::StrCat("SELECT project_id, name, strengths, weaknesses, price_minor, "
+                                                         "price_currency, service_offered FROM competitors WHERE "
+                                                         "project_id IN (", in, ") ORDER BY project_id, position"),
+                                            params));
   for (const auto& r : comps) {
-    auto* c = p.add_competitors();
-    c->set_name(r.Str(0));
-    c->set_strengths(r.Str(1));
-    c->set_weaknesses(r.Str(2));
-    SetMoney(c->mutable_price(), r.Int(3), r.Str(4));
-    c->set_service_offered(r.Str(5));
+    auto* c = by_id[r.Int(0)]->add_competitors();
+    c->set_name(r.Str(1));
+    c->set_strengths(r.Str(2));
+    c->set_weaknesses(r.Str(3));
+    SetMoney(c->mutable_price(), r.Int(4), r.Str(5));
+    c->set_service_offered(r.Str(6));
   }
   return absl::OkStatus();
 }
@@ -93,7 +106,7 @@ absl::StatusOr<std::optional<pb::Project>> Load(Session& s, int64_t id, bool for
                                              {id}));
   if (!row) return std::optional<pb::Project>();
   pb::Project p = FromRow(*row);
-  KEFU_RETURN_IF_ERROR(LoadChildren(s, p));
+  KEFU_RETURN_IF_ERROR(LoadChildren(s, {&p}));
   return std::optional<pb::Project>(std::move(p));
 }
 
@@ -341,10 +354,10 @@ absl::StatusOr<std::vector<pb::Project>> Repository::List(const ListFilter& f, i
   *more = static_cast<int>(rows.size()) > page_size;
   if (*more) rows.resize(page_size);
   std::vector<pb::Project> out;
-  for (const auto& r : rows) {
-    out.push_back(FromRow(r));
-    KEFU_RETURN_IF_ERROR(LoadChildren(s, out.back()));
-  }
+  for (const auto& r : rows) out.push_back(FromRow(r));
+  std::vector<pb::Project*> page;
+  for (auto& p : out) page.push_back(&p);
+  KEFU_RETURN_IF_ERROR(LoadChildren(s, page));
   return out;
 }
 
