@@ -27,7 +27,7 @@ ASAN_CMAKE = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=$(SAN_CXX) \
 TSAN_CMAKE = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_CXX_COMPILER=$(SAN_CXX) \
   -DKEFU_SANITIZE=thread -DKEFU_TEST_DB_PORT=$(TSAN_DB_PORT)
 
-.PHONY: all deps build run test bench clean fuzz-smoke fuzz-long test-sanitize reliability
+.PHONY: all deps build run test bench bench-scale clean fuzz-smoke fuzz-long test-sanitize reliability
 
 all: build
 
@@ -75,8 +75,15 @@ reliability: build
 	@cd $(BUILD_DIR) && KEFU_RELIABILITY_RECORDS=10000 ctest --output-on-failure -L reliability
 	@tools/bench/run-suite.sh $(BUILD_DIR) soak
 
+# The standard suite (floors, ratios, latency, overload, memory), then the scale run.
 bench: build
 	@tools/bench/run-suite.sh $(BUILD_DIR)
+	@tools/bench/scale.sh $(BUILD_DIR)
+
+# Only the scale run: the tables at 10,000 and at 1,000,000 rows, the same calls timed at
+# both, with the plans of their statements.
+bench-scale: build
+	@tools/bench/scale.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR) .run

@@ -34,10 +34,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "auth.h"
 #include "histogram.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/db/db.h"
-#include "kefu/security/tokens.h"
 #include "kefu/time_util.h"
 
 ABSL_FLAG(std::string, workload, "health",
@@ -218,26 +218,7 @@ class CreateCustomerWorkload : public RpcWorkload {
   std::string run_ = RunTag();
 };
 
-// "Bearer <token>" for a senior manager (allowed every benchmarked RPC), minted once.
-const std::string& Authorization() {
-  static const std::string* header = [] {
-    std::string key = absl::GetFlag(FLAGS_signing_key);
-    if (key.empty() && std::getenv("KEFU_SIGNING_KEY")) key = std::getenv("KEFU_SIGNING_KEY");
-    auto signer = kefu::security::TokenSigner::FromPrivateKeyFile(key);
-    if (!signer.ok()) {
-      std::cerr << "error: --signing_key: " << signer.status().message() << "\n";
-      std::exit(2);
-    }
-    kefu::security::Claims claims;
-    claims.subject = "E0001";
-    claims.roles = {"senior_manager"};
-    claims.expires = absl::Now() + absl::Hours(6);
-    auto token = (*signer)->Sign(claims, absl::Now());
-    if (!token.ok()) std::exit(2);
-    return new std::string(absl::StrCat("Bearer ", *token));
-  }();
-  return *header;
-}
+const std::string& Authorization() { return bench::Authorization(absl::GetFlag(FLAGS_signing_key)); }
 
 struct Call {
   grpc::ClientContext ctx;

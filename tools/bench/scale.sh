@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# `make bench-scale`: does the cost of a call grow with the size of the tables?
+# Starts a private MariaDB and all five services on free loopback ports, loads the demo
+# data, grows customers, sales projects, work orders and contracts to 10,000 rows each
+# (kefu-scale --mode=load), times the list, search and aggregate calls, the entitlement
+# check and an escalation sweep round (kefu-scale --mode=measure), grows the same
+# tables to 1,000,000 rows, times them again, and prints p50 at 1M / p50 at 10k per
+# call (target: at most 1.3), the services' memory, and the EXPLAIN of every SELECT
+# the calls ran (explain-*.txt), flagging whole-table reads.
+# Results stay in <build_dir>/bench-results/scale (or $KEFU_SCALE_OUT).
+#
+# usage: tools/bench/scale.sh <build_dir>
+# env:   KEFU_SCALE_SMALL (10000), KEFU_SCALE_LARGE (1000000), KEFU_SCALE_SAMPLES (200),
+#        KEFU_SCALE_CHECK=1: exit 1 unless every call ran without error at both sizes
+#        with its statements and plans captured; never on speed (bench_scale_smoke)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:?usage: scale.sh <build_dir>}" && pwd)
+small=${KEFU_SCALE_SMALL:-10000}
+large=${KEFU_SCALE_LARGE:-1000000}
+samples=${KEFU_SCALE_SAMPLES:-200}
+services=(customers contracts complaints sales performance)
+scale="$build/tools/bench/kefu-scale"
+kefuctl="$build/tools/kefuctl/kefuctl"
+for f in "$scale" "$kefuctl" "$build/tools/demo/kefu-demo-load"; do
+  [ -x "$f" ] || { echo "missing $f: build first" >&2; exit 1; }
+done
+
+out=${KEFU_SCALE_OUT:-$build/bench-results/scale}
+rm -rf "$out"
+mkdir -p "$out"
+work=$(mktemp -d /tmp/kefu-scale-XXXXXX)
+pids=()
+# A free port below the kernel's ephemeral range (where outgoing connections could take
+# it between the pick and the bind), never the same one twice.
+used_ports=" "
+free_port() {
+  local p
+  while :; do
+    p=$(python3 -c 'import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+while True:
+    p = random.randint(10000, low - 1)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        print(p)
+        break
+    except OSError:
+        pass')
+    case "$used_ports" in *" $p "*) continue ;; esac
+    used_ports+="$p "
+    echo "$p"
+    return
+  done
+}
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$root/tools/dev/mariadb.sh" stop "$work/mariadb" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+db_port=$(free_port)
+export KEFU_DEV_DB_PASSWORD=kefu-bench KEFU_DB_PASSWORD=kefu-bench
+# Sized as a production primary would be: the million-row tables and their indexes fit.
+export KEFU_DB_BUFFER_POOL=${KEFU_DB_BUFFER_POOL:-4G} KEFU_DB_REDO_LOG=${KEFU_DB_REDO_LOG:-1G}
+"$root/tools/dev/mariadb.sh" start "$work/mariadb" "$db_port" >/dev/null
+"$root/tools/dev/mariadb.sh" provision "$work/mariadb" "${services[@]}"
+# Every statement with its plan goes to the slow log while kefu-scale sets log_output to
+# FILE (NONE otherwise): the slow-log settings are copied into each session when it
+# connects, so they are on before the services connect.
+"$root/tools/dev/mariadb.sh" sql "$work/mariadb" "SET GLOBAL long_query_time = 0, log_output = 'NONE',
+  log_slow_verbosity = 'query_plan,explain', slow_query_log_file = '$work/slow.log', slow_query_log = 1"
+
+"$root/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
+export KEFU_PLAINTEXT=true KEFU_LISTEN_HOST=127.0.0.1 KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" \
+  KEFU_SIGNING_KEY="$work/pki/jwt-private.pem" KEFU_SERVICE_KEY_FILE="$work/pki/service-jwt-private.pem" \
+  KEFU_SERVICE_PUBLIC_KEY_FILE="$work/pki/service-jwt-public.pem"
+declare -A port
+for s in "${services[@]}"; do port[$s]=$(free_port); done
+addr() { echo "127.0.0.1:${port[$1]}"; }
+declare -A extra=(
+  [customers]="--complaints_addr=$(addr complaints) --contracts_addr=$(addr contracts) --sales_addr=$(addr sales) --performance_addr=$(addr performance)"
+  # Their own sweeps stay quiet, so the captured statements are the measured calls'.
+  [contracts]="--customers_addr=$(addr customers) --sweep_interval_ms=3600000"
+  [complaints]="--customers_addr=$(addr customers) --contracts_addr=$(addr contracts) --performance_addr=$(addr performance) --sweep_interval_ms=3600000"
+  [sales]="--customers_addr=$(addr customers) --contracts_addr=$(addr contracts)"
+  [performance]="--customers_addr=$(addr customers) --contracts_addr=$(addr contracts) --complaints_addr=$(addr complaints)"
+)
+declare -A pid_of
+for s in "${services[@]}"; do
+  # shellcheck disable=SC2086  # extra holds whole flags
+  "$build/services/$s/kefu-$s" --grpc_port="${port[$s]}" --metrics_port="$(free_port)" --db_port="$db_port" \
+    ${extra[$s]} >"$out/$s.log" 2>&1 &
+  pids+=($!)
+  pid_of[$s]=$!
+done
+for s in "${services[@]}"; do
+  for i in $(seq 1 120); do
+    if "$kefuctl" --addr "$(addr "$s")" health >/dev/null 2>&1; then break; fi
+    [ "$i" = 120 ] && { echo "$s did not become healthy; see $out/$s.log" >&2; exit 1; }
+    sleep 0.5
+  done
+done
+
+rss() {  # label: resident memory of every service, MB
+  local line="$1"
+  for s in "${services[@]}"; do
+    line+=$(awk -v s="$s" '/^VmRSS/ { printf "\t%s %.1f", s, $2 / 1024 }' "/proc/${pid_of[$s]}/status")
+  done
+  echo "$line" >>"$out/memory.tsv"
+}
+
+echo "-- demo data" >&2
+start=$(date +%s)
+"$build/tools/demo/kefu-demo-load" --addr "$(addr customers)" >"$out/demo.log" 2>&1
+KEFU_CUSTOMERS_ADDR=$(addr customers) KEFU_SALES_ADDR=$(addr sales) KEFU_CONTRACTS_ADDR=$(addr contracts) \
+  KEFU_COMPLAINTS_ADDR=$(addr complaints) KEFU_PERFORMANCE_ADDR=$(addr performance) \
+  "$root/tools/dev/demo-services.sh" "$kefuctl" >>"$out/demo.log" 2>&1
+echo "   $(($(date +%s) - start)) s" >&2
+rss "idle, demo data"
+if [ -n "${KEFU_SCALE_HOLD:-}" ]; then  # inspect the system: MariaDB on $db_port, admin kefu_admin
+  echo "holding for $KEFU_SCALE_HOLD s: mariadb 127.0.0.1:$db_port, socket $work/mariadb/mysqld.sock" >&2
+  sleep "$KEFU_SCALE_HOLD"
+fi
+
+# kefu_admin: the loopback admin without a password (tools/dev/mariadb.sh).
+common=(--db_port="$db_port" --customers="$(addr customers)" --sales="$(addr sales)"
+        --contracts="$(addr contracts)" --complaints="$(addr complaints)")
+failed=0
+for rows in "$small" "$large"; do
+  label=$(awk -v n="$rows" 'BEGIN { if (n >= 1000000) printf "%gM", n / 1000000; else if (n >= 1000) printf "%gk", n / 1000; else print n }')
+  echo "-- load to $label rows" >&2
+  start=$(date +%s)
+  KEFU_DB_PASSWORD="" "$scale" "${common[@]}" --mode=load --rows="$rows" | tee -a "$out/load.log" | awk 'NR % 5 == 0 || /loaded/' >&2
+  echo "$label	$(($(date +%s) - start))" >>"$out/load-seconds.tsv"
+  echo "-- measure at $label" >&2
+  KEFU_DB_PASSWORD="" "$scale" "${common[@]}" --mode=measure --samples="$samples" --label="$label" --summary="$out/summary.tsv" \
+    --explain="$out/explain-$label.txt" | tee "$out/measure-$label.txt" >&2 || failed=1
+  rss "after $label"
+done
+
+small_label=$(cut -f1 "$out/summary.tsv" | head -1)
+large_label=$(cut -f1 "$out/summary.tsv" | tail -1)
+scans=$(cat "$out"/explain-*.txt | grep -c 'FULL SCAN' || true)
+{
+  echo
+  echo "Cost against table size: p50 of each call at $large_label rows / at $small_label rows (target <= 1.3)"
+  printf '%-34s %10s %10s %6s %14s %14s\n' call "p50 $small_label" "p50 $large_label" ratio \
+    "examined $small_label" "examined $large_label"
+  awk -F'\t' -v a="$small_label" -v b="$large_label" '
+    $3 == "p50_us" && $1 == a { s[$2] = $4; order[++n] = $2 }
+    $3 == "p50_us" && $1 == b { l[$2] = $4 }
+    $3 == "examined" && $1 == a { es[$2] = $4 }
+    $3 == "examined" && $1 == b { el[$2] = $4 }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = order[i]
+        if (!(k in l)) continue
+        r = l[k] / s[k]
+        printf "%-34s %8.3fms %8.3fms %6.2f %14s %14s%s\n", k, s[k] / 1000, l[k] / 1000, r, es[k], el[k],
+          r <= 1.3 ? "" : "  > 1.3"
+      }
+    }' "$out/summary.tsv"
+  echo
+  echo "Rows loaded (label, seconds): $(tr '\t\n' ' ;' <"$out/load-seconds.tsv")"
+  echo "Resident memory per service, MB:"
+  sed 's/^/  /' "$out/memory.tsv"
+  echo "EXPLAIN: $scans whole-table reads flagged in $out/explain-*.txt"
+} | tee "$out/table.txt"
+
+if [ "${KEFU_SCALE_CHECK:-0}" = 1 ]; then
+  [ "$failed" = 0 ] || { echo "a measured call failed" >&2; exit 1; }
+  # Both sizes, every call timed at each, and each call's statements captured with a plan.
+  probes=$(awk -F'\t' '$3 == "p50_us"' "$out/summary.tsv" | cut -f2 | sort -u | wc -l)
+  [ "$(awk -F'\t' '$3 == "p50_us"' "$out/summary.tsv" | wc -l)" = $((probes * 2)) ] ||
+    { echo "a call was not timed at both sizes" >&2; exit 1; }
+  if grep -h '^## ' "$out"/explain-*.txt | grep -q ': 0 statements'; then
+    echo "a call's statements were not captured" >&2; exit 1
+  fi
+  [ "$(cat "$out"/explain-*.txt | grep -c '^    ')" -gt 0 ] || { echo "no plans captured" >&2; exit 1; }
+  echo "bench_scale_smoke: $probes calls timed at both sizes, with their statements and plans"
+fi
+exit "$failed"
