@@ -36,12 +36,14 @@
 #include "absl/time/time.h"
 #include "auth.h"
 #include "histogram.h"
+#include "kefu/complaints/v1/complaints.pb.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/db/db.h"
 #include "kefu/time_util.h"
 
 ABSL_FLAG(std::string, workload, "health",
-          "health | get_customer | create_customer | db_point_select | db_insert | disk_fsync");
+          "health | get_customer | create_customer | create_work_order (--target: complaints) | db_point_select | "
+          "db_insert | disk_fsync");
 ABSL_FLAG(std::string, mode, "closed", "closed (fixed concurrency) or open (fixed arrival rate)");
 ABSL_FLAG(int, concurrency, 1,
           "Calls in flight (closed); database connections or files (db and disk workloads, both modes).");
@@ -57,7 +59,10 @@ ABSL_FLAG(int, db_port, 3306, "MySQL port.");
 ABSL_FLAG(std::string, db_user, "kefu_customers", "MySQL user; password from KEFU_DB_PASSWORD.");
 ABSL_FLAG(std::string, db_name, "kefu_customers", "The customers service's schema.");
 ABSL_FLAG(int, db_pool_size, 16, "Pool size, as the service's --db_pool_size (raised to --concurrency).");
-ABSL_FLAG(int, setup_customers, 200, "get_customer: customers created before the run.");
+ABSL_FLAG(int, setup_customers, 200, "get_customer, create_work_order: customers created before the run.");
+ABSL_FLAG(std::string, customers_target, "",
+          "create_work_order: the customers service the work orders' customers are created in "
+          "(--target is the complaints service).");
 ABSL_FLAG(std::string, fsync_dir, ".",
           "disk_fsync: directory for the probe's files (the database's data directory: same disk).");
 ABSL_FLAG(std::string, server_api, "grpc++ sync server (kefu::Server)", "Recorded in the conditions.");
@@ -215,6 +220,39 @@ class CreateCustomerWorkload : public RpcWorkload {
   }
 
  private:
+  std::string run_ = RunTag();
+};
+
+// A work order for one of the setup customers: complaints looks up the customer's tier
+// in customers, computes the deadlines, and writes the row, its first event, the audit
+// row and the outbox message for the customer log, all in one transaction.
+class CreateWorkOrderWorkload : public RpcWorkload {
+ public:
+  explicit CreateWorkOrderWorkload(std::vector<int64_t> customers) : customers_(std::move(customers)) {}
+  const char* method() const override { return "/kefu.complaints.v1.ComplaintService/CreateWorkOrder"; }
+  std::string Request(uint64_t seq) override {
+    complaints::v1::CreateWorkOrderRequest req;
+    auto* w = req.mutable_work_order();
+    w->set_customer_id(CustomerFor(seq));
+    w->set_channel(complaints::v1::CHANNEL_PHONE);
+    w->set_type(complaints::v1::WORK_ORDER_TYPE_FAULT_REPORT);
+    w->set_severity(complaints::v1::SEVERITY_GENERAL);
+    w->set_title(absl::StrCat("bench-", run_, "-", seq));
+    w->set_content("设备无法开机，请尽快上门检修");
+    w->set_department_id("D-SERVICE");
+    return req.SerializeAsString();
+  }
+  std::string Check(uint64_t seq, const std::string& response) override {
+    complaints::v1::WorkOrder w;
+    if (!w.ParseFromString(response)) return "unreadable";
+    if (w.id() <= 0) return "no id";
+    if (w.customer_id() != CustomerFor(seq)) return "wrong customer";
+    return w.has_response_deadline() ? "" : "no response deadline";
+  }
+
+ private:
+  int64_t CustomerFor(uint64_t seq) const { return customers_[seq % customers_.size()]; }
+  std::vector<int64_t> customers_;
   std::string run_ = RunTag();
 };
 
@@ -509,9 +547,9 @@ std::string ToJson(const Result& r) {
 void PrintTable(const Result& r) {
   const auto& h = r.tally.hist;
   std::string load = r.mode == "open" ? absl::StrFormat("rate %.0f/s", r.rate) : absl::StrCat("c=", r.concurrency);
-  std::printf("%-16s %-6s %-12s %9s %7s %10s %9s %9s %9s %9s %9s\n", "workload", "mode", "load", "calls", "errors",
+  std::printf("%-17s %-6s %-12s %9s %7s %10s %9s %9s %9s %9s %9s\n", "workload", "mode", "load", "calls", "errors",
               "calls/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms");
-  std::printf("%-16s %-6s %-12s %9lld %7lld %10.1f %9.3f %9.3f %9.3f %9.3f %9.3f\n", r.workload.c_str(),
+  std::printf("%-17s %-6s %-12s %9lld %7lld %10.1f %9.3f %9.3f %9.3f %9.3f %9.3f\n", r.workload.c_str(),
               r.mode.c_str(), load.c_str(), static_cast<long long>(h.count()), static_cast<long long>(r.Errors()),
               r.Throughput(), h.Percentile(50) / 1e6, h.Percentile(90) / 1e6, h.Percentile(99) / 1e6,
               h.Percentile(99.9) / 1e6, h.max() / 1e6);
@@ -717,6 +755,13 @@ int Main() {
       workload = std::make_unique<GetCustomerWorkload>(*std::move(ids));
     } else if (r.workload == "create_customer") {
       workload = std::make_unique<CreateCustomerWorkload>();
+    } else if (r.workload == "create_work_order") {
+      const std::string customers_target = absl::GetFlag(FLAGS_customers_target);
+      auto customers = grpc::CreateCustomChannel(customers_target.empty() ? r.target : customers_target,
+                                                 grpc::InsecureChannelCredentials(), args);
+      auto ids = CreateCustomers(customers, std::max(1, absl::GetFlag(FLAGS_setup_customers)));
+      if (!ids.ok()) return std::cerr << ids.status() << "\n", 1;
+      workload = std::make_unique<CreateWorkOrderWorkload>(*std::move(ids));
     } else {
       std::cerr << "unknown --workload " << r.workload << "\n";
       return 2;

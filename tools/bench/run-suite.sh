@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the standard kefu-bench suite. Starts a private MariaDB and the real
-# kefu-customers binary on free loopback ports, runs the floors (health Check through
+# kefu-customers binary (and kefu-complaints, for CreateWorkOrder) on free loopback
+# ports, runs the floors (health Check through
 # the same server; point select and durable insert through Connector/C++ at the same
 # pool size; fdatasync in the database's data directory) and the service calls at
 # concurrency 1 and 8, then GetCustomer open-loop at half the closed-loop c=8 rate, the
@@ -63,12 +64,13 @@ export KEFU_DEV_DB_PASSWORD=kefu-bench KEFU_DB_PASSWORD=kefu-bench
 # creates some 600,000 customers with their audit and request-id rows.
 export KEFU_DB_BUFFER_POOL=${KEFU_DB_BUFFER_POOL:-2G} KEFU_DB_REDO_LOG=${KEFU_DB_REDO_LOG:-1G}
 "$root/tools/dev/mariadb.sh" start "$work/mariadb" "$db_port" >/dev/null
-"$root/tools/dev/mariadb.sh" provision "$work/mariadb" customers
+"$root/tools/dev/mariadb.sh" provision "$work/mariadb" customers complaints
 
 # Plaintext on loopback (floors and RPCs share the transport, so the ratios hold for TLS
 # too), tokens signed with a throw-away key pair.
 "$root/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
-export KEFU_PLAINTEXT=true KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" KEFU_SIGNING_KEY="$work/pki/jwt-private.pem"
+export KEFU_PLAINTEXT=true KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" KEFU_SIGNING_KEY="$work/pki/jwt-private.pem" \
+  KEFU_SERVICE_KEY_FILE="$work/pki/service-jwt-private.pem" KEFU_SERVICE_PUBLIC_KEY_FILE="$work/pki/service-jwt-public.pem"
 # start_server NAME [flags...]: a kefu-customers on the suite's database; sets
 # started_port and started_pid. Its log: $out/NAME.log.
 start_server() {
@@ -86,6 +88,12 @@ stop_server() {
 start_server customers --metrics_port="$(free_port)" --db_pool_size="$pool"
 grpc_port=$started_port
 pid=$started_pid
+# complaints for create_work_order: it asks this customers server for the tier.
+complaints_port=$(free_port)
+"$build/services/complaints/kefu-complaints" --listen_host=127.0.0.1 --grpc_port="$complaints_port" \
+  --metrics_port="$(free_port)" --db_port="$db_port" --db_pool_size="$pool" \
+  --customers_addr="127.0.0.1:$grpc_port" >"$out/complaints.log" 2>&1 &
+more_pids+=($!)
 
 common=(--target="127.0.0.1:$grpc_port" --db_port="$db_port" --db_pool_size="$pool"
         --duration="$duration" --warmup="$warmup" --summary="$out/summary.tsv"
@@ -214,6 +222,8 @@ for c in $levels; do
   for w in health get_customer db_point_select create_customer db_insert disk_fsync; do
     run "$w" closed "c$c" --concurrency="$c" --fsync_dir="$work/mariadb/data"
   done
+  run create_work_order closed "c$c" --concurrency="$c" --target="127.0.0.1:$complaints_port" \
+    --customers_target="127.0.0.1:$grpc_port"
 done
 rate=$(awk -F'\t' '$1 == "get_customer" && $2 == "closed" { r = $7 / 2 } END { printf "%d", (r > 1 ? r : 1) }' \
   "$out/summary.tsv")
@@ -282,12 +292,12 @@ cores=$(nproc)
   echo
   awk -F'\t' -v tasksfile="$out/tasks.tsv" '
     BEGIN {
-      printf "%-16s %-6s %-8s %8s %6s %9s %8s %8s %8s %8s %8s\n", "workload", "mode", "load", "calls", "errors",
+      printf "%-17s %-6s %-8s %8s %6s %9s %8s %8s %8s %8s %8s\n", "workload", "mode", "load", "calls", "errors",
         "calls/s", "p50", "p90", "p99", "p99.9", "max"
     }
     {
       load = $2 == "open" ? sprintf("%d/s", $4) : sprintf("c=%d", $3)
-      printf "%-16s %-6s %-8s %8d %6d %9.1f %8.3f %8.3f %8.3f %8.3f %8.3f\n", $1, $2, load, $5, $6, $7,
+      printf "%-17s %-6s %-8s %8d %6d %9.1f %8.3f %8.3f %8.3f %8.3f %8.3f\n", $1, $2, load, $5, $6, $7,
         $8 / 1000, $9 / 1000, $10 / 1000, $11 / 1000, $12 / 1000
       if ($2 != "closed") next
       tput[$1, $3] = $7; p50[$1, $3] = $8; prepared[$1, $3] = $13; executed[$1, $3] = $14
@@ -312,6 +322,12 @@ cores=$(nproc)
             "CreateCustomer / durable insert", c, tput["create_customer", c], i, tput["create_customer", c] / i,
             p50["create_customer", c] / 1000, p50["db_insert", c] / 1000,
             p50["create_customer", c] / p50["db_insert", c]
+        }
+        if (i > 0 && tput["create_work_order", c] > 0) {
+          printf "%-44s c=%-3d %9.1f %9.1f %7.2f %9.3f %9.3f %7.2f\n",
+            "CreateWorkOrder / durable insert", c, tput["create_work_order", c], i,
+            tput["create_work_order", c] / i, p50["create_work_order", c] / 1000, p50["db_insert", c] / 1000,
+            p50["create_work_order", c] / p50["db_insert", c]
         }
         d = tput["disk_fsync", c]
         if (d > 0 && i > 0) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench_smoke (CTest): every kefu-bench workload for a second or two at concurrency 2,
-# plus one open-loop run, against the real kefu-customers on a throw-away schema of the
-# CTest MariaDB (fixture "mariadb", $KEFU_TEST_DB_PORT). kefu-bench --check fails a run
+# plus one open-loop run, against the real kefu-customers (and kefu-complaints for
+# create_work_order) on throw-away schemas of the CTest MariaDB (fixture "mariadb", $KEFU_TEST_DB_PORT). kefu-bench --check fails a run
 # with no calls, any error or any wrong response; no speed is asserted, so a loaded
 # machine cannot make it flaky.
 #
@@ -12,16 +12,20 @@ build=$(cd "${1:?usage: smoke.sh <build_dir>}" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 db_port=${KEFU_TEST_DB_PORT:?KEFU_TEST_DB_PORT is not set: run this test through ctest (make test)}
 service="$build/services/customers/kefu-customers"
+complaints="$build/services/complaints/kefu-complaints"
 bench="$build/tools/bench/kefu-bench"
-for f in "$service" "$bench"; do
+for f in "$service" "$complaints" "$bench"; do
   [ -x "$f" ] || { echo "missing $f: build first" >&2; exit 1; }
 done
 
 work=$(mktemp -d /tmp/kefu-bench-smoke-XXXXXX)
 schema="kefu_bsmoke_$(printf '%06x' $((RANDOM * 32768 + RANDOM)))$$"
 user=${schema:0:32}
+wo_schema="${schema}w"
+wo_user=${wo_schema:0:31}w
 password="test-pw"
 pid=""
+wo_pid=""
 
 admin_sql() {
   mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$db_port" -ukefu_admin -e "$1"
@@ -31,12 +35,18 @@ admin_sql() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  if [ "$rc" != 0 ] && [ -f "$work/customers.log" ]; then
-    echo "kefu-customers log tail:" >&2
-    tail -20 "$work/customers.log" >&2
+  for p in $pid $wo_pid; do
+    if kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
+  done
+  if [ "$rc" != 0 ]; then
+    for log in customers complaints; do
+      [ -f "$work/$log.log" ] || continue
+      echo "kefu-$log log tail:" >&2
+      tail -20 "$work/$log.log" >&2
+    done
   fi
-  admin_sql "DROP DATABASE IF EXISTS \`$schema\`; DROP USER IF EXISTS '$user'@'127.0.0.1';" || true
+  admin_sql "DROP DATABASE IF EXISTS \`$schema\`; DROP USER IF EXISTS '$user'@'127.0.0.1';
+             DROP DATABASE IF EXISTS \`$wo_schema\`; DROP USER IF EXISTS '$wo_user'@'127.0.0.1';" || true
   rm -rf "$work"
   exit "$rc"
 }
@@ -45,15 +55,25 @@ trap 'exit 130' INT TERM
 
 admin_sql "CREATE DATABASE \`$schema\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
            CREATE USER '$user'@'127.0.0.1' IDENTIFIED BY '$password';
-           GRANT ALL ON \`$schema\`.* TO '$user'@'127.0.0.1';"
+           GRANT ALL ON \`$schema\`.* TO '$user'@'127.0.0.1';
+           CREATE DATABASE \`$wo_schema\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+           CREATE USER '$wo_user'@'127.0.0.1' IDENTIFIED BY '$password';
+           GRANT ALL ON \`$wo_schema\`.* TO '$wo_user'@'127.0.0.1';"
 
 # Plaintext on loopback, tokens signed with a throw-away key pair.
 "$root/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
-export KEFU_PLAINTEXT=true KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" KEFU_SIGNING_KEY="$work/pki/jwt-private.pem"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export KEFU_PLAINTEXT=true KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" KEFU_SIGNING_KEY="$work/pki/jwt-private.pem" \
+  KEFU_SERVICE_KEY_FILE="$work/pki/service-jwt-private.pem" KEFU_SERVICE_PUBLIC_KEY_FILE="$work/pki/service-jwt-public.pem"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 KEFU_DB_PASSWORD="$password" "$service" --listen_host=127.0.0.1 --grpc_port="$port" --metrics_port=-1 \
   --db_port="$db_port" --db_name="$schema" --db_user="$user" >"$work/customers.log" 2>&1 &
 pid=$!
+wo_port=$(free_port)
+KEFU_DB_PASSWORD="$password" "$complaints" --listen_host=127.0.0.1 --grpc_port="$wo_port" --metrics_port=-1 \
+  --db_port="$db_port" --db_name="$wo_schema" --db_user="$wo_user" --customers_addr="127.0.0.1:$port" \
+  >"$work/complaints.log" 2>&1 &
+wo_pid=$!
 
 export KEFU_DB_PASSWORD="$password"
 common=(--target="127.0.0.1:$port" --db_port="$db_port" --db_user="$user" --db_name="$schema"
@@ -65,11 +85,16 @@ for w in health get_customer create_customer db_point_select db_insert disk_fsyn
     --fsync_dir="$work" --json="$work/$w.json"
   grep -q '"error_count": 0,' "$work/$w.json"
 done
+echo "== create_work_order closed, concurrency 2"
+"$bench" "${common[@]}" --workload=create_work_order --target="127.0.0.1:$wo_port" \
+  --customers_target="127.0.0.1:$port" --mode=closed --concurrency=2 --setup_customers=20 \
+  --json="$work/create_work_order.json"
+grep -q '"error_count": 0,' "$work/create_work_order.json"
 for w in get_customer db_point_select; do
   echo "== $w open, 100/s"
   "$bench" "${common[@]}" --workload="$w" --mode=open --rate=100 --concurrency=2 --setup_customers=20
 done
-[ "$(wc -l <"$work/summary.tsv")" = 8 ] || { echo "expected 8 summary lines" >&2; exit 1; }
+[ "$(wc -l <"$work/summary.tsv")" = 9 ] || { echo "expected 9 summary lines" >&2; exit 1; }
 # The fsync probe cleaned up after itself.
 if compgen -G "$work/kefu-bench-fsync-*" >/dev/null; then echo "fsync probe files left behind" >&2; exit 1; fi
 # Every run but the disk probe read the database's statement counters, and the calls of
@@ -78,9 +103,13 @@ awk -F'\t' 'NF != 20 || ($1 != "disk_fsync" && ($13 < 0 || ($1 != "health" && $1
                bad = 1; print "no statement counters: " $0 }
              END { exit bad }' "$work/summary.tsv" >&2
 
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
+for name in complaints customers; do
+  if [ "$name" = complaints ]; then p=$wo_pid; else p=$pid; fi
+  kill -TERM "$p"
+  rc=0
+  wait "$p" || rc=$?
+  [ "$rc" = 0 ] || { echo "kefu-$name exited with $rc" >&2; exit 1; }
+done
 pid=""
-[ "$rc" = 0 ] || { echo "kefu-customers exited with $rc" >&2; exit 1; }
+wo_pid=""
 echo "bench_smoke: every workload ran with no errors"
