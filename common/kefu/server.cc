@@ -59,6 +59,8 @@ ABSL_FLAG(std::string, service_public_key_file, "",
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 ABSL_FLAG(int, drain_delay_ms, 0, "After SIGTERM, report NOT_SERVING this long before closing the listener.");
 ABSL_FLAG(int, shutdown_grace_ms, 10000, "After SIGTERM, how long in-flight calls may still take.");
+ABSL_FLAG(int, gauge_refresh_ms, 60000,
+          "How often business gauges (open work orders, contracts by status, ...) are counted from the tables.");
 ABSL_FLAG(absl::Duration, clock_offset, absl::ZeroDuration(),
           "Development only, needs --plaintext: moves this service's business clock (the times it stamps, "
           "deadlines, sweeps) by this much, e.g. -336h to replay two weeks ago. Tokens and audit keep real time.");
@@ -223,6 +225,11 @@ void Server::AddBackgroundTask(std::string name, absl::Duration period, std::fun
   tasks_.push_back({std::move(name), period, std::move(fn)});
 }
 
+void Server::AddGaugeRefresher(std::function<void()> fn) {
+  tasks_.push_back({"refresh-metrics", absl::Milliseconds(std::max(1000, absl::GetFlag(FLAGS_gauge_refresh_ms))),
+                    std::move(fn), true});
+}
+
 void Server::SetReady(bool ready) {
   ready_ = ready;
   if (!server_) return;
@@ -305,11 +312,13 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
   for (auto& task : tasks_) {
     threads_.emplace_back([this, &task] {
       std::unique_lock<std::mutex> lock(stop_mu_);
+      bool first = task.run_when_ready;
       while (!stopping_) {
-        if (stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(task.period),
+        if (stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(first ? absl::Seconds(1) : task.period),
                               [this] { return stopping_.load(); }))
           break;
         if (!ready_) continue;
+        first = false;
         lock.unlock();
         try {
           task.fn();

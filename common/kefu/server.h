@@ -112,6 +112,10 @@ class Server {
   void AddService(grpc::Service* service, const char* full_name);
   // Runs fn every period on its own thread while the server is ready (database up).
   void AddBackgroundTask(std::string name, absl::Duration period, std::function<void()> fn);
+  // The task that recomputes the service's business gauges from its tables: once soon
+  // after the server is first ready, then every --gauge_refresh_ms (a minute by
+  // default). Such counts read every open row, on every replica, so they run seldom.
+  void AddGaugeRefresher(std::function<void()> fn);
   // Runs fn when shutdown begins, before in-flight calls are drained: long-lived
   // streams use it to finish instead of holding the shutdown until its deadline.
   void OnShutdown(std::function<void()> fn) { shutdown_hooks_.push_back(std::move(fn)); }
@@ -140,6 +144,7 @@ class Server {
     std::string name;
     absl::Duration period;
     std::function<void()> fn;
+    bool run_when_ready = false;  // first run a second after ready, not a period later
   };
   std::vector<Task> tasks_;
   std::vector<std::function<void()>> shutdown_hooks_;

@@ -14,7 +14,7 @@ alerts would see. Run by live_test.sh after its workload.
 - every metric that the alert rules use exists, and Prometheus evaluates every rule
   without error.
 Queries that only concern a service not running (KEFU_DEPLOY_SERVICES) are skipped
-and listed. Retries for up to --wait seconds (gauges refresh every 15 s), then
+and listed. Retries for up to --wait seconds (live_test.sh has gauges refresh every 5 s), then
 prints each failure and 'N passed, N failed'.
 """
 import argparse

@@ -117,7 +117,8 @@ step "schemas and users by k8s/base/mysql/init/10-kefu-schemas.sh: ${services[*]
 for s in "${services[@]}"; do
   flags=(--listen_host=127.0.0.1 --grpc_port="${grpc[$s]}" --metrics_port="${metrics[$s]}"
          --db_host=127.0.0.1 --db_port="$db_port" --db_password_file="$work/passwords/$s"
-         --tls_cert_file="$pki/service.pem" --tls_key_file="$pki/service-key.pem" --tls_ca_file="$pki/ca.pem")
+         --tls_cert_file="$pki/service.pem" --tls_key_file="$pki/service-key.pem" --tls_ca_file="$pki/ca.pem"
+         --gauge_refresh_ms=5000)
   for c in ${calls[$s]}; do has "$c" && flags+=("--${c}_addr=127.0.0.1:${grpc[$c]}"); done
   case $s in
     complaints) flags+=(--sweep_interval_ms=1000 --outbox_interval_ms=500) ;;

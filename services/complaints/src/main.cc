@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     if (!n.ok()) kefu::log::Warn("outbox delivery round failed", {{"error", n.status().ToString()}});
     (void)relay.Pending();
   });
-  server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
+  server.AddGaugeRefresher([&] { service.RefreshMetrics(); });
   server.AddBackgroundTask("classify", absl::Milliseconds(absl::GetFlag(FLAGS_classify_interval_ms)), [&] {
     auto n = service.ClassifyPending();
     if (!n.ok()) kefu::log::Warn("classification round failed", {{"error", n.status().ToString()}});

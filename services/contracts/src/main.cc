@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     if (!n.ok()) kefu::log::Warn("outbox delivery round failed", {{"error", n.status().ToString()}});
     (void)relay.Pending();
   });
-  server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
+  server.AddGaugeRefresher([&] { service.RefreshMetrics(); });
   if (absl::Status s = server.Start(ContractsMigrations()); !s.ok()) {
     kefu::log::Error("cannot start", {{"error", s.ToString()}});
     return 1;

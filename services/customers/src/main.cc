@@ -31,9 +31,8 @@ int main(int argc, char** argv) {
   kefu::customers::CustomerServiceImpl service(&repo, &metrics, clock, peers);
   server.AddService(&service, kefu::customers::v1::CustomerService::service_full_name());
   // The segment gauge counts every customer (an index scan: about 0.15 s of the database's
-  // CPU at a million rows, on every replica). Counts a minute old serve the dashboards as
-  // well as counts of one scrape interval, at a quarter of the cost.
-  server.AddBackgroundTask("refresh-metrics", absl::Minutes(1), [&] { service.RefreshMetrics(); });
+  // CPU at a million rows, on every replica), once a minute by default.
+  server.AddGaugeRefresher([&] { service.RefreshMetrics(); });
   if (absl::Status s = server.Start(CustomersMigrations()); !s.ok()) {
     kefu::log::Error("cannot start", {{"error", s.ToString()}});
     return 1;

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   kefu::performance::BusinessMetrics metrics(server.metrics().registry());
   kefu::performance::PerformanceServiceImpl service(&repo, &server.pool(), &metrics, clock, config);
   server.AddService(&service, kefu::performance::v1::PerformanceService::service_full_name());
-  server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
+  server.AddGaugeRefresher([&] { service.RefreshMetrics(); });
   if (absl::Status s = server.Start(PerformanceMigrations()); !s.ok()) {
     kefu::log::Error("cannot start", {{"error", s.ToString()}});
     return 1;

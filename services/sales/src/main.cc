@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
       if (*n == 0) return;
     }
   });
-  server.AddBackgroundTask("refresh-metrics", absl::Seconds(15), [&] { service.RefreshMetrics(); });
+  server.AddGaugeRefresher([&] { service.RefreshMetrics(); });
   if (absl::Status s = server.Start(SalesMigrations()); !s.ok()) {
     kefu::log::Error("cannot start", {{"error", s.ToString()}});
     return 1;
