@@ -4,6 +4,9 @@
 //                                       contracts to about N rows each, with their child
 //                                       rows, by copying the rows already there (the demo
 //                                       data) under new ids, in chunks, showing progress.
+//   kefu-scale --mode=background        records what the services' background tasks ran
+//                                       in --seconds with no calls, by statement, with
+//                                       the rows examined (--explain, --summary).
 //   kefu-scale --mode=measure           times the list, search and aggregate calls one at
 //                                       a time against the real services, and one
 //                                       escalation sweep round in process; appends p50,
@@ -51,7 +54,8 @@
 #include "kefu/sales/v1/sales.grpc.pb.h"
 #include "kefu/time_util.h"
 
-ABSL_FLAG(std::string, mode, "measure", "load or measure");
+ABSL_FLAG(std::string, mode, "measure", "load, measure or background");
+ABSL_FLAG(int, seconds, 30, "background: how long to record the services' own statements.");
 ABSL_FLAG(int64_t, rows, 10000, "load: grow each table to about this many rows.");
 ABSL_FLAG(int, db_port, 3306, "MariaDB port (127.0.0.1), reached as --db_user.");
 ABSL_FLAG(std::string, db_user, "kefu_admin", "A user with rights on every kefu_* schema and SET GLOBAL.");
@@ -506,6 +510,21 @@ int Measure() {
                       return Call(contracts.get(), &kpb::ContractService::Stub::CheckEntitlement, r, &p);
                     }});
 
+  int create_i = 0;
+  probes.push_back({"CreateWorkOrder", [&] {
+                      wpb::CreateWorkOrderRequest r;
+                      auto* w = r.mutable_work_order();
+                      w->set_customer_id(1 + (create_i++ * 104729) % max_customer);
+                      w->set_channel(wpb::CHANNEL_PHONE);
+                      w->set_type(wpb::WORK_ORDER_TYPE_FAULT_REPORT);
+                      w->set_severity(wpb::SEVERITY_GENERAL);
+                      w->set_title("设备无法开机");
+                      w->set_content("设备无法开机，请尽快上门检修");
+                      w->set_department_id("D-SERVICE");
+                      wpb::WorkOrder p;
+                      return Call(complaints.get(), &wpb::ComplaintService::Stub::CreateWorkOrder, r, &p);
+                    }});
+
   // The escalation sweep runs in process on complaints' schema, its clock a year ahead
   // (the loader's copies fall due then): each round takes the 100 earliest due rows.
   auto sweep_pool = Connect("kefu_complaints");
@@ -585,6 +604,59 @@ int Measure() {
   return failures == 0 ? 0 : 1;
 }
 
+// What the services do on their own: every statement their background tasks (outbox
+// relays, metric refreshers, classification and customer-check sweeps) ran during
+// --seconds with no calls, grouped by statement shape, with the rows they examined.
+int Background() {
+  auto admin = Connect("");
+  auto session = admin->Acquire();
+  if (!session.ok()) return 1;
+  const int seconds = absl::GetFlag(FLAGS_seconds);
+  const std::string log = absl::StrCat(absl::GetFlag(FLAGS_explain), ".slow.log");
+  auto statements = CaptureStatements(*session, log, [&] { absl::SleepFor(absl::Seconds(seconds)); });
+  std::remove(log.c_str());
+  struct Shape {
+    int64_t runs = 0, examined = 0, most = 0;
+    const Statement* example = nullptr;
+  };
+  // The statement up to its first literal value: one shape per query of the code.
+  std::map<std::pair<std::string, std::string>, Shape> shapes;
+  for (const auto& st : statements) {
+    std::string shape = st.sql.substr(0, std::min(st.sql.find_first_of("0123456789'"), size_t{160}));
+    auto& sh = shapes[{st.user, shape}];
+    ++sh.runs;
+    sh.examined += st.rows_examined;
+    sh.most = std::max(sh.most, st.rows_examined);
+    if (!sh.example || st.rows_examined > sh.example->rows_examined) sh.example = &st;
+  }
+  std::ofstream out(absl::GetFlag(FLAGS_explain));
+  const std::string label = absl::GetFlag(FLAGS_label);
+  std::FILE* summary = absl::GetFlag(FLAGS_summary).empty() ? nullptr
+                                                            : std::fopen(absl::GetFlag(FLAGS_summary).c_str(), "a");
+  std::map<std::string, int64_t> per_user;
+  out << "# background statements in " << seconds << " s with no calls (" << label << ")\n";
+  for (const auto& [key, sh] : shapes) {
+    per_user[key.first] += sh.examined;
+    out << absl::StrFormat("%-18s runs %-5d rows examined %-10d most in one %-9d %s\n", key.first, sh.runs, sh.examined,
+                           sh.most, key.second);
+    for (const auto& step : sh.example->plan) {
+      auto get = [&](const char* k) {
+        auto it = step.find(k);
+        return it == step.end() ? std::string() : it->second;
+      };
+      out << absl::StrFormat("    %-20s %-7s %-36s rows %-9s r_rows %-9s %s%s\n", get("table"), get("type"), get("key"),
+                             get("rows"), get("r_rows"), get("Extra"), WholeTableRead(step) ? "   <-- FULL SCAN" : "");
+    }
+  }
+  for (const auto& [user, examined] : per_user) {
+    const double per_minute = examined * 60.0 / seconds;
+    std::printf("%-18s %12.0f rows examined per minute by background tasks\n", user.c_str(), per_minute);
+    if (summary) std::fprintf(summary, "%s\t%s\tbackground_rows_per_min\t%.0f\n", label.c_str(), user.c_str(), per_minute);
+  }
+  if (summary) std::fclose(summary);
+  return 0;
+}
+
 }  // namespace
 }  // namespace kefu::bench
 
@@ -594,6 +666,7 @@ int main(int argc, char** argv) {
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "load") return kefu::bench::Load();
   if (mode == "measure") return kefu::bench::Measure();
+  if (mode == "background") return kefu::bench::Background();
   std::cerr << "unknown --mode " << mode << "\n";
   return 2;
 }

@@ -5,12 +5,15 @@
 # (kefu-scale --mode=load), times the list, search and aggregate calls, the entitlement
 # check and an escalation sweep round (kefu-scale --mode=measure), grows the same
 # tables to 1,000,000 rows, times them again, and prints p50 at 1M / p50 at 10k per
-# call (target: at most 1.3), the services' memory, and the EXPLAIN of every SELECT
-# the calls ran (explain-*.txt), flagging whole-table reads.
+# call (target: at most 1.3), the services' memory, the EXPLAIN of every SELECT the
+# calls ran (explain-*.txt), flagging whole-table reads, and what the services'
+# background tasks read per minute at each size (background-*.txt; the escalation and
+# expiry sweeps are held off, the first is measured in process).
 # Results stay in <build_dir>/bench-results/scale (or $KEFU_SCALE_OUT).
 #
 # usage: tools/bench/scale.sh <build_dir>
 # env:   KEFU_SCALE_SMALL (10000), KEFU_SCALE_LARGE (1000000), KEFU_SCALE_SAMPLES (200),
+#        KEFU_SCALE_BACKGROUND (30, seconds recorded with no calls at each size),
 #        KEFU_SCALE_CHECK=1: exit 1 unless every call ran without error at both sizes
 #        with its statements and plans captured; never on speed (bench_scale_smoke)
 set -euo pipefail
@@ -143,6 +146,9 @@ for rows in "$small" "$large"; do
   start=$(date +%s)
   KEFU_DB_PASSWORD="" "$scale" "${common[@]}" --mode=load --rows="$rows" | tee -a "$out/load.log" | awk 'NR % 5 == 0 || /loaded/' >&2
   echo "$label	$(($(date +%s) - start))" >>"$out/load-seconds.tsv"
+  echo "-- background tasks at $label (${KEFU_SCALE_BACKGROUND:-30} s, no calls)" >&2
+  KEFU_DB_PASSWORD="" "$scale" "${common[@]}" --mode=background --seconds="${KEFU_SCALE_BACKGROUND:-30}" \
+    --label="$label" --summary="$out/summary.tsv" --explain="$out/background-$label.txt" >&2
   echo "-- measure at $label" >&2
   KEFU_DB_PASSWORD="" "$scale" "${common[@]}" --mode=measure --samples="$samples" --label="$label" --summary="$out/summary.tsv" \
     --explain="$out/explain-$label.txt" | tee "$out/measure-$label.txt" >&2 || failed=1
@@ -171,6 +177,12 @@ scans=$(cat "$out"/explain-*.txt | grep -c 'FULL SCAN' || true)
           r <= 1.3 ? "" : "  > 1.3"
       }
     }' "$out/summary.tsv"
+  echo
+  echo "Rows examined per minute by each service's background tasks, no calls (background-*.txt):"
+  awk -F'\t' -v a="$small_label" -v b="$large_label" '
+    $3 == "background_rows_per_min" { v[$1, $2] = $4; if (!($2 in seen)) { seen[$2] = 1; users[++n] = $2 } }
+    END { for (i = 1; i <= n; i++) printf "  %-18s %12d at %s %12d at %s\n", users[i], v[a, users[i]], a,
+                                           v[b, users[i]], b }' "$out/summary.tsv"
   echo
   echo "Rows loaded (label, seconds): $(tr '\t\n' ' ;' <"$out/load-seconds.tsv")"
   echo "Resident memory per service, MB:"
