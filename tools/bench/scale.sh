@@ -13,7 +13,9 @@
 #
 # usage: tools/bench/scale.sh <build_dir>
 # env:   KEFU_SCALE_SMALL (10000), KEFU_SCALE_LARGE (1000000), KEFU_SCALE_SAMPLES (200),
-#        KEFU_SCALE_BACKGROUND (30, seconds recorded with no calls at each size),
+#        KEFU_SCALE_BACKGROUND (65, seconds recorded with no calls at each size: more
+#        than the gauge refresh interval, so every task runs at least once),
+#        KEFU_SCALE_HOLD (seconds to keep everything up after the last size, to inspect),
 #        KEFU_SCALE_CHECK=1: exit 1 unless every call ran without error at both sizes
 #        with its statements and plans captured; never on speed (bench_scale_smoke)
 set -euo pipefail
@@ -131,10 +133,6 @@ KEFU_CUSTOMERS_ADDR=$(addr customers) KEFU_SALES_ADDR=$(addr sales) KEFU_CONTRAC
   "$root/tools/dev/demo-services.sh" "$kefuctl" >>"$out/demo.log" 2>&1
 echo "   $(($(date +%s) - start)) s" >&2
 rss "idle, demo data"
-if [ -n "${KEFU_SCALE_HOLD:-}" ]; then  # inspect the system: MariaDB on $db_port, admin kefu_admin
-  echo "holding for $KEFU_SCALE_HOLD s: mariadb 127.0.0.1:$db_port, socket $work/mariadb/mysqld.sock" >&2
-  sleep "$KEFU_SCALE_HOLD"
-fi
 
 # kefu_admin: the loopback admin without a password (tools/dev/mariadb.sh).
 common=(--db_port="$db_port" --customers="$(addr customers)" --sales="$(addr sales)"
@@ -146,8 +144,8 @@ for rows in "$small" "$large"; do
   start=$(date +%s)
   KEFU_DB_PASSWORD="" "$scale" "${common[@]}" --mode=load --rows="$rows" | tee -a "$out/load.log" | awk 'NR % 5 == 0 || /loaded/' >&2
   echo "$label	$(($(date +%s) - start))" >>"$out/load-seconds.tsv"
-  echo "-- background tasks at $label (${KEFU_SCALE_BACKGROUND:-30} s, no calls)" >&2
-  KEFU_DB_PASSWORD="" "$scale" "${common[@]}" --mode=background --seconds="${KEFU_SCALE_BACKGROUND:-30}" \
+  echo "-- background tasks at $label (${KEFU_SCALE_BACKGROUND:-65} s, no calls)" >&2
+  KEFU_DB_PASSWORD="" "$scale" "${common[@]}" --mode=background --seconds="${KEFU_SCALE_BACKGROUND:-65}" \
     --label="$label" --summary="$out/summary.tsv" --explain="$out/background-$label.txt" >&2
   echo "-- measure at $label" >&2
   KEFU_DB_PASSWORD="" "$scale" "${common[@]}" --mode=measure --samples="$samples" --label="$label" --summary="$out/summary.tsv" \
@@ -155,6 +153,10 @@ for rows in "$small" "$large"; do
   rss "after $label"
 done
 
+if [ -n "${KEFU_SCALE_HOLD:-}" ]; then  # inspect the loaded system: MariaDB on $db_port, admin kefu_admin
+  echo "holding for $KEFU_SCALE_HOLD s: mariadb 127.0.0.1:$db_port, socket $work/mariadb/mysqld.sock" >&2
+  sleep "$KEFU_SCALE_HOLD"
+fi
 small_label=$(cut -f1 "$out/summary.tsv" | head -1)
 large_label=$(cut -f1 "$out/summary.tsv" | tail -1)
 scans=$(cat "$out"/explain-*.txt | grep -c 'FULL SCAN' || true)
