@@ -47,6 +47,7 @@
 #include "absl/time/time.h"
 #include "auth.h"
 #include "complaints/src/service.h"
+#include "sales/src/repository.h"
 #include "kefu/complaints/v1/complaints.grpc.pb.h"
 #include "kefu/contracts/v1/contracts.grpc.pb.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
@@ -72,8 +73,6 @@ ABSL_FLAG(std::string, explain, "",
           "measure: write every statement each probe ran, with its plan and rows examined, to this file "
           "(from the slow log, which must be on this machine).");
 ABSL_FLAG(std::string, signing_key, "", "Private key that signs the token (default: $KEFU_SIGNING_KEY).");
-
-const std::vector<kefu::db::Migration>& SalesMigrations();
 
 namespace kefu::bench {
 namespace {
@@ -194,25 +193,6 @@ void Grow(db::Pool& pool, const Family& f, int64_t target, int64_t customers) {
   }
 }
 
-// The pipeline totals are kept by the sales service on every write; rows copied behind
-// its back are counted again with the migration that created the table.
-void RecountPipeline(db::Pool& pool) {
-  std::string insert;
-  for (const auto& m : SalesMigrations())
-    if (absl::StrContains(m.name, "pipeline_totals"))
-      for (const auto& stmt : db::SplitSqlStatements(m.sql))
-        if (absl::StartsWith(stmt, "INSERT INTO pipeline_totals")) insert = stmt;
-  if (insert.empty()) {
-    std::cerr << "error: the pipeline_totals migration has no INSERT\n";
-    std::exit(1);
-  }
-  auto s = pool.Acquire();
-  if (!s.ok()) std::exit(1);
-  MustExec(*s, "DELETE FROM kefu_sales.pipeline_totals");
-  MustExec(*s, absl::StrReplaceAll(insert, {{"INSERT INTO pipeline_totals", "INSERT INTO kefu_sales.pipeline_totals"},
-                                            {"FROM projects", "FROM kefu_sales.projects"}}));
-}
-
 int Load() {
   const int64_t target = absl::GetFlag(FLAGS_rows);
   auto pool = Connect("");
@@ -248,9 +228,12 @@ int Load() {
        {"contracts", "id",
         {{"id", "id + {o}"},
          {"customer_id", customer_ref},
-         {"sales_project_id", "sales_project_id + {o}"},
+         // One draft per won project: copies are contracts made without one.
+         {"sales_project_id", "NULL"},
          {"previous_contract_id", "previous_contract_id + {o}"}}},
-       {}},
+       {{"contract_risk_items", "contract_id", {{"contract_id", "contract_id + {o}"}}},
+        {"contract_approvals", "contract_id", {{"contract_id", "contract_id + {o}"}}},
+        {"contract_approval_history", "contract_id", {{"contract_id", "contract_id + {o}"}}, true}}},
   };
   const absl::Time start = absl::Now();
   int64_t customers = 0;
@@ -262,7 +245,16 @@ int Load() {
       customers = QueryInt(*s, "SELECT MAX(id) FROM kefu_customers.customers");
     }
   }
-  RecountPipeline(*pool);
+  // The sales service keeps the pipeline totals on every write; rows copied behind its
+  // back are counted again, as the service does on its own every hour.
+  {
+    auto sales_pool = Connect("kefu_sales");
+    sales::Repository sales_repo(sales_pool.get(), SystemClock::Instance());
+    if (absl::Status st = sales_repo.RecountPipeline(); !st.ok()) {
+      std::cerr << "error: recounting the pipeline: " << st << "\n";
+      return 1;
+    }
+  }
   auto s = pool->Acquire();
   if (!s.ok()) return 1;
   // Fresh statistics, as a production table of this size would have.
@@ -620,6 +612,10 @@ int Measure() {
 // relays, metric refreshers, classification and customer-check sweeps) ran during
 // --seconds with no calls, grouped by statement shape, with the rows they examined.
 int Background() {
+  if (absl::GetFlag(FLAGS_explain).empty()) {
+    std::cerr << "--mode=background needs --explain (an absolute path: the database writes its log beside it)\n";
+    return 2;
+  }
   auto admin = Connect("");
   auto session = admin->Acquire();
   if (!session.ok()) return 1;

@@ -259,12 +259,18 @@ void ComplaintServiceImpl::RefreshMetrics() {
   auto candidates = repo_->OpenWithDeadlines("", "", 10000);
   if (settings.ok() && candidates.ok()) {
     absl::Time now = clock_->Now();
-    ForEachWithHistory(*candidates, [&](const pb::WorkOrder& w, const std::vector<HistoryEvent>& history) {
-      const PolicyRule& rule = settings->policy.Match(ToSeverity(w.severity()), w.customer_tier(), w.type());
-      Clocks c = ComputeClocks(w, history, rule, settings->calendar, now);
-      if (AtRisk(c.response, config_.risk_threshold) || AtRisk(c.resolution, config_.risk_threshold)) ++at_risk;
-      return true;
-    });
+    absl::Status counted =
+        ForEachWithHistory(*candidates, [&](const pb::WorkOrder& w, const std::vector<HistoryEvent>& history) {
+          const PolicyRule& rule = settings->policy.Match(ToSeverity(w.severity()), w.customer_tier(), w.type());
+          Clocks c = ComputeClocks(w, history, rule, settings->calendar, now);
+          if (AtRisk(c.response, config_.risk_threshold) || AtRisk(c.resolution, config_.risk_threshold)) ++at_risk;
+          return true;
+        });
+    // A count cut short is not published: the gauges keep their last complete values.
+    if (!counted.ok()) {
+      log::Warn("at-risk count failed", {{"error", counted.ToString()}});
+      return;
+    }
   }
   metrics_->SetOpen(*open, *overdue, at_risk);
 }

@@ -13,6 +13,8 @@ ABSL_FLAG(std::string, customers_addr, "127.0.0.1:50051", "Address of the custom
 ABSL_FLAG(std::string, contracts_addr, "127.0.0.1:50053", "Address of the contracts service (drafts for won projects).");
 ABSL_FLAG(int, call_timeout_ms, 1000, "Deadline of calls to other services.");
 ABSL_FLAG(int, outbox_interval_ms, 1000, "How often undelivered log entries and draft requests are sent.");
+ABSL_FLAG(int, pipeline_recount_interval_s, 3600,
+          "How often the pipeline totals are counted again from the projects (see RecountPipeline).");
 ABSL_FLAG(int, customer_check_interval_ms, 30000,
           "How often projects created while customers could not confirm their customer are checked again.");
 
@@ -56,6 +58,10 @@ int main(int argc, char** argv) {
     }
   });
   server.AddGaugeRefresher([&] { service.RefreshMetrics(); });
+  server.AddBackgroundTask("pipeline-recount", absl::Seconds(absl::GetFlag(FLAGS_pipeline_recount_interval_s)), [&] {
+    if (absl::Status st = repo.RecountPipeline(); !st.ok())
+      kefu::log::Warn("pipeline recount failed", {{"error", st.ToString()}});
+  });
   if (absl::Status s = server.Start(SalesMigrations()); !s.ok()) {
     kefu::log::Error("cannot start", {{"error", s.ToString()}});
     return 1;

@@ -2,6 +2,8 @@
 
 #include <tuple>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,6 +15,9 @@
 #include "kefu/handler.h"
 #include "kefu/validation.h"
 #include "kefu/outbox.h"
+
+// The service's migrations (generated from migrations/).
+const std::vector<kefu::db::Migration>& SalesMigrations();
 
 namespace kefu::sales {
 
@@ -617,51 +622,64 @@ absl::StatusOr<std::vector<pb::PipelineRow>> Repository::Pipeline(pb::GroupBy gr
       params->emplace_back(f.department_id);
     }
   };
-  // key -> stage -> (count, amount)
-  std::map<std::string, std::map<int, std::pair<int64_t, int64_t>>> cells;
+  // Ids compare as the columns do (case-insensitively): one row per owner or department
+  // whichever source spelled it, shown as first seen, in that order of comparison.
+  struct Cells {
+    std::string shown;
+    std::map<int, std::pair<int64_t, int64_t>> by_stage;  // stage -> (count, amount)
+  };
+  std::map<std::string, Cells> cells;
   auto add = [&](const std::vector<Row>& rows) {
     for (const auto& r : rows) {
-      auto& cell = cells[r.Str(0)][static_cast<int>(r.Int(1))];
+      Cells& c = cells[absl::AsciiStrToLower(r.Str(0))];
+      if (c.shown.empty()) c.shown = r.Str(0);
+      auto& cell = c.by_stage[static_cast<int>(r.Int(1))];
       cell.first += r.Int(2);
       cell.second += r.Int(3);
     }
   };
-  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
-  if (whole_months) {
-    std::vector<Param> params{f.currency};
-    std::string sql = absl::StrCat("SELECT ", totals_key, ", stage, SUM(project_count), SUM(amount_minor) "
-                                   "FROM pipeline_totals WHERE currency = ?");
-    if (first_whole) {
-      sql += " AND signing_month >= ?";
-      params.emplace_back(absl::FormatCivilTime(absl::CivilDay(*first_whole)));
+  // One snapshot for both sources: a project moved between a whole month and a cut one
+  // meanwhile is counted once.
+  auto read = [&](Session& s) -> absl::StatusOr<bool> {
+    cells.clear();
+    if (whole_months) {
+      std::vector<Param> params{f.currency};
+      std::string sql = absl::StrCat("SELECT ", totals_key, ", stage, SUM(project_count), SUM(amount_minor) "
+                                     "FROM pipeline_totals WHERE currency = ?");
+      if (first_whole) {
+        sql += " AND signing_month >= ?";
+        params.emplace_back(absl::FormatCivilTime(absl::CivilDay(*first_whole)));
+      }
+      if (last_whole) {
+        sql += " AND signing_month <= ?";
+        params.emplace_back(absl::FormatCivilTime(absl::CivilDay(*last_whole)));
+      }
+      filters(&sql, &params);
+      absl::StrAppend(&sql, " GROUP BY ", totals_key, ", stage");
+      KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
+      add(rows);
     }
-    if (last_whole) {
-      sql += " AND signing_month <= ?";
-      params.emplace_back(absl::FormatCivilTime(absl::CivilDay(*last_whole)));
+    for (const auto& [lo, hi] : partial_days) {
+      // stage IN (...) rather than BETWEEN: one range per stage keeps the currency and
+      // date parts of the index usable.
+      std::vector<Param> params{f.currency, absl::FormatCivilTime(lo), absl::FormatCivilTime(hi)};
+      std::string sql = absl::StrCat("SELECT ", projects_key, ", stage, COUNT(*), SUM(estimated_amount_minor) "
+                                     "FROM projects WHERE stage IN (1, 2, 3, 4, 5, 6) AND currency = ? "
+                                     "AND expected_signing_date BETWEEN ? AND ?");
+      filters(&sql, &params);
+      absl::StrAppend(&sql, " GROUP BY ", projects_key, ", stage");
+      KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
+      add(rows);
     }
-    filters(&sql, &params);
-    absl::StrAppend(&sql, " GROUP BY ", totals_key, ", stage");
-    KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
-    add(rows);
-  }
-  for (const auto& [lo, hi] : partial_days) {
-    // stage IN (...) rather than BETWEEN: one range per stage keeps the currency and
-    // date parts of the index usable.
-    std::vector<Param> params{f.currency, absl::FormatCivilTime(lo), absl::FormatCivilTime(hi)};
-    std::string sql = absl::StrCat("SELECT ", projects_key, ", stage, COUNT(*), SUM(estimated_amount_minor) "
-                                   "FROM projects WHERE stage IN (1, 2, 3, 4, 5, 6) AND currency = ? "
-                                   "AND expected_signing_date BETWEEN ? AND ?");
-    filters(&sql, &params);
-    absl::StrAppend(&sql, " GROUP BY ", projects_key, ", stage");
-    KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
-    add(rows);
-  }
+    return true;
+  };
+  KEFU_RETURN_IF_ERROR(pool_->InTransaction<bool>(read).status());
 
   // Weighted per stage within a row: the stage's amount x its probability, rounded down.
   std::vector<pb::PipelineRow> out;
-  for (const auto& [key, stages] : cells) {
+  for (const auto& [key, c] : cells) {
     pb::PipelineRow row;
-    for (const auto& [stage, sums] : stages) {
+    for (const auto& [stage, sums] : c.by_stage) {
       if (sums.first == 0) continue;  // cells emptied by later writes
       auto it = probability.find(stage);
       int64_t p = it == probability.end() ? 0 : it->second;
@@ -673,10 +691,25 @@ absl::StatusOr<std::vector<pb::PipelineRow>> Repository::Pipeline(pb::GroupBy gr
     if (row.count() == 0) continue;
     bool by_stage = group_by == pb::GROUP_BY_STAGE || group_by == pb::GROUP_BY_UNSPECIFIED;
     int stage = 0;
-    row.set_key(by_stage && absl::SimpleAtoi(key, &stage) ? StageName(static_cast<pb::Stage>(stage)) : key);
+    row.set_key(by_stage && absl::SimpleAtoi(key, &stage) ? StageName(static_cast<pb::Stage>(stage)) : c.shown);
     out.push_back(std::move(row));
   }
   return out;
+}
+
+absl::Status Repository::RecountPipeline() {
+  std::vector<std::string> statements;
+  for (const auto& m : SalesMigrations())
+    if (absl::StrContains(m.name, "pipeline_totals"))
+      for (auto& st : db::SplitSqlStatements(m.sql))
+        if (absl::StartsWith(st, "DELETE") || absl::StartsWith(st, "INSERT")) statements.push_back(std::move(st));
+  if (statements.size() != 2) return absl::InternalError("the pipeline_totals migration has no DELETE and INSERT");
+  return pool_
+      ->InTransaction<bool>([&](Session& s) -> absl::StatusOr<bool> {
+        for (const auto& st : statements) KEFU_RETURN_IF_ERROR(s.Exec(st).status());
+        return true;
+      })
+      .status();
 }
 
 absl::StatusOr<Repository::Closed> Repository::WinRate(absl::CivilDay from, absl::CivilDay to, const std::string& owner,
