@@ -60,7 +60,9 @@ echo "== TLS certificates and token keys: tools/dev/gen-pki.sh"
 "$src/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
 export KEFU_TLS_CA_FILE="$work/pki/ca.pem"
 
-port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# shellcheck source=tools/dev/free-port.sh
+source "$src/tools/dev/free-port.sh"
+port=$(free_port)
 echo "== kefu-customers on 127.0.0.1:$port"
 KEFU_DB_PASSWORD="$password" "$binary" --listen_host=127.0.0.1 --grpc_port="$port" --metrics_port=-1 \
   --db_port="$db_port" --db_name="$schema" --db_user="$user" \

@@ -41,7 +41,8 @@ mkdir -p "$out"
 work=$(mktemp -d /tmp/kefu-bench-XXXXXX)
 pid=""
 more_pids=()  # servers started for the comparisons
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=tools/dev/free-port.sh
+source "$root/tools/dev/free-port.sh"
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {

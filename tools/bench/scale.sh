@@ -37,29 +37,8 @@ rm -rf "$out"
 mkdir -p "$out"
 work=$(mktemp -d /tmp/kefu-scale-XXXXXX)
 pids=()
-# A free port below the kernel's ephemeral range (where outgoing connections could take
-# it between the pick and the bind), never the same one twice.
-used_ports=" "
-free_port() {
-  local p
-  while :; do
-    p=$(python3 -c 'import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
-    p = random.randint(10000, low - 1)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        print(p)
-        break
-    except OSError:
-        pass')
-    case "$used_ports" in *" $p "*) continue ;; esac
-    used_ports+="$p "
-    echo "$p"
-    return
-  done
-}
+# shellcheck source=tools/dev/free-port.sh
+source "$root/tools/dev/free-port.sh"
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {

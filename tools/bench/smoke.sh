@@ -64,7 +64,8 @@ admin_sql "CREATE DATABASE \`$schema\` CHARACTER SET utf8mb4 COLLATE utf8mb4_uni
 "$root/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
 export KEFU_PLAINTEXT=true KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" KEFU_SIGNING_KEY="$work/pki/jwt-private.pem" \
   KEFU_SERVICE_KEY_FILE="$work/pki/service-jwt-private.pem" KEFU_SERVICE_PUBLIC_KEY_FILE="$work/pki/service-jwt-public.pem"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=tools/dev/free-port.sh
+source "$root/tools/dev/free-port.sh"
 port=$(free_port)
 KEFU_DB_PASSWORD="$password" "$service" --listen_host=127.0.0.1 --grpc_port="$port" --metrics_port=-1 \
   --db_port="$db_port" --db_name="$schema" --db_user="$user" >"$work/customers.log" 2>&1 &

@@ -30,6 +30,7 @@ fi
 
 work=$(mktemp -d /tmp/kefu-fuzz-XXXXXX)
 db_dir=""
+# shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
   if [ -n "$db_dir" ]; then "$root/tools/dev/mariadb.sh" stop "$db_dir" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
@@ -38,7 +39,9 @@ trap cleanup EXIT
 
 if [ -z "${KEFU_TEST_DB_PORT:-}" ]; then
   db_dir=$work/mariadb
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # shellcheck source=tools/dev/free-port.sh
+  source "$root/tools/dev/free-port.sh"
+  port=$(free_port)
   "$root/tools/dev/mariadb.sh" start "$db_dir" "$port" >/dev/null
   export KEFU_TEST_DB_PORT=$port
 fi
