@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -24,6 +25,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -36,14 +38,18 @@
 #include "absl/time/time.h"
 #include "auth.h"
 #include "histogram.h"
-#include "kefu/complaints/v1/complaints.pb.h"
+#include "kefu/complaints/v1/complaints.grpc.pb.h"
+#include "kefu/contracts/v1/contracts.grpc.pb.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/performance/v1/performance.grpc.pb.h"
+#include "kefu/sales/v1/sales.grpc.pb.h"
 #include "kefu/db/db.h"
 #include "kefu/time_util.h"
 
 ABSL_FLAG(std::string, workload, "health",
-          "health | get_customer | create_customer | create_work_order (--target: complaints) | db_point_select | "
-          "db_insert | disk_fsync");
+          "health | get_customer | create_customer | create_work_order (--target: complaints) | get_work_order "
+          "(complaints) | get_project (sales) | get_contract (contracts) | get_staff (performance) | "
+          "db_point_select | db_insert | disk_fsync");
 ABSL_FLAG(std::string, mode, "closed", "closed (fixed concurrency) or open (fixed arrival rate)");
 ABSL_FLAG(int, concurrency, 1,
           "Calls in flight (closed); database connections or files (db and disk workloads, both modes).");
@@ -257,6 +263,34 @@ class CreateWorkOrderWorkload : public RpcWorkload {
 };
 
 const std::string& Authorization() { return bench::Authorization(absl::GetFlag(FLAGS_signing_key)); }
+
+// A read of records the service already holds, the first page of its List call (the demo
+// data, in make bench-memory): the bench creates none of them.
+template <typename GetRequest, typename Record, typename Id>
+class GetExistingWorkload : public RpcWorkload {
+ public:
+  using SetId = std::function<void(GetRequest*, const Id&)>;
+  GetExistingWorkload(std::string method, std::vector<Id> ids, SetId set_id)
+      : method_(std::move(method)), ids_(std::move(ids)), set_id_(std::move(set_id)) {}
+  const char* method() const override { return method_.c_str(); }
+  std::string Request(uint64_t seq) override {
+    GetRequest req;
+    set_id_(&req, IdFor(seq));
+    return req.SerializeAsString();
+  }
+  std::string Check(uint64_t seq, const std::string& response) override {
+    Record r;
+    if (!r.ParseFromString(response)) return "unreadable";
+    return r.id() == IdFor(seq) ? "" : "wrong id";
+  }
+
+ private:
+  const Id& IdFor(uint64_t seq) const { return ids_[seq % ids_.size()]; }
+  std::string method_;
+  std::vector<Id> ids_;
+  SetId set_id_;
+};
+
 
 struct Call {
   grpc::ClientContext ctx;
@@ -607,6 +641,61 @@ absl::StatusOr<std::vector<int64_t>> CreateCustomers(const std::shared_ptr<grpc:
   return ids;
 }
 
+// A GetExistingWorkload on the records of the first page (up to 100) that the service's
+// List call returns.
+template <typename GetRequest, typename Stub, typename ListRequest, typename ListResponse, typename Record,
+          typename SetId>
+absl::StatusOr<std::unique_ptr<RpcWorkload>> ReadFirstPage(
+    std::unique_ptr<Stub> stub, grpc::Status (Stub::*list)(grpc::ClientContext*, const ListRequest&, ListResponse*),
+    const google::protobuf::RepeatedPtrField<Record>& (ListResponse::*items)() const, std::string get_method,
+    SetId set_id) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx.AddMetadata("authorization", Authorization());
+  ListRequest req;
+  req.set_page_size(100);
+  ListResponse page;
+  grpc::Status s = ((*stub).*list)(&ctx, req, &page);
+  if (!s.ok())
+    return absl::UnknownError(absl::StrCat("setup List for ", get_method, ": ", GrpcCodeName(s.error_code()), " ",
+                                           s.error_message()));
+  using Id = std::decay_t<decltype(std::declval<Record>().id())>;
+  std::vector<Id> ids;
+  for (const auto& record : (page.*items)()) ids.push_back(record.id());
+  if (ids.empty()) return absl::FailedPreconditionError(absl::StrCat("setup: no records to read for ", get_method));
+  return std::make_unique<GetExistingWorkload<GetRequest, Record, Id>>(std::move(get_method), std::move(ids),
+                                                                      std::move(set_id));
+}
+
+// get_work_order, get_project, get_contract, get_staff; nullptr for any other name.
+absl::StatusOr<std::unique_ptr<RpcWorkload>> ExistingRecordsWorkload(const std::string& name,
+                                                                     const std::shared_ptr<grpc::Channel>& channel) {
+  namespace c = complaints::v1;
+  namespace k = contracts::v1;
+  namespace p = performance::v1;
+  namespace s = sales::v1;
+  if (name == "get_work_order")
+    return ReadFirstPage<c::GetWorkOrderRequest>(
+        c::ComplaintService::NewStub(channel), &c::ComplaintService::Stub::ListWorkOrders,
+        &c::ListWorkOrdersResponse::work_orders, "/kefu.complaints.v1.ComplaintService/GetWorkOrder",
+        [](c::GetWorkOrderRequest* req, int64_t id) { req->set_work_order_id(id); });
+  if (name == "get_project")
+    return ReadFirstPage<s::GetProjectRequest>(
+        s::SalesService::NewStub(channel), &s::SalesService::Stub::ListProjects, &s::ListProjectsResponse::projects,
+        "/kefu.sales.v1.SalesService/GetProject", [](s::GetProjectRequest* req, int64_t id) { req->set_project_id(id); });
+  if (name == "get_contract")
+    return ReadFirstPage<k::GetContractRequest>(
+        k::ContractService::NewStub(channel), &k::ContractService::Stub::ListContracts,
+        &k::ListContractsResponse::contracts, "/kefu.contracts.v1.ContractService/GetContract",
+        [](k::GetContractRequest* req, int64_t id) { req->set_contract_id(id); });
+  if (name == "get_staff")
+    return ReadFirstPage<p::GetStaffRequest>(
+        p::PerformanceService::NewStub(channel), &p::PerformanceService::Stub::ListStaff,
+        &p::ListStaffResponse::staff, "/kefu.performance.v1.PerformanceService/GetStaff",
+        [](p::GetStaffRequest* req, const std::string& id) { req->set_staff_id(id); });
+  return std::unique_ptr<RpcWorkload>();
+}
+
 bool WaitServing(const std::shared_ptr<grpc::Channel>& channel) {
   HealthWorkload health;
   grpc::GenericStub stub(channel);
@@ -763,8 +852,13 @@ int Main() {
       if (!ids.ok()) return std::cerr << ids.status() << "\n", 1;
       workload = std::make_unique<CreateWorkOrderWorkload>(*std::move(ids));
     } else {
-      std::cerr << "unknown --workload " << r.workload << "\n";
-      return 2;
+      auto existing = ExistingRecordsWorkload(r.workload, channel);
+      if (!existing.ok()) return std::cerr << existing.status() << "\n", 1;
+      if (!*existing) {
+        std::cerr << "unknown --workload " << r.workload << "\n";
+        return 2;
+      }
+      workload = *std::move(existing);
     }
     RpcDriver driver(channel, workload.get(), r.client_threads);
     start_counting();
