@@ -25,76 +25,22 @@ build=$(cd "${1:?usage: scale.sh <build_dir>}" && pwd)
 small=${KEFU_SCALE_SMALL:-10000}
 large=${KEFU_SCALE_LARGE:-1000000}
 samples=${KEFU_SCALE_SAMPLES:-200}
-services=(customers contracts complaints sales performance)
 scale="$build/tools/bench/kefu-scale"
-kefuctl="$build/tools/kefuctl/kefuctl"
-for f in "$scale" "$kefuctl" "$build/tools/demo/kefu-demo-load"; do
-  [ -x "$f" ] || { echo "missing $f: build first" >&2; exit 1; }
-done
+# shellcheck source=tools/bench/system.sh
+source "$root/tools/bench/system.sh"
+system_init "${KEFU_SCALE_OUT:-$build/bench-results/scale}" "$scale"
 
-out=${KEFU_SCALE_OUT:-$build/bench-results/scale}
-rm -rf "$out"
-mkdir -p "$out"
-work=$(mktemp -d /tmp/kefu-scale-XXXXXX)
-pids=()
-# shellcheck source=tools/dev/free-port.sh
-source "$root/tools/dev/free-port.sh"
-
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  "$root/tools/dev/mariadb.sh" stop "$work/mariadb" >/dev/null 2>&1 || true
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-db_port=$(free_port)
-export KEFU_DEV_DB_PASSWORD=kefu-bench KEFU_DB_PASSWORD=kefu-bench
 # Sized as a production primary would be: the million-row tables and their indexes fit.
-export KEFU_DB_BUFFER_POOL=${KEFU_DB_BUFFER_POOL:-4G} KEFU_DB_REDO_LOG=${KEFU_DB_REDO_LOG:-1G}
-"$root/tools/dev/mariadb.sh" start "$work/mariadb" "$db_port" >/dev/null
-"$root/tools/dev/mariadb.sh" provision "$work/mariadb" "${services[@]}"
+system_start_db 4G
 # Every statement with its plan goes to the slow log while kefu-scale sets log_output to
 # FILE (NONE otherwise): the slow-log settings are copied into each session when it
 # connects, so they are on before the services connect.
 "$root/tools/dev/mariadb.sh" sql "$work/mariadb" "SET GLOBAL long_query_time = 0, log_output = 'NONE',
   log_slow_verbosity = 'query_plan,explain', slow_query_log_file = '$work/slow.log', slow_query_log = 1"
-
-"$root/tools/dev/gen-pki.sh" "$work/pki" >/dev/null
-export KEFU_PLAINTEXT=true KEFU_LISTEN_HOST=127.0.0.1 KEFU_JWT_PUBLIC_KEY_FILE="$work/pki/jwt-public.pem" \
-  KEFU_SIGNING_KEY="$work/pki/jwt-private.pem" KEFU_SERVICE_KEY_FILE="$work/pki/service-jwt-private.pem" \
-  KEFU_SERVICE_PUBLIC_KEY_FILE="$work/pki/service-jwt-public.pem"
-declare -A port
-for s in "${services[@]}"; do port[$s]=$(free_port); done
-addr() { echo "127.0.0.1:${port[$1]}"; }
-declare -A extra=(
-  [customers]="--complaints_addr=$(addr complaints) --contracts_addr=$(addr contracts) --sales_addr=$(addr sales) --performance_addr=$(addr performance)"
-  # Their own sweeps stay quiet, so the captured statements are the measured calls'.
-  [contracts]="--customers_addr=$(addr customers) --sweep_interval_ms=3600000"
-  [complaints]="--customers_addr=$(addr customers) --contracts_addr=$(addr contracts) --performance_addr=$(addr performance) --sweep_interval_ms=3600000"
-  [sales]="--customers_addr=$(addr customers) --contracts_addr=$(addr contracts)"
-  [performance]="--customers_addr=$(addr customers) --contracts_addr=$(addr contracts) --complaints_addr=$(addr complaints)"
-)
-declare -A pid_of
-for s in "${services[@]}"; do
-  # shellcheck disable=SC2086  # extra holds whole flags
-  "$build/services/$s/kefu-$s" --grpc_port="${port[$s]}" --metrics_port="$(free_port)" --db_port="$db_port" \
-    ${extra[$s]} >"$out/$s.log" 2>&1 &
-  pids+=($!)
-  pid_of[$s]=$!
-done
-for s in "${services[@]}"; do
-  for i in $(seq 1 120); do
-    if "$kefuctl" --addr "$(addr "$s")" health >/dev/null 2>&1; then break; fi
-    [ "$i" = 120 ] && { echo "$s did not become healthy; see $out/$s.log" >&2; exit 1; }
-    sleep 0.5
-  done
-done
+# Their own sweeps stay quiet, so the captured statements are the measured calls'.
+system_extra[contracts]=--sweep_interval_ms=3600000
+system_extra[complaints]=--sweep_interval_ms=3600000
+system_start_services
 
 rss() {  # label: resident memory of every service, MB
   local line="$1"
@@ -106,10 +52,7 @@ rss() {  # label: resident memory of every service, MB
 
 echo "-- demo data" >&2
 start=$(date +%s)
-"$build/tools/demo/kefu-demo-load" --addr "$(addr customers)" >"$out/demo.log" 2>&1
-KEFU_CUSTOMERS_ADDR=$(addr customers) KEFU_SALES_ADDR=$(addr sales) KEFU_CONTRACTS_ADDR=$(addr contracts) \
-  KEFU_COMPLAINTS_ADDR=$(addr complaints) KEFU_PERFORMANCE_ADDR=$(addr performance) \
-  "$root/tools/dev/demo-services.sh" "$kefuctl" >>"$out/demo.log" 2>&1
+system_load_demo
 echo "   $(($(date +%s) - start)) s" >&2
 rss "idle, demo data"
 

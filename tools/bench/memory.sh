@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `make bench-memory`: the resident memory of each service idle, after a million calls,
+# and over ten minutes at half its peak rate.
+# Starts a private MariaDB and all five services on free loopback ports and loads the demo
+# data. Then, one service at a time, it drives that service's Get call with kefu-bench
+# (customers: GetCustomer on customers it creates; the others read the demo records
+# their List call returns first): its c=8 peak, closed loop until a million calls have
+# been answered, then open loop at half the peak, minute by minute. It reads each
+# server's VmRSS and RssAnon (heap and stacks, without the pages of the binary and shared
+# libraries) from /proc at each step, and prints the growth over the half-peak run, from
+# its start to its end (target: under 10%).
+# Results stay in <build_dir>/bench-results/memory (or $KEFU_MEMORY_OUT).
+#
+# usage: tools/bench/memory.sh <build_dir>
+# env:   KEFU_MEMORY_SERVICES ("customers complaints sales contracts performance"),
+#        KEFU_MEMORY_CALLS (1000000), KEFU_MEMORY_WINDOWS (10) of KEFU_MEMORY_WINDOW (60s),
+#        KEFU_MEMORY_PEAK (10s, the c=8 run that sets the rate),
+#        KEFU_MEMORY_CHECK=1: exit 1 unless every run answered without error; never on
+#        memory or speed (bench_memory_smoke)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:?usage: memory.sh <build_dir>}" && pwd)
+read -r -a measured <<<"${KEFU_MEMORY_SERVICES:-customers complaints sales contracts performance}"
+calls=${KEFU_MEMORY_CALLS:-1000000}
+windows=${KEFU_MEMORY_WINDOWS:-10}
+window=${KEFU_MEMORY_WINDOW:-60s}
+peak_run=${KEFU_MEMORY_PEAK:-10s}
+bench="$build/tools/bench/kefu-bench"
+# shellcheck source=tools/bench/system.sh
+source "$root/tools/bench/system.sh"
+system_init "${KEFU_MEMORY_OUT:-$build/bench-results/memory}" "$bench"
+
+system_start_db 1G
+system_start_services
+echo "-- demo data" >&2
+system_load_demo
+
+declare -A workload=([customers]=get_customer [complaints]=get_work_order [sales]=get_project
+                     [contracts]=get_contract [performance]=get_staff)
+# memory SERVICE STEP: one line of memory.tsv, VmRSS and RssAnon in kB.
+memory() {
+  awk -v s="$1" -v step="$2" '/^VmRSS:/ { rss = $2 } /^RssAnon:/ { anon = $2 }
+    END { printf "%s\t%s\t%d\t%d\n", s, step, rss, anon }' "/proc/${pid_of[$1]}/status" >>"$out/memory.tsv"
+}
+for s in "${services[@]}"; do memory "$s" idle; done
+
+failed=0
+bench_run() {  # SERVICE LABEL [flags...]: one kefu-bench run, its line in runs.tsv
+  local s=$1 label=$2
+  shift 2
+  if ! "$bench" --target="$(addr "$s")" --db_port="$db_port" --workload="${workload[$s]}" --warmup=0s \
+      --summary="$out/runs-$s-$label.tsv" --json="$out/$s-$label.json" "$@" >>"$out/bench.log" 2>&1; then
+    echo "   $s $label: kefu-bench failed (see $out/bench.log)" >&2
+    failed=1
+    return 0
+  fi
+  sed "s/^/$s\t$label\t/" "$out/runs-$s-$label.tsv" >>"$out/runs.tsv"
+}
+for s in "${measured[@]}"; do
+  [ -n "${workload[$s]:-}" ] || { echo "no workload for $s" >&2; exit 2; }
+  echo "-- $s: ${workload[$s]}, peak at c=8" >&2
+  bench_run "$s" peak --concurrency=8 --duration="$peak_run"
+  peak=$(awk -F'\t' -v s="$s" '$1 == s && $2 == "peak" { printf "%d", $9 }' "$out/runs.tsv")
+  [ "${peak:-0}" -gt 0 ] || { echo "   $s: no peak measured" >&2; failed=1; continue; }
+  seconds=$(((calls + peak - 1) / peak))
+  echo "   $peak calls/s; $calls calls take about $seconds s" >&2
+  bench_run "$s" million --concurrency=8 --duration="${seconds}s"
+  memory "$s" million
+  echo "-- $s: $windows windows of $window at $((peak / 2)) calls/s" >&2
+  for i in $(seq 1 "$windows"); do
+    bench_run "$s" "half-$i" --mode=open --rate=$((peak / 2)) --concurrency=8 --duration="$window"
+    memory "$s" "half-$i"
+  done
+done
+
+{
+  echo "kefu memory: $(nproc) cores; per service: idle, after the c=8 runs (a peak and the million),"
+  echo "and over $windows x $window of open loop at half the peak; kB resident (VmRSS) and anonymous (RssAnon)"
+  echo
+  printf '%-12s %-16s %12s %12s %14s %14s %14s %9s %9s\n' service call "calls in all" "idle rss" \
+    "after $calls" "half: start" "half: end" "growth" "anon"
+  awk -F'\t' -v windows="$windows" '
+    FNR == NR { m[$1, $2] = $3; a[$1, $2] = $4; next }
+    { calls[$1] += $7; errors[$1] += $8; name[$1] = $3; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+    END {
+      for (i = 1; i <= n; i++) {
+        s = order[i]; last = "half-" windows
+        if (!((s, "million") in m) || !((s, last) in m)) { printf "%-12s incomplete\n", s; continue }
+        printf "%-12s %-16s %12d %12d %14d %14d %14d %8.1f%% %8.1f%%%s\n", s, name[s], calls[s], m[s, "idle"],
+          m[s, "million"], m[s, "million"], m[s, last], 100 * (m[s, last] / m[s, "million"] - 1),
+          100 * (a[s, last] / a[s, "million"] - 1), errors[s] ? "  errors: " errors[s] : ""
+      }
+    }' "$out/memory.tsv" "$out/runs.tsv"
+  echo
+  echo "anonymous kB, idle / after the million / after each half-peak window:"
+  awk -F'\t' '{ v[$1] = v[$1] " " $4 } END { for (s in v) printf "  %-12s%s\n", s, v[s] }' "$out/memory.tsv" | sort
+} | tee "$out/table.txt"
+
+if [ "${KEFU_MEMORY_CHECK:-0}" = 1 ]; then
+  [ "$failed" = 0 ] || exit 1
+  errors=$(awk -F'\t' '{ e += $8 } END { print e + 0 }' "$out/runs.tsv")
+  [ "$errors" = 0 ] || { echo "$errors calls failed" >&2; exit 1; }
+  for s in "${measured[@]}"; do
+    grep -q "^$s	half-$windows	" "$out/memory.tsv" || { echo "$s: not measured to the end" >&2; exit 1; }
+  done
+  echo "bench_memory_smoke: ${measured[*]} driven without error, memory read at every step"
+fi
+exit "$failed"
