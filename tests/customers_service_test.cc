@@ -176,6 +176,52 @@ TEST_F(CustomersServiceTest, CreateAndGetRoundTripChineseAndFourByteText) {
   EXPECT_EQ(entries.entries(0).staff_id(), "E1001");
 }
 
+// GetCustomer reads a customer with its children in one statement; ListCustomers reads
+// rows, then the children of the page. Both must give the same customer, contacts in the
+// order they were given and tags in the same order.
+TEST_F(CustomersServiceTest, GetAndListReturnTheSameCustomerWithEveryContactAndTag) {
+  pb::Customer c = NewCustomer("读取一致性测试有限公司", 700);
+  c.set_owner_id("E-READ");
+  c.mutable_contacts(0)->set_title("采购经理");
+  c.mutable_contacts(0)->set_address("上海市浦东新区世纪大道100号");
+  for (int i = 1; i <= 3; ++i) {
+    auto* ct = c.add_contacts();
+    ct->set_name(absl::StrCat("第", i, "联系人"));
+    ct->set_phone(absl::StrCat("138", 20000000 + i));
+    ct->set_email(absl::StrCat("next", i, "@example.cn"));
+    ct->set_title(i == 2 ? "总经理" : "");
+    ct->set_primary(i == 2);
+  }
+  for (const char* tag : {"重点客户", "b-tag", "A-tag", "制造"}) c.add_tags(tag);
+  pb::Customer created = Create(c);
+
+  pb::GetCustomerRequest get;
+  get.set_customer_id(created.id());
+  pb::Customer got;
+  ASSERT_TRUE(Stub()->GetCustomer(Ctx().get(), get, &got).ok());
+  ASSERT_EQ(got.contacts_size(), 4);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(got.contacts(i).name(), c.contacts(i).name()) << "contact " << i;
+    EXPECT_EQ(got.contacts(i).phone(), c.contacts(i).phone()) << "contact " << i;
+    EXPECT_EQ(got.contacts(i).email(), c.contacts(i).email()) << "contact " << i;
+    EXPECT_EQ(got.contacts(i).title(), c.contacts(i).title()) << "contact " << i;
+    EXPECT_EQ(got.contacts(i).address(), c.contacts(i).address()) << "contact " << i;
+    EXPECT_EQ(got.contacts(i).primary(), c.contacts(i).primary()) << "contact " << i;
+  }
+  EXPECT_EQ(std::set<std::string>(got.tags().begin(), got.tags().end()),
+            (std::set<std::string>{"重点客户", "b-tag", "A-tag", "制造"}));
+  EXPECT_EQ(got.owner_id(), "E-READ");
+  EXPECT_EQ(got.version(), created.version());
+
+  pb::ListCustomersRequest list;
+  list.set_owner_id("E-READ");
+  pb::ListCustomersResponse page;
+  ASSERT_TRUE(Stub()->ListCustomers(Ctx().get(), list, &page).ok());
+  ASSERT_EQ(page.customers_size(), 1);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(page.customers(0), got))
+      << "list: " << page.customers(0).ShortDebugString() << "\nget:  " << got.ShortDebugString();
+}
+
 TEST_F(CustomersServiceTest, ResponsesCarryTheRequestId) {
   pb::GetCustomerRequest get;
   get.set_customer_id(1);

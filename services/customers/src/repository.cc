@@ -25,25 +25,37 @@ constexpr char kCustomerColumns[] =
     "c.id, c.kind, c.name, c.industry, c.region, c.source, c.owner_id, c.department_id, c.tier, "
     "c.lifecycle_stage, c.credit_rating, c.merged_into_id, c.create_time, c.update_time, c.version";
 
-pb::Customer CustomerFromRow(const Row& r) {
+// The kCustomerColumns of a row, from column `at` on.
+pb::Customer CustomerFromRow(const Row& r, size_t at = 0) {
   pb::Customer c;
-  c.set_id(r.Int(0));
-  c.set_number(CustomerNumber(r.Int(0)));
-  c.set_kind(static_cast<pb::CustomerKind>(r.Int(1)));
-  c.set_name(r.Str(2));
-  c.set_industry(r.Str(3));
-  c.set_region(r.Str(4));
-  c.set_source(static_cast<pb::AcquisitionSource>(r.Int(5)));
-  c.set_owner_id(r.Str(6));
-  c.set_department_id(r.Str(7));
-  c.set_tier(static_cast<pb::Tier>(r.Int(8)));
-  c.set_lifecycle_stage(static_cast<pb::LifecycleStage>(r.Int(9)));
-  c.set_credit_rating(static_cast<pb::CreditRating>(r.Int(10)));
-  c.set_merged_into_id(r.Int(11));
-  *c.mutable_create_time() = ToProtoTime(r.Time(12));
-  *c.mutable_update_time() = ToProtoTime(r.Time(13));
-  c.set_version(r.Int(14));
+  c.set_id(r.Int(at));
+  c.set_number(CustomerNumber(r.Int(at)));
+  c.set_kind(static_cast<pb::CustomerKind>(r.Int(at + 1)));
+  c.set_name(r.Str(at + 2));
+  c.set_industry(r.Str(at + 3));
+  c.set_region(r.Str(at + 4));
+  c.set_source(static_cast<pb::AcquisitionSource>(r.Int(at + 5)));
+  c.set_owner_id(r.Str(at + 6));
+  c.set_department_id(r.Str(at + 7));
+  c.set_tier(static_cast<pb::Tier>(r.Int(at + 8)));
+  c.set_lifecycle_stage(static_cast<pb::LifecycleStage>(r.Int(at + 9)));
+  c.set_credit_rating(static_cast<pb::CreditRating>(r.Int(at + 10)));
+  c.set_merged_into_id(r.Int(at + 11));
+  *c.mutable_create_time() = ToProtoTime(r.Time(at + 12));
+  *c.mutable_update_time() = ToProtoTime(r.Time(at + 13));
+  c.set_version(r.Int(at + 14));
   return c;
+}
+
+// A contact's name, phone, email, address, title and is_primary, from column `at` on.
+void AddContactFromRow(const Row& r, size_t at, pb::Customer* c) {
+  auto* ct = c->add_contacts();
+  ct->set_name(r.Str(at));
+  ct->set_phone(r.Str(at + 1));
+  ct->set_email(r.Str(at + 2));
+  ct->set_address(r.Str(at + 3));
+  ct->set_title(r.Str(at + 4));
+  ct->set_primary(r.Int(at + 5) != 0);
 }
 
 // Fills contacts and tags of the given customers (keyed by id).
@@ -55,8 +67,8 @@ absl::Status LoadChildren(Session& s, std::vector<pb::Customer*> customers) {
     by_id[c->id()] = c;
     ids.push_back(c->id());
   }
-  // Contacts and tags in one round trip: a customer read is then two statements, the
-  // row and its children, whatever it has.
+  // Contacts and tags in one round trip: a page is then two statements, the rows and
+  // their children, whatever they have.
   std::vector<Param> params;
   std::string in_contacts = InList(params, ids);
   std::string in_tags = InList(params, ids);
@@ -74,21 +86,41 @@ absl::Status LoadChildren(Session& s, std::vector<pb::Customer*> customers) {
       it->second->add_tags(r.Str(3));
       continue;
     }
-    auto* ct = it->second->add_contacts();
-    ct->set_name(r.Str(3));
-    ct->set_phone(r.Str(4));
-    ct->set_email(r.Str(5));
-    ct->set_address(r.Str(6));
-    ct->set_title(r.Str(7));
-    ct->set_primary(r.Int(8) != 0);
+    AddContactFromRow(r, 3, it->second);
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<pb::Customer>> LoadCustomer(Session& s, int64_t id, bool for_update) {
+// A customer with its contacts and tags in one statement, one round trip: the read path
+// of GetCustomer (LockCustomer takes two, the row and then its children, which a locking
+// read needs). Each part of the union fills its own columns and leaves the others NULL:
+// 0 the row, 1 a contact, 2 a tag; ordered as LoadChildren orders them.
+absl::StatusOr<std::optional<pb::Customer>> ReadCustomer(Session& s, int64_t id) {
+  static const std::string kSql = absl::StrCat(
+      "SELECT 0 AS part, ", kCustomerColumns, ", NULL AS position, NULL AS child, NULL, NULL, NULL, NULL, NULL "
+      "FROM customers c WHERE c.id = ? "
+      "UNION ALL SELECT 1, ", absl::StrJoin(std::vector<std::string>(15, "NULL"), ", "),
+      ", position, name, phone, email, address, title, is_primary FROM customer_contacts WHERE customer_id = ? "
+      "UNION ALL SELECT 2, ", absl::StrJoin(std::vector<std::string>(16, "NULL"), ", "),
+      ", tag, NULL, NULL, NULL, NULL, NULL FROM customer_tags WHERE customer_id = ? "
+      "ORDER BY part, position, child");
+  constexpr size_t kChild = 17;  // the first column after part, the customer's and position
+  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(kSql, {id, id, id}));
+  if (rows.empty() || rows.front().Int(0) != 0) return std::optional<pb::Customer>();
+  pb::Customer c = CustomerFromRow(rows.front(), 1);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    if (rows[i].Int(0) == 1)
+      AddContactFromRow(rows[i], kChild, &c);
+    else
+      c.add_tags(rows[i].Str(kChild));
+  }
+  return std::optional<pb::Customer>(std::move(c));
+}
+
+// The customer row locked for the transaction's writes, then its children.
+absl::StatusOr<std::optional<pb::Customer>> LockCustomer(Session& s, int64_t id) {
   KEFU_ASSIGN_OR_RETURN(
-      auto row, s.QueryOne(absl::StrCat("SELECT ", kCustomerColumns, " FROM customers c WHERE c.id = ?",
-                                        for_update ? " FOR UPDATE" : ""),
+      auto row, s.QueryOne(absl::StrCat("SELECT ", kCustomerColumns, " FROM customers c WHERE c.id = ? FOR UPDATE"),
                            {id}));
   if (!row) return std::optional<pb::Customer>();
   pb::Customer c = CustomerFromRow(*row);
@@ -317,7 +349,7 @@ absl::Status DuplicateError(const std::vector<pb::DuplicateMatch>& dups) {
 
 absl::StatusOr<pb::Customer> Repository::Get(int64_t id) {
   KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
-  KEFU_ASSIGN_OR_RETURN(auto c, LoadCustomer(s, id, false));
+  KEFU_ASSIGN_OR_RETURN(auto c, ReadCustomer(s, id));
   if (!c) return NotFound("customer", absl::StrCat(id));
   return *c;
 }
@@ -427,7 +459,7 @@ absl::StatusOr<pb::Customer> Repository::Mutate(int64_t id, int64_t expected_ver
   // The request id is claimed before the version check: a retry of a change that went
   // through gets its result back instead of ABORTED.
   return IdempotentTransaction<pb::Customer>(*pool_, scope, key, [&](Session& s) -> absl::StatusOr<pb::Customer> {
-    KEFU_ASSIGN_OR_RETURN(auto current, LoadCustomer(s, id, true));
+    KEFU_ASSIGN_OR_RETURN(auto current, LockCustomer(s, id));
     if (!current) return NotFound("customer", absl::StrCat(id));
     if (current->merged_into_id() != 0) return MergedError(*current);
     if (expected_version != 0 && expected_version != current->version())
@@ -540,8 +572,8 @@ absl::StatusOr<pb::Customer> Repository::Merge(int64_t survivor_id, int64_t dupl
                                              [&](Session& s) -> absl::StatusOr<pb::Customer> {
     // Lock in id order so two merges of the same pair cannot deadlock.
     int64_t first = std::min(survivor_id, duplicate_id), second = std::max(survivor_id, duplicate_id);
-    KEFU_ASSIGN_OR_RETURN(auto a, LoadCustomer(s, first, true));
-    KEFU_ASSIGN_OR_RETURN(auto b, LoadCustomer(s, second, true));
+    KEFU_ASSIGN_OR_RETURN(auto a, LockCustomer(s, first));
+    KEFU_ASSIGN_OR_RETURN(auto b, LockCustomer(s, second));
     auto& survivor = first == survivor_id ? a : b;
     auto& dup = first == survivor_id ? b : a;
     if (!survivor) return NotFound("customer", absl::StrCat(survivor_id));
@@ -824,7 +856,7 @@ absl::StatusOr<pb::RetentionCase> Repository::CreateRetentionCase(const pb::Rete
         return pb::RetentionCase();
       }
     }
-    KEFU_ASSIGN_OR_RETURN(auto customer, LoadCustomer(s, rc.customer_id(), true));
+    KEFU_ASSIGN_OR_RETURN(auto customer, LockCustomer(s, rc.customer_id()));
     if (!customer) return NotFound("customer", absl::StrCat(rc.customer_id()));
     if (customer->merged_into_id() != 0) return MergedError(*customer);
     std::string owner = rc.owner_id().empty() ? customer->owner_id() : rc.owner_id();
