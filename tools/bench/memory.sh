@@ -39,10 +39,12 @@ system_load_demo
 
 declare -A workload=([customers]=get_customer [complaints]=get_work_order [sales]=get_project
                      [contracts]=get_contract [performance]=get_staff)
-# memory SERVICE STEP: one line of memory.tsv, VmRSS and RssAnon in kB.
+# memory SERVICE STEP: one line of memory.tsv, VmRSS and RssAnon in kB, and the threads
+# (a server that grew by starting threads shows here, not as a leak).
 memory() {
-  awk -v s="$1" -v step="$2" '/^VmRSS:/ { rss = $2 } /^RssAnon:/ { anon = $2 }
-    END { printf "%s\t%s\t%d\t%d\n", s, step, rss, anon }' "/proc/${pid_of[$1]}/status" >>"$out/memory.tsv"
+  awk -v s="$1" -v step="$2" '/^VmRSS:/ { rss = $2 } /^RssAnon:/ { anon = $2 } /^Threads:/ { threads = $2 }
+    END { printf "%s\t%s\t%d\t%d\t%d\n", s, step, rss, anon, threads }' "/proc/${pid_of[$1]}/status" \
+    >>"$out/memory.tsv"
 }
 for s in "${services[@]}"; do memory "$s" idle; done
 : >"$out/runs.tsv"
@@ -109,8 +111,9 @@ done
       }
     }' "$out/memory.tsv" "$out/runs.tsv"
   echo
-  echo "anonymous kB, idle / after the calls / after each half-peak window:"
-  awk -F'\t' '{ v[$1] = v[$1] " " $4 } END { for (s in v) printf "  %-12s%s\n", s, v[s] }' "$out/memory.tsv" | sort
+  echo "anonymous kB (threads), idle / after the calls / after each half-peak window:"
+  awk -F'\t' '{ v[$1] = v[$1] " " $4 " (" $5 ")" } END { for (s in v) printf "  %-12s%s\n", s, v[s] }' \
+    "$out/memory.tsv" | sort
 } | tee "$out/table.txt"
 
 if [ "${KEFU_MEMORY_CHECK:-0}" = 1 ]; then
