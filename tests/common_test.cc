@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "kefu/admission.h"
 #include "kefu/client.h"
 #include "kefu/common/v1/common.pb.h"
 #include "kefu/db/db.h"
@@ -196,6 +197,52 @@ TEST(SqlSplit, SplitsAtLineEndingSemicolonsAndSkipsComments) {
   ASSERT_EQ(stmts.size(), 3u);
   EXPECT_EQ(stmts[0].rfind("CREATE TABLE a", 0), 0u);
   EXPECT_EQ(stmts[2], "SELECT 'a;b' FROM a");
+}
+
+// Admission counts calls admitted and not yet running, and calls running; a server
+// at its limit refuses until one ends, and admissions never dispatched are forgotten.
+TEST(Admission, RefusesAtTheLimitUntilACallEnds) {
+  int64_t now = 1'000'000'000;
+  Admission admission(3, [&now] { return now; });
+  ASSERT_TRUE(admission.Admit());
+  ASSERT_TRUE(admission.Admit());
+  ASSERT_TRUE(admission.Admit());
+  EXPECT_FALSE(admission.Admit()) << "three admitted, none running yet: full";
+  EXPECT_EQ(admission.pending(), 3);
+  {
+    Admission::Running a(&admission), b(&admission), c(&admission);
+    EXPECT_EQ(admission.running(), 3);
+    EXPECT_EQ(admission.pending(), 0);
+    now += 2 * Admission::kPendingWindowNs;
+    EXPECT_FALSE(admission.Admit()) << "running calls are never forgotten";
+    Admission::Running moved = std::move(c);
+    EXPECT_EQ(admission.running(), 3) << "a moved place is still one place";
+  }
+  EXPECT_EQ(admission.running(), 0);
+  EXPECT_TRUE(admission.Admit());
+}
+
+TEST(Admission, ForgetsAdmissionsThatNeverRanAfterItsWindow) {
+  int64_t now = 1'000'000'000;
+  Admission admission(2, [&now] { return now; });
+  ASSERT_TRUE(admission.Admit());
+  ASSERT_TRUE(admission.Admit());
+  now += Admission::kPendingWindowNs - 1;
+  EXPECT_FALSE(admission.Admit()) << "still within the window";
+  now += 1;
+  EXPECT_TRUE(admission.Admit()) << "the two were cancelled before they ran: forgotten";
+  EXPECT_EQ(admission.pending(), 1);
+  // A call whose admission was forgotten runs after all: pending never goes below zero.
+  Admission::Running late1(&admission), late2(&admission);
+  EXPECT_EQ(admission.pending(), 0);
+  EXPECT_EQ(admission.running(), 2);
+  EXPECT_FALSE(admission.Admit());
+}
+
+TEST(Admission, ZeroMeansNoLimit) {
+  Admission admission(0);
+  for (int i = 0; i < 10000; ++i) ASSERT_TRUE(admission.Admit());
+  EXPECT_EQ(admission.pending(), 0);
 }
 
 TEST(Metrics, CodeNamesUseTheGoSpelling) {

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -344,6 +345,28 @@ class ReliabilitySystem : public ::testing::Test {
     return s;
   }
 
+  // A connection of its own holding the customer's row lock (FOR UPDATE) until Release():
+  // calls that change the customer wait behind it. Null if it could not be taken.
+  struct RowLock {
+    std::unique_ptr<db::Pool> pool;
+    std::optional<db::Session> session;
+    bool Release() { return session && session->ExecRaw("ROLLBACK").ok(); }
+  };
+  std::unique_ptr<RowLock> LockCustomerRow(int64_t id) {
+    db::Config c = S("customers").db;
+    c.port = DbPort();
+    c.pool_size = 1;
+    auto lock = std::make_unique<RowLock>();
+    lock->pool = db::Pool::Create(c);
+    auto session = lock->pool->Acquire();
+    if (!session.ok()) return nullptr;
+    lock->session.emplace(std::move(*session));
+    if (!lock->session->ExecRaw("START TRANSACTION").ok() ||
+        !lock->session->Query("SELECT id FROM customers WHERE id = ? FOR UPDATE", {id}).ok())
+      return nullptr;
+    return lock;
+  }
+
   std::unique_ptr<testing::ServiceBinaries> system_;
 };
 
@@ -540,14 +563,8 @@ TEST_F(ReliabilitySystem, HeldLockEndsCallsAtTheirDeadlineAndThePoolRecovers) {
   const pid_t pid = S("customers").process->pid();
   const int threads_before = ThreadCount(pid);
 
-  db::Config c = S("customers").db;
-  c.port = DbPort();
-  c.pool_size = 1;
-  auto pool = db::Pool::Create(c);
-  auto holder = pool->Acquire();
-  ASSERT_TRUE(holder.ok());
-  ASSERT_TRUE(holder->ExecRaw("START TRANSACTION").ok());
-  ASSERT_TRUE(holder->Query("SELECT id FROM customers WHERE id = ? FOR UPDATE", {id}).ok());
+  auto lock = LockCustomerRow(id);
+  ASSERT_TRUE(lock);
 
   std::vector<std::thread> callers;
   std::atomic<int> deadline_exceeded{0};
@@ -571,7 +588,7 @@ TEST_F(ReliabilitySystem, HeldLockEndsCallsAtTheirDeadlineAndThePoolRecovers) {
   for (auto& t : callers) t.join();
   EXPECT_EQ(deadline_exceeded, 8);
   EXPECT_LT(worst_overrun_ms, 500) << "a call outlived its deadline";
-  ASSERT_TRUE(holder->ExecRaw("ROLLBACK").ok());
+  ASSERT_TRUE(lock->Release());
 
   // Handlers stuck behind the lock give up at the lock-wait timeout: soon no handler is
   // running, and the server answers at once. The threads that ran them stay to wait for
@@ -601,5 +618,80 @@ TEST_F(ReliabilitySystem, HeldLockEndsCallsAtTheirDeadlineAndThePoolRecovers) {
   EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
+
+// ---- overload ----
+
+// The value of the series of kefu_server_shed_total for method, 0 when absent.
+double ShedCount(int metrics_port, absl::string_view method) {
+  auto text = testing::HttpGet(metrics_port, "/metrics");
+  if (!text.ok()) return -1;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    if (!absl::StartsWith(line, "kefu_server_shed_total{") ||
+        !absl::StrContains(line, absl::StrCat("grpc_method=\"", method, "\"")))
+      continue;
+    double value = 0;
+    size_t space = line.rfind(' ');
+    if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &value)) return value;
+  }
+  return 0;
+}
+
+// A server with --max_calls_in_flight calls running refuses the next ones at once with
+// RESOURCE_EXHAUSTED (SERVER_OVERLOADED), before a handler runs, counts them, still
+// answers health checks, and serves again as soon as a call ends.
+TEST_F(ReliabilitySystem, FullServerRefusesNewCallsAtOnceAndServesAgain) {
+  ASSERT_TRUE(system_->RestartWith("customers", {"--max_calls_in_flight=3"}));
+  auto stub = cpb::CustomerService::NewStub(S("customers").channel);
+  int64_t id = 0;
+  ASSERT_TRUE(CreateCustomer(*stub, "full", 0, &id).ok());
+  const int metrics_port = S("customers").metrics_port;
+
+  // Three calls that wait on a row lock held here fill the server; each sets another
+  // tier, so that all three succeed whatever order they run in.
+  auto lock = LockCustomerRow(id);
+  ASSERT_TRUE(lock);
+  std::vector<std::thread> blocked;
+  const cpb::Tier tiers[] = {cpb::TIER_SILVER, cpb::TIER_GOLD, cpb::TIER_PLATINUM};
+  std::vector<grpc::Status> blocked_status(3);
+  for (int t = 0; t < 3; ++t) {
+    blocked.emplace_back([&, t] {
+      cpb::ChangeTierRequest req;
+      req.set_customer_id(id);
+      req.set_tier(tiers[t]);
+      req.set_reason("fills the server");
+      cpb::Customer out;
+      blocked_status[t] = stub->ChangeTier(Ctx(absl::Seconds(20)).get(), req, &out);
+    });
+  }
+  absl::Time end = absl::Now() + absl::Seconds(4);
+  while (HandlersRunning(metrics_port) < 3 && absl::Now() < end) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_EQ(HandlersRunning(metrics_port), 3);
+
+  cpb::GetCustomerRequest get;
+  get.set_customer_id(id);
+  cpb::Customer out;
+  grpc::Status refused = stub->GetCustomer(Ctx(absl::Seconds(3)).get(), get, &out);
+  EXPECT_EQ(refused.error_code(), StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  // gRPC's auth step passes on a refusal's code and message, not its details.
+  EXPECT_TRUE(absl::StartsWith(refused.error_message(), "server overloaded: ")) << refused.error_message();
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "--max_calls_in_flight 3")) << refused.error_message();
+  int64_t not_created = 0;
+  grpc::Status refused_write = CreateCustomer(*stub, "full-refused", 0, &not_created);
+  EXPECT_EQ(refused_write.error_code(), StatusCode::RESOURCE_EXHAUSTED) << refused_write.error_message();
+  EXPECT_EQ(ShedCount(metrics_port, "GetCustomer"), 1);
+  EXPECT_EQ(ShedCount(metrics_port, "CreateCustomer"), 1);
+  // Refused before any handler: none of them was started or counted as handled.
+  EXPECT_EQ(HandlersRunning(metrics_port), 3);
+  auto health = probe::CheckHealth(S("customers").channel, "", absl::Seconds(2));
+  EXPECT_TRUE(health.ok() && *health == probe::HealthState::kServing)
+      << "health checks must pass while the server is full";
+
+  ASSERT_TRUE(lock->Release());
+  for (auto& t : blocked) t.join();
+  for (const auto& s : blocked_status) EXPECT_TRUE(s.ok()) << s.error_message();
+  grpc::Status served = stub->GetCustomer(Ctx(absl::Seconds(3)).get(), get, &out);
+  EXPECT_TRUE(served.ok()) << served.error_message();
+  EXPECT_EQ(out.version(), 4) << "created, then three tier changes";
+}
 }  // namespace
 }  // namespace kefu

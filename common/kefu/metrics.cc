@@ -28,6 +28,7 @@ struct Metrics::MethodSeries {
   prometheus::Counter* started;
   std::array<prometheus::Counter*, 17> handled;
   prometheus::Histogram* seconds;
+  prometheus::Counter* shed;
   std::string service;
   std::string method;
   std::string full_method;
@@ -121,7 +122,12 @@ Metrics::Metrics()
                        .Name("kefu_auth_denied_total")
                        .Help("Calls refused before any handler ran, by method and reason "
                              "(unauthenticated, permission_denied, unknown_method).")
-                       .Register(*registry_)) {
+                       .Register(*registry_)),
+      shed_(prometheus::BuildCounter()
+                .Name("kefu_server_shed_total")
+                .Help("Calls refused with RESOURCE_EXHAUSTED before any handler ran because the "
+                      "server already had --max_calls_in_flight calls running, by method.")
+                .Register(*registry_)) {
   auto& q = prometheus::BuildHistogram()
                 .Name("kefu_db_query_duration_seconds")
                 .Help("Latency of database statements by operation.")
@@ -185,6 +191,7 @@ Metrics::MethodSeries* Metrics::CreateSeriesLocked(const std::string& full_metho
     series->handled[c] = &handled_.Add(labels);
   }
   series->seconds = &handling_seconds_.Add(base, LatencyBuckets());
+  series->shed = &shed_.Add({{"grpc_service", series->service}, {"grpc_method", series->method}});
   auto* raw = series.get();
   series_[full_method] = std::move(series);
   return raw;
@@ -246,20 +253,34 @@ void Metrics::OnPoolState(int in_use, int idle, int max) {
 
 void Metrics::OnTransactionRetry() { tx_retries_.Increment(); }
 
+namespace {
+// "/pkg.Service/Method" -> {"pkg.Service", "Method"}; {"unknown", "unknown"} otherwise.
+std::pair<std::string, std::string> SplitMethodPath(absl::string_view method_path) {
+  absl::string_view path = absl::StripPrefix(method_path, "/");
+  size_t slash = path.find('/');
+  if (slash == absl::string_view::npos) return {"unknown", "unknown"};
+  return {std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
+}
+}  // namespace
+
 void Metrics::RecordDenied(absl::string_view method_path, bool known_method, absl::string_view reason) {
   // Label values come only from the access matrix, never from what a client sent.
-  std::string service = "unknown", method = "unknown";
-  if (known_method) {
-    absl::string_view path = absl::StripPrefix(method_path, "/");
-    size_t slash = path.find('/');
-    if (slash != absl::string_view::npos) {
-      service = std::string(path.substr(0, slash));
-      method = std::string(path.substr(slash + 1));
-    }
-  }
+  auto [service, method] =
+      known_method ? SplitMethodPath(method_path) : std::pair<std::string, std::string>{"unknown", "unknown"};
   std::lock_guard<std::mutex> lock(mu_);
   auth_denied_.Add({{"grpc_service", service}, {"grpc_method", method}, {"reason", std::string(reason)}})
       .Increment();
+}
+
+void Metrics::RecordShed(absl::string_view method_path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = series_.find(method_path);  // every registered method has its series at 0
+  if (it != series_.end()) {
+    it->second->shed->Increment();
+    return;
+  }
+  auto [service, method] = SplitMethodPath(method_path);
+  shed_.Add({{"grpc_service", service}, {"grpc_method", method}}).Increment();
 }
 
 namespace {
@@ -273,11 +294,14 @@ std::string NewRequestId() {
 
 class CallInterceptor final : public grpc::experimental::Interceptor {
  public:
-  CallInterceptor(Metrics* metrics, grpc::experimental::ServerRpcInfo* info)
+  CallInterceptor(Metrics* metrics, Admission* admission, grpc::experimental::ServerRpcInfo* info)
       : metrics_(metrics),
         info_(info),
         series_(metrics->SeriesFor(info->method(), info->type())),
-        start_(std::chrono::steady_clock::now()) {}
+        start_(std::chrono::steady_clock::now()) {
+    if (admission && info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY && !IsProbe())
+      running_ = Admission::Running(admission);
+  }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
@@ -321,9 +345,7 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
                           code == grpc::StatusCode::UNAVAILABLE ||
                           code == grpc::StatusCode::DATA_LOSS;
       // Probes arrive every few seconds from Kubernetes; their lines would drown the rest.
-      bool probe = series_->service == "grpc.health.v1.Health" ||
-                   series_->service.rfind("grpc.reflection.", 0) == 0;
-      log::Level level = server_fault ? log::Level::kWarn : probe ? log::Level::kDebug : log::Level::kInfo;
+      log::Level level = server_fault ? log::Level::kWarn : IsProbe() ? log::Level::kDebug : log::Level::kInfo;
       if (log::Enabled(level)) {
         log::Write(level, "rpc",
                    {{"method", series_->full_method},
@@ -337,31 +359,39 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
   }
 
  private:
+  // Health checks and reflection: not the service's own calls.
+  bool IsProbe() const {
+    return series_->service == "grpc.health.v1.Health" || series_->service.rfind("grpc.reflection.", 0) == 0;
+  }
+
   Metrics* metrics_;
   grpc::experimental::ServerRpcInfo* info_;
   Metrics::MethodSeries* series_;
   std::chrono::steady_clock::time_point start_;
   std::string request_id_;
   bool received_message_ = false;
+  Admission::Running running_;  // held until the call ends (the interceptor dies with it)
 };
 
 class CallInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit CallInterceptorFactory(Metrics* metrics) : metrics_(metrics) {}
+  CallInterceptorFactory(Metrics* metrics, Admission* admission) : metrics_(metrics), admission_(admission) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new CallInterceptor(metrics_, info);
+    return new CallInterceptor(metrics_, admission_, info);
   }
 
  private:
   Metrics* metrics_;
+  Admission* admission_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> Metrics::InterceptorFactory() {
-  return std::make_unique<CallInterceptorFactory>(this);
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> Metrics::InterceptorFactory(
+    Admission* admission) {
+  return std::make_unique<CallInterceptorFactory>(this, admission);
 }
 
 }  // namespace kefu

@@ -22,6 +22,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "kefu/admission.h"
 #include "kefu/db/db.h"
 
 namespace google::protobuf {
@@ -76,8 +77,13 @@ class Metrics : public db::Observer {
 
   // A call refused by authentication or the role matrix (security/authenticator.h).
   void RecordDenied(absl::string_view method_path, bool known_method, absl::string_view reason);
+  // A call of a known method refused because the server was full (admission.h).
+  void RecordShed(absl::string_view method_path);
 
-  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory();
+  // The per-call interceptor: counters and latency, the request id, the call's log line,
+  // and, with admission, the call's place in the count of calls in flight.
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory(
+      Admission* admission = nullptr);
 
  private:
   MethodSeries* CreateSeriesLocked(const std::string& full_method, absl::string_view type);
@@ -97,6 +103,7 @@ class Metrics : public db::Observer {
   prometheus::Counter& acquire_failures_;
   prometheus::Counter& tx_retries_;
   prometheus::Family<prometheus::Counter>& auth_denied_;
+  prometheus::Family<prometheus::Counter>& shed_;
   std::map<std::string, prometheus::Histogram*, std::less<>> query_seconds_;
   std::map<std::string, prometheus::Counter*, std::less<>> query_errors_;
 

@@ -36,6 +36,9 @@ ABSL_FLAG(int, db_lock_wait_timeout_s, 5, "InnoDB lock wait timeout per statemen
 ABSL_FLAG(bool, migrate, true, "Apply the service's schema migrations at startup.");
 ABSL_FLAG(int, max_threads, 1024,
           "Cap on gRPC server threads, so on calls in flight; beyond it calls are refused with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_calls_in_flight, 128,
+          "Unary calls run at once; beyond it new calls are refused at once with RESOURCE_EXHAUSTED "
+          "(SERVER_OVERLOADED) before they take a thread (0: no limit but --max_threads).");
 ABSL_FLAG(int, min_pollers, 2,
           "Server threads kept waiting for new calls; a call that finds fewer starts another thread.");
 ABSL_FLAG(int, max_pollers, 16,
@@ -128,6 +131,7 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
   o.db.lock_wait_timeout = absl::Seconds(absl::GetFlag(FLAGS_db_lock_wait_timeout_s));
   o.migrate = absl::GetFlag(FLAGS_migrate);
   o.max_threads = absl::GetFlag(FLAGS_max_threads);
+  o.max_calls_in_flight = absl::GetFlag(FLAGS_max_calls_in_flight);
   o.min_pollers = std::max(1, absl::GetFlag(FLAGS_min_pollers));
   o.max_pollers = std::max(o.min_pollers, absl::GetFlag(FLAGS_max_pollers));
   o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -196,7 +200,8 @@ ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& def
   return o;
 }
 
-Server::Server(ServerOptions options) : options_(std::move(options)) {
+Server::Server(ServerOptions options)
+    : options_(std::move(options)), admission_(options_.max_calls_in_flight) {
   if (options_.clock_offset == absl::ZeroDuration()) clock_ = std::make_unique<SystemClock>();
   else clock_ = std::make_unique<OffsetClock>(options_.clock_offset);
   // Without /metrics nobody reads them: calls and database statements skip the counting.
@@ -209,6 +214,18 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
 }
 
 Server::~Server() { Shutdown(); }
+
+void Server::LogShedding() {
+  // A line per refused call would cost more than the refusal: one line every 10 s at most.
+  shed_since_log_.fetch_add(1, std::memory_order_relaxed);
+  int64_t now = absl::ToUnixSeconds(absl::Now());
+  int64_t last = shed_logged_at_s_.load(std::memory_order_relaxed);
+  if (now - last < 10 || !shed_logged_at_s_.compare_exchange_strong(last, now)) return;
+  log::Warn("server full: refusing calls",
+            {{"refused_since_last_line", shed_since_log_.exchange(0)},
+             {"running", admission_.running()},
+             {"max_calls_in_flight", admission_.max_in_flight()}});
+}
 
 void Server::AddService(grpc::Service* service, const char* full_name) {
   const auto* descriptor =
@@ -251,11 +268,18 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
   security::SetCallVerifiers(verifiers);
   auto credentials = security::MakeServerCredentials(options_.transport);
   credentials->SetAuthMetadataProcessor(std::make_shared<security::Authenticator>(
-      verifiers, [this](absl::string_view method, absl::string_view reason) {
+      verifiers,
+      [this](absl::string_view method, absl::string_view reason) {
+        if (reason == "overloaded") {
+          metrics_.RecordShed(method);
+          LogShedding();
+          return;
+        }
         metrics_.RecordDenied(method, reason != "unknown_method", reason);
         log::Warn("call refused", {{"method", reason == "unknown_method" ? "unknown" : method},
                                    {"reason", reason}});
-      }));
+      },
+      &admission_));
 
   grpc::ServerBuilder builder;
   std::string address = absl::StrCat(options_.listen_host, ":", options_.grpc_port);
@@ -268,7 +292,7 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, options_.min_pollers);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options_.max_pollers);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(metrics_.InterceptorFactory());
+  interceptors.push_back(metrics_.InterceptorFactory(&admission_));
   interceptors.push_back(audit_->InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 

@@ -11,7 +11,7 @@
   method and code, the server-fault ratio with exactly the codes Unknown,
   Internal, Unavailable, DataLoss and DeadlineExceeded, p50 and p99 latency from
   the histogram, the DB pool and query latency, and refused calls by reason
-  (kefu_auth_denied_total);
+  (kefu_auth_denied_total) and calls shed when the server is full (kefu_server_shed_total);
 - the business dashboard has a panel for each figure of issue 8;
 - every metric a query uses is one the code registers (common/, services/).
 Whether each query returns data is live_test.sh's part. Prints 'N passed, N failed'.
@@ -127,6 +127,7 @@ def main():
             ("DB query latency", r"query latency", r"histogram_quantile\(0\.\d+, .*kefu_db_query_duration_seconds_bucket"),
             ("database up", r"database up", r"kefu_db_up"),
             ("refused calls by reason", r"refused", r"by \([^)]*reason[^)]*\) \(rate\(kefu_auth_denied_total"),
+            ("calls shed when the server is full", r"shed", r"rate\(kefu_server_shed_total"),
         ]
         for what, title, expr in wanted:
             result(find_panel(red, title, expr), f"RED: no panel for {what}")

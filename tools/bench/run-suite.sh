@@ -6,16 +6,17 @@
 # pool size; fdatasync in the database's data directory) and the service calls at
 # concurrency 1 and 8, then GetCustomer open-loop at half the closed-loop c=8 rate, the
 # cost of metrics (servers with and without them, alternately), a sweep of pool sizes,
-# the server's memory idle and after a million calls, and GetCustomer at ten times its
-# peak (overload); prints one table with the ratios to the floors, the statements
+# the server's memory idle and after a million calls, and GetCustomer at two and ten
+# times its peak (overload); prints one table with the ratios to the floors, the statements
 # prepared per run and those figures.
 # Results (one JSON per run, summary.tsv, table.txt) stay in <build_dir>/bench-results.
 #
 # With `soak` (make reliability), instead: the peak of GetCustomer and CreateCustomer at 8
 # in flight, then both in open loop at once, each at a quarter of its own peak (half the
 # server's capacity together), window after window,
-# with the server's resident memory after each; fails on any error or on its anonymous
-# memory (heap and stacks) growing more than 10% from the first window to the last.
+# with the server's resident memory after each; fails on any error, on more than 0.1% of
+# the calls refused (RESOURCE_EXHAUSTED: the server full during a stall), or on its
+# anonymous memory (heap and stacks) growing more than 10% from the first window to the last.
 #
 # usage: tools/bench/run-suite.sh <build_dir> [soak]
 # env:   KEFU_BENCH_DURATION (default 10s), KEFU_BENCH_WARMUP (1s), KEFU_BENCH_POOL (16),
@@ -192,7 +193,7 @@ if [ "${2:-}" = soak ]; then
       { w = int((NR + 1) / 2)
         printf "%-7d %-16s %9d %6d %9.1f %8.3f %8.3f %8.3f %10s %10s %8s\n", w, $1, $5, $6, $7, $8 / 1000,
           $10 / 1000, $11 / 1000, rss[w], anon[w], thr[w]
-        errors += $6; p99[$1, w] = $10; last = w }
+        errors += $6 - $18; refused += $18; calls += $5; p99[$1, w] = $10; last = w }
       END {
         split("get_customer create_customer", names, " ")
         print ""
@@ -205,8 +206,10 @@ if [ "${2:-}" = soak ]; then
         growth = (anon[last] - anon[1]) / anon[1] * 100
         printf "anonymous memory: %d kB after window 1, %d kB after window %d: %+.1f%%\n", anon[1], anon[last], last,
           growth
-        printf "errors: %d\n", errors
-        if (errors > 0 || growth > 10) { print "SOAK FAILED"; exit 1 }
+        # A stall of the host longer than --max_calls_in_flight calls (128: some 40 ms at
+        # this rate) is shed rather than queued; a refusal rate that matters is not.
+        printf "errors: %d; refused (server full): %d of %d calls\n", errors, refused, calls
+        if (errors > 0 || refused > calls / 1000 || growth > 10) { print "SOAK FAILED"; exit 1 }
         print "soak passed"
       }' "$out/soak.tsv"
   } | tee "$out/soak.txt"
@@ -270,19 +273,28 @@ million_calls=$(awk -F'\t' '{ print $5 }' "$out/million.tsv")
 million_rss=$(rss_kb)
 million_anon=$(anon_kb)
 
-# Overload: GetCustomer offered at ten times its c=8 peak. The server runs at most
-# --max_threads calls at once and refuses the rest at once (RESOURCE_EXHAUSTED); what it
-# answers should stay near its peak instead of collapsing. Its own summary file: the
-# refusals are the expected outcome here, not errors of the suite.
-over=$((peak * 10))
+# Overload: GetCustomer offered at two and at ten times its c=8 peak. The server runs at
+# most --max_calls_in_flight calls at once and refuses the next ones in the auth step,
+# before they take a thread (RESOURCE_EXHAUSTED); what it answers should stay near its
+# peak, and the refusals should be quick. Its own summary file: the refusals are the
+# expected outcome here, not errors of the suite. Threads and resident size are sampled
+# every 0.1 s.
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$pid/status"; }
 threads_idle=$(threads)
-(while sleep 0.1; do threads; done) >"$out/overload-threads.txt" 2>/dev/null &
-threads_sampler=$!
-run get_customer open overload --rate="$over" --concurrency="$pool" --max_in_flight=2000 --client_threads=2 \
-  --summary="$out/overload.tsv"
-kill "$threads_sampler" 2>/dev/null || true
-threads_max=$(sort -n "$out/overload-threads.txt" | tail -1)
+: >"$out/overload.tsv"
+: >"$out/overload-server.tsv"
+for factor in 2 10; do
+  (while sleep 0.1; do
+    awk '/^Threads:/ { t = $2 } /^VmRSS:/ { r = $2 } END { print t "\t" r }' "/proc/$pid/status"
+  done) >"$out/overload-$factor-server.txt" 2>/dev/null &
+  sampler=$!
+  run get_customer open "overload-$factor" --rate="$((peak * factor))" --concurrency="$pool" --max_in_flight=2000 \
+    --client_threads=2 --summary="$out/overload.tsv"
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  awk -F'\t' -v f="$factor" '$1 > t { t = $1 } $2 > r { r = $2 } END { print f "\t" t "\t" r }' \
+    "$out/overload-$factor-server.txt" >>"$out/overload-server.tsv"
+done
 
 cores=$(nproc)
 {
@@ -364,18 +376,20 @@ cores=$(nproc)
       }
     }' "$out/summary.tsv"
   echo
-  awk -F'\t' -v peak="$peak" -v idle="$threads_idle" -v most="$threads_max" '{
+  awk -F'\t' -v peak="$peak" -v idle="$threads_idle" -v after_rss="$(rss_kb)" '
+    FNR == NR { most_threads[FNR] = $2; most_rss[FNR] = $3; factor[FNR] = $1; next }
+    {
       ok_rate = $5 > 0 ? $7 * $15 / $5 : 0; refused_rate = $5 > 0 ? $7 * $18 / $5 : 0
-      printf "overload: GetCustomer offered at %d/s (10 x the c=8 peak of %d/s), up to 2,000 calls outstanding\n",
-        $4, peak
+      printf "overload: GetCustomer offered at %d/s (%d x the c=8 peak of %d/s), up to 2,000 calls outstanding\n",
+        $4, factor[FNR], peak
       printf "  answered OK   %8.1f/s = %.2f of the peak; from send p50 %.3f ms, p99 %.3f ms\n", ok_rate,
         (peak > 0 ? ok_rate / peak : 0), $16 / 1000, $17 / 1000
       printf "  refused       %8.1f/s (RESOURCE_EXHAUSTED or UNAVAILABLE); from send p50 %.3f ms, p99 %.3f ms\n",
         refused_rate, $19 / 1000, $20 / 1000
       printf "  other errors  %8d\n", $6 - $18
-      printf "  server threads: %d idle, at most %d during the overload (--max_threads caps the calls run at once)\n",
-        idle, most
-    }' "$out/overload.tsv"
+      printf "  server: %d threads idle, at most %d during the run; resident %.1f MB at most (%.1f MB after)\n",
+        idle, most_threads[FNR], most_rss[FNR] / 1024, after_rss / 1024
+    }' "$out/overload-server.tsv" "$out/overload.tsv"
   echo
   # Metrics on / off: median of the three rounds of each (lines alternate on, off).
   awk -F'\t' '

@@ -108,6 +108,14 @@ grpc::Status Authenticator::Process(const InputMetadata& md, grpc::AuthContext* 
                 ToGrpcStatus(MakeError(absl::StatusCode::kPermissionDenied, "METHOD_NOT_ALLOWED",
                                        "this method is not open to any caller")));
   if (policy->access == Access::kPublic) return grpc::Status::OK;
+  // Before the token: a refusal under overload should cost as little as possible.
+  if (admission_ && !admission_->Admit())
+    return Deny(method, "overloaded",
+                ToGrpcStatus(MakeError(
+                    absl::StatusCode::kResourceExhausted, "SERVER_OVERLOADED",
+                    absl::StrCat("server overloaded: ", admission_->running() + admission_->pending(),
+                                 " calls in flight (--max_calls_in_flight ", admission_->max_in_flight(),
+                                 "); retry with backoff"))));
 
   auto id = ResolveIdentity(md, verifiers_, now_());
   if (!id.ok())

@@ -4,6 +4,7 @@
 // call. Runs on every listener (TLS, or loopback-only plaintext in development).
 //
 //   1. the method must be in the matrix (access_policy.h); health checks need nothing
+//   1b. the server must have room for the call (admission.h)   -> else RESOURCE_EXHAUSTED
 //   2. the bearer token must verify (tokens.h)          -> else UNAUTHENTICATED
 //   3. one of its roles must be allowed for the method  -> else PERMISSION_DENIED
 //   4. handlers learn who is calling through CallerFrom(), which resolves the same
@@ -29,6 +30,7 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "kefu/admission.h"
 #include "kefu/security/tokens.h"
 
 namespace kefu::security {
@@ -63,11 +65,15 @@ std::optional<CallIdentity> IdentityOf(const Metadata& md);
 class Authenticator final : public grpc::AuthMetadataProcessor {
  public:
   // on_denied(method, reason) counts and logs refusals; reason is "unauthenticated",
-  // "permission_denied" or "unknown_method".
+  // "permission_denied", "unknown_method" or "overloaded" (admission refused it).
   using DeniedHook = std::function<void(absl::string_view method, absl::string_view reason)>;
-  Authenticator(Verifiers verifiers, DeniedHook on_denied,
+  // admission: null admits every call.
+  Authenticator(Verifiers verifiers, DeniedHook on_denied, Admission* admission = nullptr,
                 std::function<absl::Time()> now = [] { return absl::Now(); })
-      : verifiers_(std::move(verifiers)), on_denied_(std::move(on_denied)), now_(std::move(now)) {}
+      : verifiers_(std::move(verifiers)),
+        on_denied_(std::move(on_denied)),
+        admission_(admission),
+        now_(std::move(now)) {}
 
   // Verification is CPU only (one RSA verify); run inline, not on a thread hop.
   bool IsBlocking() const override { return false; }
@@ -79,6 +85,7 @@ class Authenticator final : public grpc::AuthMetadataProcessor {
   grpc::Status Deny(absl::string_view method, absl::string_view reason, grpc::Status status);
   Verifiers verifiers_;
   DeniedHook on_denied_;
+  Admission* admission_;
   std::function<absl::Time()> now_;
 };
 
