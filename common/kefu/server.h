@@ -65,8 +65,8 @@ struct ServerOptions {
   // take a thread (admission.h); <= 0: only max_threads limits them. Most of them wait
   // for one of the pool's connections, so this is the length of that queue: 128 holds
   // about 20 ms of GetCustomer's peak on two cores. At twice the peak offered it kept
-  // the answered rate and cut their latency from 207 to 32 ms (p50) and the server's
-  // size from 246 to 89 MB against no limit (README, Overload).
+  // the answered rate and cut their latency from 207 to 26 ms (p50) and the server's
+  // size from 240 to 88 MB against no limit (README, Overload).
   int max_calls_in_flight = 128;
   // gRPC's sync server runs each call on the thread that picked it up and starts a new
   // waiting thread when fewer than min_pollers are left; after the call, the thread
