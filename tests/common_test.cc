@@ -239,6 +239,16 @@ TEST(Admission, ForgetsAdmissionsThatNeverRanAfterItsWindow) {
   EXPECT_FALSE(admission.Admit());
 }
 
+TEST(Admission, AskingForRoomTakesNone) {
+  int64_t now = 1'000'000'000;
+  Admission admission(1, [&now] { return now; });
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(admission.HasRoom());
+  EXPECT_EQ(admission.pending(), 0) << "a call refused after the first check (a bad token) holds no place";
+  ASSERT_TRUE(admission.Admit());
+  EXPECT_FALSE(admission.HasRoom());
+  EXPECT_FALSE(admission.Admit());
+}
+
 TEST(Admission, ZeroMeansNoLimit) {
   Admission admission(0);
   for (int i = 0; i < 10000; ++i) ASSERT_TRUE(admission.Admit());

@@ -621,12 +621,13 @@ TEST_F(ReliabilitySystem, HeldLockEndsCallsAtTheirDeadlineAndThePoolRecovers) {
 
 // ---- overload ----
 
-// The value of the series of kefu_server_shed_total for method, 0 when absent.
-double ShedCount(int metrics_port, absl::string_view method) {
+// The value of the series of a per-method counter (kefu_server_shed_total,
+// grpc_server_started_total) for method, 0 when absent.
+double MethodCounter(int metrics_port, absl::string_view metric, absl::string_view method) {
   auto text = testing::HttpGet(metrics_port, "/metrics");
   if (!text.ok()) return -1;
   for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-    if (!absl::StartsWith(line, "kefu_server_shed_total{") ||
+    if (!absl::StartsWith(line, absl::StrCat(metric, "{")) ||
         !absl::StrContains(line, absl::StrCat("grpc_method=\"", method, "\"")))
       continue;
     double value = 0;
@@ -646,6 +647,24 @@ TEST_F(ReliabilitySystem, FullServerRefusesNewCallsAtOnceAndServesAgain) {
   ASSERT_TRUE(CreateCustomer(*stub, "full", 0, &id).ok());
   const int metrics_port = S("customers").metrics_port;
 
+  // Calls refused for their token take no place: right after more of them than the
+  // limit, a valid call is served.
+  for (int i = 0; i < 6; ++i) {
+    grpc::ClientContext bad;
+    bad.AddMetadata("authorization", "Bearer not-a-token");
+    cpb::GetCustomerRequest req;
+    req.set_customer_id(id);
+    cpb::Customer ignored;
+    EXPECT_EQ(stub->GetCustomer(&bad, req, &ignored).error_code(), StatusCode::UNAUTHENTICATED);
+  }
+  {
+    cpb::GetCustomerRequest req;
+    req.set_customer_id(id);
+    cpb::Customer got;
+    grpc::Status s = stub->GetCustomer(Ctx().get(), req, &got);
+    EXPECT_TRUE(s.ok()) << "a valid call after refused ones: " << s.error_message();
+  }
+
   // Three calls that wait on a row lock held here fill the server; each sets another
   // tier, so that all three succeed whatever order they run in.
   auto lock = LockCustomerRow(id);
@@ -664,8 +683,12 @@ TEST_F(ReliabilitySystem, FullServerRefusesNewCallsAtOnceAndServesAgain) {
     });
   }
   absl::Time end = absl::Now() + absl::Seconds(4);
-  while (HandlersRunning(metrics_port) < 3 && absl::Now() < end) absl::SleepFor(absl::Milliseconds(20));
-  ASSERT_EQ(HandlersRunning(metrics_port), 3);
+  int64_t running = HandlersRunning(metrics_port);
+  while (running < 3 && absl::Now() < end) {
+    absl::SleepFor(absl::Milliseconds(20));
+    running = HandlersRunning(metrics_port);
+  }
+  ASSERT_GE(running, 3);
 
   cpb::GetCustomerRequest get;
   get.set_customer_id(id);
@@ -678,10 +701,11 @@ TEST_F(ReliabilitySystem, FullServerRefusesNewCallsAtOnceAndServesAgain) {
   int64_t not_created = 0;
   grpc::Status refused_write = CreateCustomer(*stub, "full-refused", 0, &not_created);
   EXPECT_EQ(refused_write.error_code(), StatusCode::RESOURCE_EXHAUSTED) << refused_write.error_message();
-  EXPECT_EQ(ShedCount(metrics_port, "GetCustomer"), 1);
-  EXPECT_EQ(ShedCount(metrics_port, "CreateCustomer"), 1);
-  // Refused before any handler: none of them was started or counted as handled.
-  EXPECT_EQ(HandlersRunning(metrics_port), 3);
+  EXPECT_EQ(MethodCounter(metrics_port, "kefu_server_shed_total", "GetCustomer"), 1);
+  EXPECT_EQ(MethodCounter(metrics_port, "kefu_server_shed_total", "CreateCustomer"), 1);
+  // Refused before any handler: neither was started (each had been once, before).
+  EXPECT_EQ(MethodCounter(metrics_port, "grpc_server_started_total", "GetCustomer"), 1);
+  EXPECT_EQ(MethodCounter(metrics_port, "grpc_server_started_total", "CreateCustomer"), 1);
   auto health = probe::CheckHealth(S("customers").channel, "", absl::Seconds(2));
   EXPECT_TRUE(health.ok() && *health == probe::HealthState::kServing)
       << "health checks must pass while the server is full";

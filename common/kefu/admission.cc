@@ -16,14 +16,23 @@ Admission::Admission(int max_in_flight, std::function<int64_t()> now_ns)
   window_start_ns_ = now_ns_();
 }
 
-bool Admission::Admit() {
+bool Admission::HasRoom() {
   if (max_ <= 0) return true;
   int64_t now = now_ns_();
   int64_t start = window_start_ns_.load(std::memory_order_relaxed);
   if (now - start >= kPendingWindowNs && window_start_ns_.compare_exchange_strong(start, now))
     pending_.store(0, std::memory_order_relaxed);
-  if (running() + pending() >= max_) return false;
-  pending_.fetch_add(1, std::memory_order_relaxed);
+  return running() + pending() < max_;
+}
+
+bool Admission::Admit() {
+  if (!HasRoom()) return false;
+  if (max_ <= 0) return true;
+  // Checked and taken in one step: the auth step runs on several threads at once.
+  int p = pending_.load(std::memory_order_relaxed);
+  do {
+    if (running() + p >= max_) return false;
+  } while (!pending_.compare_exchange_weak(p, p + 1, std::memory_order_relaxed));
   return true;
 }
 

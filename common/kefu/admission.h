@@ -12,12 +12,14 @@
 // in metrics.cc holds a Running for each) plus the calls admitted but not dispatched yet.
 // The second part matters because gRPC authenticates a whole batch of arriving calls
 // before any of them reaches a thread. It is only an estimate: a call admitted and then
-// cancelled before dispatch is never seen again, so admissions are forgotten after
-// kPendingWindow (each Admit starts a new window once the last is that old). A burst
-// can so overshoot the limit by one window's admissions; --max_threads stays the hard cap.
+// cancelled before dispatch is never seen again, so the pending count starts again from
+// zero every kPendingWindowNs (at the first Admit after that long), and an admission is
+// forgotten within 50 ms. A burst can so overshoot the limit by one window's admissions;
+// --max_threads stays the hard cap.
 //
-// Streams are not counted (a WatchAlerts would hold its place for hours) but are refused
-// like any call while the server is full; health checks and reflection never are.
+// Running streams are not counted (a WatchAlerts would hold its place for hours): a new
+// one is refused like any call while the server is full, and counts as pending until its
+// window ends. Health checks are never refused.
 
 #include <atomic>
 #include <cstdint>
@@ -34,7 +36,12 @@ class Admission {
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
 
-  // Admits a new call (counted as pending until it runs), or false when the server is full.
+  // Whether a new call would be admitted now: the cheap first check, before the call's
+  // token is verified.
+  bool HasRoom();
+  // Admits a call that passed its checks (counted as pending until it runs), or false
+  // when the server is full. Called only for calls that will be dispatched, so that
+  // refused calls (a bad token) never take a place.
   bool Admit();
   int running() const { return running_.load(std::memory_order_relaxed); }
   int pending() const { return pending_.load(std::memory_order_relaxed); }

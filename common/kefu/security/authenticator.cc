@@ -28,6 +28,15 @@ std::vector<std::string> AllowedRoles(const MethodPolicy& policy) {
 
 }  // namespace
 
+grpc::Status Authenticator::Overloaded(absl::string_view method) {
+  return Deny(method, "overloaded",
+              ToGrpcStatus(MakeError(
+                  absl::StatusCode::kResourceExhausted, "SERVER_OVERLOADED",
+                  absl::StrCat("server overloaded: ", admission_->running() + admission_->pending(),
+                               " calls in flight (--max_calls_in_flight ", admission_->max_in_flight(),
+                               "); retry with backoff"))));
+}
+
 grpc::Status Authenticator::Deny(absl::string_view method, absl::string_view reason,
                                  grpc::Status status) {
   if (on_denied_) on_denied_(method, reason);
@@ -108,22 +117,20 @@ grpc::Status Authenticator::Process(const InputMetadata& md, grpc::AuthContext* 
                 ToGrpcStatus(MakeError(absl::StatusCode::kPermissionDenied, "METHOD_NOT_ALLOWED",
                                        "this method is not open to any caller")));
   if (policy->access == Access::kPublic) return grpc::Status::OK;
-  // Before the token: a refusal under overload should cost as little as possible.
-  if (admission_ && !admission_->Admit())
-    return Deny(method, "overloaded",
-                ToGrpcStatus(MakeError(
-                    absl::StatusCode::kResourceExhausted, "SERVER_OVERLOADED",
-                    absl::StrCat("server overloaded: ", admission_->running() + admission_->pending(),
-                                 " calls in flight (--max_calls_in_flight ", admission_->max_in_flight(),
-                                 "); retry with backoff"))));
+  // Checked before the token, so that a refusal under overload costs as little as
+  // possible; the place is taken only once the call has passed every check.
+  if (admission_ && !admission_->HasRoom()) return Overloaded(method);
 
   auto id = ResolveIdentity(md, verifiers_, now_());
   if (!id.ok())
     return Deny(method, "unauthenticated",
                 ToGrpcStatus(MakeError(absl::StatusCode::kUnauthenticated, "UNAUTHENTICATED",
                                        id.status().message())));
-  for (const auto& role : id->token_roles)
-    if (policy->Allows(role)) return grpc::Status::OK;
+  for (const auto& role : id->token_roles) {
+    if (!policy->Allows(role)) continue;
+    if (admission_ && !admission_->Admit()) return Overloaded(method);
+    return grpc::Status::OK;
+  }
   return Deny(method, "permission_denied",
               ToGrpcStatus(MakeError(absl::StatusCode::kPermissionDenied, "ROLE_NOT_ALLOWED",
                                      absl::StrCat("role matrix: ", method, " needs one of: ",

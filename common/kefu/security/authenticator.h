@@ -5,6 +5,7 @@
 //
 //   1. the method must be in the matrix (access_policy.h); health checks need nothing
 //   1b. the server must have room for the call (admission.h)   -> else RESOURCE_EXHAUSTED
+//       (checked again, and the place taken, once 2 and 3 have passed)
 //   2. the bearer token must verify (tokens.h)          -> else UNAUTHENTICATED
 //   3. one of its roles must be allowed for the method  -> else PERMISSION_DENIED
 //   4. handlers learn who is calling through CallerFrom(), which resolves the same
@@ -83,6 +84,7 @@ class Authenticator final : public grpc::AuthMetadataProcessor {
 
  private:
   grpc::Status Deny(absl::string_view method, absl::string_view reason, grpc::Status status);
+  grpc::Status Overloaded(absl::string_view method);
   Verifiers verifiers_;
   DeniedHook on_denied_;
   Admission* admission_;
