@@ -13,7 +13,7 @@
 // The second part matters because gRPC authenticates a whole batch of arriving calls
 // before any of them reaches a thread. It is only an estimate: a call admitted and then
 // cancelled before dispatch is never seen again, so the pending count starts again from
-// zero every kPendingWindowNs (at the first Admit after that long), and an admission is
+// zero every kPendingWindowNs (at the first check after that long), and an admission is
 // forgotten within 50 ms. A burst can so overshoot the limit by one window's admissions;
 // --max_threads stays the hard cap.
 //

@@ -38,7 +38,7 @@ ABSL_FLAG(int, max_threads, 1024,
           "Cap on gRPC server threads, so on calls in flight; beyond it calls are refused with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_calls_in_flight, 128,
           "Unary calls run at once; beyond it new calls are refused at once with RESOURCE_EXHAUSTED "
-          "(SERVER_OVERLOADED) before they take a thread (0: no limit but --max_threads).");
+          "(\"server overloaded\") before they take a thread (0: no limit but --max_threads).");
 ABSL_FLAG(int, min_pollers, 2,
           "Server threads kept waiting for new calls; a call that finds fewer starts another thread.");
 ABSL_FLAG(int, max_pollers, 16,
