@@ -1,5 +1,7 @@
 // The storage layer against real MariaDB: pool, transactions, error mapping,
-// migrations, idempotency keys, and recovery after the server is killed.
+// migrations, idempotency keys, the outbox relay, retention purges, and recovery after
+// the server is killed.
+#include <google/protobuf/wrappers.pb.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
@@ -9,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "kefu/db/db.h"
 #include "kefu/errors.h"
+#include "kefu/outbox.h"
 #include "kefu/security/audit.h"
 #include "kefu/time_util.h"
 #include "support/test_env.h"
@@ -217,6 +220,145 @@ TEST_F(DbTest, AuditBatchesOfAnySizeAreWrittenWhole) {
   ASSERT_TRUE(row.ok() && row->has_value());
   EXPECT_EQ((*row)->Int(0), 237 + 1 + 10 + 99);
   EXPECT_EQ((*row)->Int(1), 237 + 1 + 10 + 99);
+}
+
+// `n` messages for `target` in one transaction, request ids "<target>.<i>", due at `at`.
+void EnqueueMessages(Pool& pool, const std::string& target, int n, absl::Time at) {
+  absl::Status s = pool.InTransaction([&](Session& session) -> absl::Status {
+    for (int i = 0; i < n; ++i) {
+      google::protobuf::StringValue payload;
+      payload.set_value(absl::StrCat("message ", i));
+      KEFU_RETURN_IF_ERROR(outbox::Enqueue(session, target, absl::StrCat(target, ".", i), payload, at));
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+// A backlog larger than one round (50) is delivered in one tick, each message once, in
+// the order it was written; the next tick finds nothing to send.
+TEST_F(DbTest, RelayDeliversABacklogOfManyRoundsInOneTick) {
+  ASSERT_TRUE(ApplyMigrations(*pool_, {}).ok());  // creates outbox
+  const absl::Time now = absl::FromUnixSeconds(1780000000);
+  FakeClock clock(now);
+  prometheus::Registry registry;
+  outbox::Relay relay(pool_.get(), &clock, registry);
+  std::vector<std::string> received;
+  relay.Register("log", [&](const std::string& request_id, const std::string& payload) {
+    google::protobuf::StringValue v;
+    if (!v.ParseFromString(payload)) return absl::DataLossError("payload");
+    received.push_back(request_id);
+    return absl::OkStatus();
+  });
+  EnqueueMessages(*pool_, "log", 237, now);
+  auto delivered = relay.DeliverAllDue([] { return false; });
+  ASSERT_TRUE(delivered.ok()) << delivered.status();
+  EXPECT_EQ(*delivered, 237);
+  ASSERT_EQ(received.size(), 237u);
+  for (int i = 0; i < 237; ++i) EXPECT_EQ(received[i], absl::StrCat("log.", i));
+  EXPECT_EQ(relay.Pending().value_or(-1), 0);
+  EXPECT_EQ(relay.DeliverAllDue([] { return false; }).value_or(-1), 0);
+  EXPECT_EQ(received.size(), 237u);
+}
+
+// Shutdown ends the drain between rounds; a failed delivery ends it too (the receiver is
+// down: one timeout per tick, not one per message), and the failed message waits for its
+// backoff while the others go on the next tick.
+TEST_F(DbTest, RelayDrainStopsAtShutdownAndAtAFailedDelivery) {
+  ASSERT_TRUE(ApplyMigrations(*pool_, {}).ok());
+  const absl::Time now = absl::FromUnixSeconds(1780000000);
+  FakeClock clock(now);
+  prometheus::Registry registry;
+  outbox::Relay relay(pool_.get(), &clock, registry);
+  int calls = 0;
+  relay.Register("log", [&](const std::string& request_id, const std::string&) {
+    ++calls;
+    if (request_id == "log.120") return absl::UnavailableError("receiver restarting");
+    return absl::OkStatus();
+  });
+  EnqueueMessages(*pool_, "log", 200, now);
+
+  int rounds = 0;
+  auto first = relay.DeliverAllDue([&] { return ++rounds > 1; });  // shutdown after one round
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 50);
+  EXPECT_EQ(relay.Pending().value_or(-1), 150);
+
+  // Rounds 51-100 and 101-150; the second stops at log.120, the rest of it is not tried.
+  auto second = relay.DeliverAllDue([] { return false; });
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 70);
+  EXPECT_EQ(calls, 50 + 71);
+  EXPECT_EQ(relay.Pending().value_or(-1), 80);
+
+  // Next tick, before log.120 is due again: the other 79 go.
+  auto third = relay.DeliverAllDue([] { return false; });
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(*third, 79);
+  clock.Advance(absl::Seconds(2));
+  EXPECT_EQ(relay.DeliverAllDue([] { return false; }).value_or(-1), 0);  // it fails again
+  clock.Advance(absl::Seconds(5));
+  relay.Register("log", [](const std::string&, const std::string&) { return absl::OkStatus(); });
+  EXPECT_EQ(relay.DeliverAllDue([] { return false; }).value_or(-1), 1);
+  EXPECT_EQ(relay.Pending().value_or(-1), 0);
+}
+
+// Retention: request ids and delivered outbox messages older than the cut are removed,
+// batch after batch until none is left; newer ones, and messages never delivered however
+// old, stay.
+TEST_F(DbTest, RetentionPurgeRemovesEverythingOlderInBatches) {
+  ASSERT_TRUE(ApplyMigrations(*pool_, {}).ok());
+  const absl::Time old_time = absl::FromUnixSeconds(1780000000);
+  const absl::Time cut = old_time + absl::Hours(1);
+  FakeClock clock(old_time);
+  prometheus::Registry registry;
+  outbox::Relay relay(pool_.get(), &clock, registry);
+  relay.Register("log", [](const std::string&, const std::string&) { return absl::OkStatus(); });
+  EnqueueMessages(*pool_, "log", 25, old_time);
+  ASSERT_EQ(relay.DeliverAllDue([] { return false; }).value_or(-1), 25);  // delivered at old_time
+  EnqueueMessages(*pool_, "stuck", 3, old_time);                          // no handler: never delivered
+  clock.Set(cut + absl::Minutes(1));
+  EnqueueMessages(*pool_, "recent", 4, cut + absl::Minutes(1));
+  relay.Register("recent", [](const std::string&, const std::string&) { return absl::OkStatus(); });
+  ASSERT_EQ(relay.DeliverAllDue([] { return false; }).value_or(-1), 4);  // delivered after the cut
+
+  {
+    auto s = pool_->Acquire();
+    ASSERT_TRUE(s.ok());
+    for (int i = 0; i < 23; ++i)
+      ASSERT_TRUE(s->Exec("INSERT INTO idempotency_keys (scope, request_id, fingerprint, resource_id, create_time) "
+                          "VALUES ('scope', ?, 1, '', ?)",
+                          {absl::StrCat("r", i), ToSqlTime(i < 21 ? old_time : cut + absl::Minutes(1))})
+                      .ok());
+  }
+  int batches = 0;
+  auto ids = PurgeInBatches(
+      *pool_, 10,
+      [&](Session& s, int64_t limit) {
+        ++batches;
+        return PurgeRequestIds(s, cut, limit);
+      },
+      [] { return false; });
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(*ids, 21);
+  EXPECT_EQ(batches, 3);  // 10, 10, 1
+  auto sent = PurgeInBatches(
+      *pool_, 10, [&](Session& s, int64_t limit) { return outbox::PurgeDelivered(s, cut, limit); },
+      [] { return false; });
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(*sent, 25);
+  auto s = pool_->Acquire();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s->QueryOne("SELECT COUNT(*) FROM idempotency_keys"))->Int(0), 2);
+  EXPECT_EQ((*s->QueryOne("SELECT COUNT(*) FROM outbox WHERE target = 'stuck'"))->Int(0), 3);
+  EXPECT_EQ((*s->QueryOne("SELECT COUNT(*) FROM outbox WHERE target = 'recent'"))->Int(0), 4);
+  EXPECT_EQ((*s->QueryOne("SELECT COUNT(*) FROM outbox WHERE target = 'log'"))->Int(0), 0);
+
+  // Shutdown: not even one batch.
+  EXPECT_EQ(PurgeInBatches(*pool_, 10, [&](Session& s, int64_t limit) { return PurgeRequestIds(s, cut, limit); },
+                           [] { return true; })
+                .value_or(-1),
+            0);
 }
 
 TEST(DbRecovery, PoolRecoversAfterTheServerIsKilledAndRestarted) {

@@ -94,6 +94,31 @@ absl::StatusOr<int> Relay::DeliverDue(int batch) {
   return delivered;
 }
 
+absl::StatusOr<int> Relay::DeliverAllDue(const std::function<bool()>& stop, int batch) {
+  int delivered = 0;
+  for (int round = 1; !stop(); ++round) {
+    KEFU_ASSIGN_OR_RETURN(int n, DeliverDue(batch));
+    delivered += n;
+    if (n < batch) break;
+    // A long backlog: keep kefu_outbox_pending moving while it drains.
+    if (round % 20 == 0) (void)Pending();
+  }
+  return delivered;
+}
+
+void Relay::Tick(const std::function<bool()>& stop) {
+  if (auto n = DeliverAllDue(stop); !n.ok())
+    log::Warn("outbox delivery round failed", {{"error", n.status().ToString()}});
+  (void)Pending();
+}
+
+absl::StatusOr<int64_t> PurgeDelivered(db::Session& session, absl::Time older_than, int64_t limit) {
+  KEFU_ASSIGN_OR_RETURN(auto r, session.Exec("DELETE FROM outbox WHERE delivered_time IS NOT NULL "
+                                             "AND delivered_time < ? ORDER BY delivered_time LIMIT ?",
+                                             {ToSqlTime(older_than), limit}));
+  return r.affected_rows;
+}
+
 absl::StatusOr<int64_t> Relay::Pending() {
   KEFU_ASSIGN_OR_RETURN(db::Session s, pool_->Acquire());
   KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT COUNT(*) FROM outbox WHERE delivered_time IS NULL"));

@@ -37,12 +37,27 @@ absl::Status Enqueue(db::Session& session, absl::string_view target, absl::strin
 // errors too, but they are logged as errors since a retry will likely fail again.
 using Handler = std::function<absl::Status(const std::string& request_id, const std::string& payload)>;
 
+// Forgets up to `limit` messages delivered before `older_than`: a receiver remembers a
+// request id as long (--request_id_retention_h), so a redelivery after that would not be
+// recognised anyway. Messages not yet delivered are kept however old. Returns how many
+// were removed.
+absl::StatusOr<int64_t> PurgeDelivered(db::Session& session, absl::Time older_than, int64_t limit);
+
 class Relay {
  public:
   Relay(db::Pool* pool, const Clock* clock, prometheus::Registry& registry);
   void Register(const std::string& target, Handler handler);
-  // Delivers up to `batch` due messages; returns how many were delivered.
+  // Delivers up to `batch` due messages in one transaction; returns how many were delivered.
   absl::StatusOr<int> DeliverDue(int batch = 50);
+  // Delivers what is due round after round (each a DeliverDue of `batch`), until a round
+  // delivers less than a full batch (nothing more is due, or a delivery failed) or `stop`
+  // says so (shutdown). One round per tick would cap a replica at `batch` messages per
+  // --outbox_interval_ms, 50 a second, whatever the receiver's pace: complaints takes
+  // work orders thirty times faster, and the customer log fell behind for good.
+  absl::StatusOr<int> DeliverAllDue(const std::function<bool()>& stop, int batch = 50);
+  // The relay task's tick: DeliverAllDue, a warning if a round failed, and the pending
+  // gauge refreshed.
+  void Tick(const std::function<bool()>& stop);
   // Messages not yet delivered (refreshes the pending gauge).
   absl::StatusOr<int64_t> Pending();
 

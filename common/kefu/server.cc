@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "kefu/log.h"
+#include "kefu/outbox.h"
 #include "kefu/security/identity.h"
 
 ABSL_FLAG(std::string, listen_host, "0.0.0.0", "Address the gRPC and metrics listeners bind to.");
@@ -312,14 +313,22 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
   health->SetServingStatus("liveness", true);
   SetReady(false);
 
-  // Request ids (idempotent retries) are kept for the retention, then forgotten.
-  tasks_.push_back({"request-id-purge", absl::Minutes(10), [this] {
-                      auto session = pool_->Acquire();
-                      if (!session.ok()) return;
-                      auto purged = db::PurgeRequestIds(
-                          *session, absl::Now() - options_.request_id_retention, 10000);
-                      if (!purged.ok())
-                        log::Warn("request id purge failed", {{"error", purged.status().ToString()}});
+  // Request ids (idempotent retries) are kept for the retention, then forgotten, and with
+  // them the outbox messages delivered before then: their receivers no longer remember
+  // their ids. Both go in batches of 10,000 until none is left.
+  tasks_.push_back({"retention-purge", absl::Minutes(10), [this] {
+                      const absl::Time before = absl::Now() - options_.request_id_retention;
+                      const auto stop = [this] { return stopping_.load(); };
+                      auto ids = db::PurgeInBatches(
+                          *pool_, 10000,
+                          [&](db::Session& s, int64_t limit) { return db::PurgeRequestIds(s, before, limit); }, stop);
+                      if (!ids.ok()) log::Warn("request id purge failed", {{"error", ids.status().ToString()}});
+                      auto sent = db::PurgeInBatches(
+                          *pool_, 10000,
+                          [&](db::Session& s, int64_t limit) { return outbox::PurgeDelivered(s, before, limit); },
+                          stop);
+                      if (!sent.ok())
+                        log::Warn("delivered outbox purge failed", {{"error", sent.status().ToString()}});
                     }});
   // A burst of calls (a stall, an overload) runs up to max_threads handlers at once, and
   // glibc keeps what they free in its per-thread arenas: after 1,000 calls at once the

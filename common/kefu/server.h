@@ -129,6 +129,9 @@ class Server {
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_.port(); }
   bool ready() const { return ready_.load(); }
+  // True once shutdown has begun: a background task that works through a backlog checks
+  // it between batches, so that SIGTERM does not wait for the backlog.
+  bool stopping() const { return stopping_.load(); }
 
   // Blocks until SIGTERM or SIGINT, then shuts down gracefully.
   void Run();

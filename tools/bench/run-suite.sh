@@ -221,13 +221,38 @@ fi
 idle_rss=$(rss_kb)
 idle_anon=$(anon_kb)
 
+# Each work order writes a customer-log message to complaints' outbox, which its relay
+# delivers to customers in the background. After a CreateWorkOrder run the suite waits (up
+# to 10 minutes) until the relay has delivered that run's messages, so that they do not
+# load the runs after it, and records how the relay kept up: the messages, the seconds
+# over which they were written, how many were still queued when the last one was written,
+# and the seconds it took to deliver those.
+complaints_sql() {
+  mariadb --no-defaults --socket="$work/mariadb/mysqld.sock" -uroot -N -B kefu_complaints -e "$1"
+}
+: >"$out/relay.tsv"
+relay_drain() {  # LABEL FIRST_ID: the messages after FIRST_ID
+  local label=$1 first=$2 i
+  for i in $(seq 1 600); do
+    [ "$(complaints_sql "SELECT COUNT(*) FROM outbox WHERE id > $first AND delivered_time IS NULL")" = 0 ] && break
+    sleep 1
+  done
+  complaints_sql "SELECT '$label', COUNT(*), TIMESTAMPDIFF(MICROSECOND, MIN(o.create_time), e.last) / 1e6,
+      SUM(o.delivered_time > e.last), TIMESTAMPDIFF(MICROSECOND, e.last, MAX(o.delivered_time)) / 1e6,
+      SUM(o.delivered_time IS NULL)
+    FROM outbox o JOIN (SELECT MAX(create_time) AS last FROM outbox WHERE id > $first) e
+    WHERE o.id > $first GROUP BY e.last" >>"$out/relay.tsv"
+}
+
 for c in $levels; do
   # get_customer before db_point_select: its setup creates the rows the select reads.
   for w in health get_customer db_point_select create_customer db_insert disk_fsync; do
     run "$w" closed "c$c" --concurrency="$c" --fsync_dir="$work/mariadb/data"
   done
+  outbox_before=$(complaints_sql "SELECT COALESCE(MAX(id), 0) FROM outbox")
   run create_work_order closed "c$c" --concurrency="$c" --target="127.0.0.1:$complaints_port" \
     --customers_target="127.0.0.1:$grpc_port"
+  relay_drain "c$c" "$outbox_before"
 done
 rate=$(awk -F'\t' '$1 == "get_customer" && $2 == "closed" { r = $7 / 2 } END { printf "%d", (r > 1 ? r : 1) }' \
   "$out/summary.tsv")
@@ -375,6 +400,11 @@ cores=$(nproc)
               tasks_per_s[names[j], "c" c]
       }
     }' "$out/summary.tsv"
+  awk -F'\t' '
+    NR == 1 { print ""; print "customer-log relay (complaints to customers, through the outbox) after each CreateWorkOrder run:" }
+    { printf "  %-5s %7d messages written over %5.1f s (%7.1f/s); %7d queued at the last, delivered in %5.1f s" \
+             " (%7.1f/s)%s\n", $1, $2, $3, ($3 > 0 ? $2 / $3 : 0), $4, $5, ($5 > 0 ? $4 / $5 : 0),
+             ($6 > 0 ? sprintf("; %d NOT DELIVERED", $6) : "") }' "$out/relay.tsv"
   echo
   awk -F'\t' -v peak="$peak" -v idle="$threads_idle" -v after_rss="$(rss_kb)" '
     FNR == NR { most_threads[FNR] = $2; most_rss[FNR] = $3; factor[FNR] = $1; next }

@@ -229,6 +229,14 @@ absl::Status StoreRequestResponse(Session& session, absl::string_view scope,
 
 // Forgets request ids claimed before `older_than` (at most `limit` of them): a retry
 // older than that is a new request. Returns how many were removed.
-absl::StatusOr<int64_t> PurgeRequestIds(Session& session, absl::Time older_than, int limit);
+absl::StatusOr<int64_t> PurgeRequestIds(Session& session, absl::Time older_than, int64_t limit);
+
+// Runs `purge` (a DELETE of at most `limit` rows, on a pooled session) batch after batch
+// until a batch removes fewer than `batch` rows or `stop` says so (shutdown); returns how
+// many rows went. One batch per tick would fall behind any table written faster than a
+// batch per tick: 10,000 every 10 minutes is 17 writes a second.
+using PurgeBatch = std::function<absl::StatusOr<int64_t>(Session& session, int64_t limit)>;
+absl::StatusOr<int64_t> PurgeInBatches(Pool& pool, int64_t batch, const PurgeBatch& purge,
+                                       const std::function<bool()>& stop);
 
 }  // namespace kefu::db

@@ -200,11 +200,23 @@ absl::Status StoreRequestResponse(Session& session, absl::string_view scope,
       .status();
 }
 
-absl::StatusOr<int64_t> PurgeRequestIds(Session& session, absl::Time older_than, int limit) {
+absl::StatusOr<int64_t> PurgeRequestIds(Session& session, absl::Time older_than, int64_t limit) {
   KEFU_ASSIGN_OR_RETURN(auto r, session.Exec("DELETE FROM idempotency_keys WHERE create_time < ? "
                                              "ORDER BY create_time LIMIT ?",
-                                             {ToSqlTime(older_than), int64_t{limit}}));
+                                             {ToSqlTime(older_than), limit}));
   return r.affected_rows;
+}
+
+absl::StatusOr<int64_t> PurgeInBatches(Pool& pool, int64_t batch, const PurgeBatch& purge,
+                                       const std::function<bool()>& stop) {
+  int64_t removed = 0;
+  while (!stop()) {
+    KEFU_ASSIGN_OR_RETURN(Session session, pool.Acquire());
+    KEFU_ASSIGN_OR_RETURN(int64_t n, purge(session, batch));
+    removed += n;
+    if (n < batch) break;
+  }
+  return removed;
 }
 
 absl::Status CompleteRequestId(Session& session, absl::string_view scope,

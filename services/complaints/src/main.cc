@@ -54,9 +54,7 @@ int main(int argc, char** argv) {
     }
   });
   server.AddBackgroundTask("outbox", absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)), [&] {
-    auto n = relay.DeliverDue();
-    if (!n.ok()) kefu::log::Warn("outbox delivery round failed", {{"error", n.status().ToString()}});
-    (void)relay.Pending();
+    relay.Tick([&] { return server.stopping(); });
   });
   server.AddGaugeRefresher([&] { service.RefreshMetrics(); });
   server.AddBackgroundTask("classify", absl::Milliseconds(absl::GetFlag(FLAGS_classify_interval_ms)), [&] {

@@ -41,9 +41,7 @@ int main(int argc, char** argv) {
 
   server.AddService(&service, kefu::sales::v1::SalesService::service_full_name());
   server.AddBackgroundTask("outbox", absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)), [&] {
-    auto n = relay.DeliverDue();
-    if (!n.ok()) kefu::log::Warn("outbox delivery round failed", {{"error", n.status().ToString()}});
-    (void)relay.Pending();
+    relay.Tick([&] { return server.stopping(); });
   });
   // Projects created while customers was down: confirmed (or found to have no
   // customer) once it answers again; a round stops at the first call it cannot answer.
