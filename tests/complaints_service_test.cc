@@ -88,7 +88,7 @@ class ComplaintsTest : public ::testing::Test {
     metrics_ = new BusinessMetrics(registry);
     service_ = new ComplaintServiceImpl(repo_, metrics_, clock_, {*customers_channel_, absl::Seconds(2)});
     relay_ = new outbox::Relay(complaints_pool_, clock_, registry);
-    relay_->Register(clients::kCustomerLogTarget, clients::CustomerLogHandler(*customers_channel_, absl::Seconds(2)));
+    clients::RegisterCustomerLog(*relay_, *customers_channel_, absl::Seconds(2));
     complaints_server_ = StartServer(*complaints_db_, service_, pb::ComplaintService::service_full_name(), "complaints", 0,
                                      ComplaintsMigrations()).release();
     channel_ = new std::shared_ptr<grpc::Channel>(grpc::CreateChannel(

@@ -57,7 +57,7 @@ class ContractsTest : public ::testing::Test {
     service_ = new ContractServiceImpl(repo_, &server_->pool(), metrics_, clock_,
                                        {customers_->channel(), absl::Seconds(2), absl::FixedTimeZone(8 * 3600)});
     relay_ = new outbox::Relay(&server_->pool(), clock_, registry);
-    relay_->Register(clients::kCustomerLogTarget, clients::CustomerLogHandler(customers_->channel(), absl::Seconds(2)));
+    clients::RegisterCustomerLog(*relay_, customers_->channel(), absl::Seconds(2));
     server_->AddService(service_, pb::ContractService::service_full_name());
     ASSERT_TRUE(server_->Start(ContractsMigrations()).ok());
     for (int i = 0; i < 100 && !server_->ready(); ++i) absl::SleepFor(absl::Milliseconds(50));

@@ -1,13 +1,15 @@
 // The real kefu-customers binary as a separate process: health, reflection, /metrics,
 // structured logs, graceful SIGTERM, NOT_SERVING while the database is down, and
-// recovery without a restart once it is back.
+// recovery without a restart once it is back; kefuctl's log import against it.
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "kefu/db/db.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/probe.h"
 #include "support/test_env.h"
@@ -43,6 +45,7 @@ class ServiceProcess {
   }
   testing::Process& process() { return *process_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
 
  private:
@@ -104,6 +107,76 @@ TEST(CustomersBinary, ServesHealthReflectionMetricsLogsAndStopsOnSigterm) {
   EXPECT_NE(out.find("\"msg\":\"stopped\""), std::string::npos);
   // Calls without an id get one, so every log line can be correlated.
   EXPECT_EQ(out.find("\"request_id\":\"\""), std::string::npos);
+  testing::DropSchema(db);
+}
+
+// An operator appends a spreadsheet of past contacts with kefuctl: 150 rows go in two
+// calls; importing the same file again appends nothing twice; in a file whose row 120
+// names an unknown customer, the first call's 100 rows go in and kefuctl says which rows
+// did not and why.
+TEST(CustomersBinary, KefuctlImportsALogFileOnceInBatches) {
+  db::Config db = testing::CreateSchema("cust_bin_log");
+  ServiceProcess svc(db, testing::SharedDbPort());
+  ASSERT_TRUE(svc.WaitHealth(HealthState::kServing, absl::Seconds(20))) << svc.process().Output();
+  auto stub = pb::CustomerService::NewStub(svc.channel());
+  pb::CreateCustomerRequest create;
+  pb::Customer* c = create.mutable_customer();
+  c->set_kind(pb::CUSTOMER_KIND_ORGANIZATION);
+  c->set_name("导入日志公司");
+  c->set_region("华东");
+  c->set_industry("制造业");
+  c->set_owner_id("E1001");
+  c->set_department_id("D-EAST");
+  c->add_contacts()->set_phone("13900007701");
+  pb::Customer customer;
+  {
+    grpc::ClientContext ctx;
+    kefu::testing::Authorize(&ctx, "E1001", "senior_manager");
+    grpc::Status st = stub->CreateCustomer(&ctx, create, &customer);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  auto write_csv = [&](const std::string& name, int rows, int unknown_row) {
+    std::string path = absl::StrCat(::testing::TempDir(), "/", name);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << "customer_id,category,channel,time,description\r\n";
+    for (int i = 1; i <= rows; ++i)
+      out << (i == unknown_row ? int64_t{987654321} : customer.id()) << ",visit,phone,2026-03-01 09:00,"
+          << "\"回访第" << i << "次, 客户满意\"\r\n";
+    return path;
+  };
+  auto kefuctl = [&](const std::string& file, int* exit_code) {
+    testing::Process p(testing::BuildPath("tools/kefuctl/kefuctl"),
+                       {"--plaintext", absl::StrCat("--addr=127.0.0.1:", svc.grpc_port()),
+                        absl::StrCat("--token=", testing::TestToken("E1001", "senior_manager")), "customers", "log",
+                        "import", file});
+    *exit_code = p.WaitExit(30000);
+    return p.Output();
+  };
+  auto pool = db::Pool::Create(db);
+  auto visits = [&]() -> int64_t {
+    auto s = pool->Acquire();
+    if (!s.ok()) return -1;
+    auto row = s->QueryOne("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND description LIKE '回访第%'",
+                           {customer.id()});
+    return row.ok() && row->has_value() ? (*row)->Int(0) : -1;
+  };
+
+  const std::string file = write_csv("visits.csv", 150, 0);
+  int code = -1;
+  std::string out = kefuctl(file, &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("150 log entries appended"), std::string::npos) << out;
+  EXPECT_EQ(visits(), 150);
+  out = kefuctl(file, &code);  // the same file again
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(visits(), 150);
+
+  out = kefuctl(write_csv("visits-bad.csv", 130, 120), &code);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("rows 101-130"), std::string::npos) << out;
+  EXPECT_NE(out.find("NOT_FOUND"), std::string::npos) << out;
+  EXPECT_NE(out.find("requests[19]"), std::string::npos) << out;
+  EXPECT_EQ(visits(), 150 + 100);
   testing::DropSchema(db);
 }
 

@@ -729,6 +729,108 @@ TEST_F(CustomersServiceTest, LogAppendIsIdempotentAndValidated) {
   EXPECT_EQ(Stub()->AppendLogEntry(Ctx().get(), bad, &out).error_code(), StatusCode::NOT_FOUND);
 }
 
+// The other services' relays deliver customer-log messages a round at a time: one call,
+// one transaction, every request's id honoured on its own.
+TEST_F(CustomersServiceTest, BatchAppendWritesAllOrNothingAndHonoursEachRequestId) {
+  pb::Customer a = Create(NewCustomer("批量日志甲公司", 7701));
+  pb::Customer b = Create(NewCustomer("批量日志乙公司", 7702));
+  auto request = [](int64_t customer, const std::string& request_id, const std::string& what) {
+    pb::AppendLogEntryRequest r;
+    r.set_request_id(request_id);
+    r.mutable_entry()->set_customer_id(customer);
+    r.mutable_entry()->set_channel(pb::CHANNEL_SYSTEM);
+    r.mutable_entry()->set_category(pb::LOG_CATEGORY_COMPLAINT);
+    r.mutable_entry()->set_description(what);
+    return r;
+  };
+  auto count = [&](int64_t customer) {
+    return CountRows("SELECT COUNT(*) FROM customer_log WHERE customer_id = ?", {customer});
+  };
+  const int64_t a_before = count(a.id()), b_before = count(b.id());
+
+  pb::BatchAppendLogEntriesRequest batch;
+  *batch.add_requests() = request(a.id(), "complaints.log.901", "工单WO-901已受理");
+  *batch.add_requests() = request(b.id(), "complaints.log.902", "工单WO-902已受理");
+  *batch.add_requests() = request(a.id(), "complaints.log.903", "工单WO-903已升级");
+  pb::BatchAppendLogEntriesResponse first;
+  grpc::Status st = Stub()->BatchAppendLogEntries(Ctx().get(), batch, &first);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(first.entries_size(), 3);
+  EXPECT_EQ(first.entries(0).description(), "工单WO-901已受理");  // in the order of the requests
+  EXPECT_EQ(first.entries(1).customer_id(), b.id());
+  EXPECT_EQ(first.entries(2).description(), "工单WO-903已升级");
+  EXPECT_GT(first.entries(0).id(), 0);
+  EXPECT_EQ(first.entries(0).staff_id(), "E1001");  // the caller, as the entry names no one
+  EXPECT_EQ(count(a.id()), a_before + 2);
+  EXPECT_EQ(count(b.id()), b_before + 1);
+
+  // The relay's retry after a lost answer, with one new message: the first three come
+  // back as they were, the new one is appended, nothing twice.
+  *batch.add_requests() = request(b.id(), "complaints.log.904", "工单WO-904已关闭");
+  pb::BatchAppendLogEntriesResponse retry;
+  st = Stub()->BatchAppendLogEntries(Ctx().get(), batch, &retry);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(retry.entries_size(), 4);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(retry.entries(i).id(), first.entries(i).id());
+  EXPECT_EQ(retry.entries(3).description(), "工单WO-904已关闭");
+  EXPECT_EQ(count(a.id()), a_before + 2);
+  EXPECT_EQ(count(b.id()), b_before + 2);
+
+  // One unknown customer: NOT_FOUND naming its position, and nothing of the batch written.
+  pb::BatchAppendLogEntriesRequest with_unknown;
+  *with_unknown.add_requests() = request(a.id(), "complaints.log.905", "工单WO-905已受理");
+  *with_unknown.add_requests() = request(987654321, "complaints.log.906", "不存在的客户");
+  pb::BatchAppendLogEntriesResponse out;
+  st = Stub()->BatchAppendLogEntries(Ctx().get(), with_unknown, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::NOT_FOUND);
+  EXPECT_NE(st.error_message().find("requests[1]"), std::string::npos) << st.error_message();
+  EXPECT_EQ(count(a.id()), a_before + 2);
+  // ... and its request ids were not used up: the corrected batch goes in.
+  with_unknown.mutable_requests(1)->mutable_entry()->set_customer_id(b.id());
+  ASSERT_TRUE(Stub()->BatchAppendLogEntries(Ctx().get(), with_unknown, &out).ok());
+  EXPECT_EQ(count(a.id()), a_before + 3);
+  EXPECT_EQ(count(b.id()), b_before + 3);
+}
+
+TEST_F(CustomersServiceTest, BatchAppendNamesEveryBadRequest) {
+  pb::Customer c = Create(NewCustomer("批量校验公司", 7703));
+  pb::BatchAppendLogEntriesRequest empty;
+  pb::BatchAppendLogEntriesResponse out;
+  grpc::Status st = Stub()->BatchAppendLogEntries(Ctx().get(), empty, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("requests"), std::string::npos);
+
+  pb::BatchAppendLogEntriesRequest bad;
+  for (int i = 0; i < 3; ++i) {
+    auto* r = bad.add_requests();
+    r->set_request_id(absl::StrCat("visit-", i));
+    r->mutable_entry()->set_customer_id(c.id());
+    r->mutable_entry()->set_channel(pb::CHANNEL_PHONE);
+    r->mutable_entry()->set_category(pb::LOG_CATEGORY_VISIT);
+    r->mutable_entry()->set_description("回访");
+  }
+  bad.mutable_requests(0)->mutable_entry()->clear_description();
+  bad.mutable_requests(1)->set_request_id("same-id");
+  bad.mutable_requests(2)->set_request_id("same-id");
+  st = Stub()->BatchAppendLogEntries(Ctx().get(), bad, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("requests[0].entry.description"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("requests[2].request_id"), std::string::npos) << st.error_message();
+  EXPECT_EQ(st.error_message().find("requests[1].request_id:"), std::string::npos) << st.error_message();
+
+  pb::BatchAppendLogEntriesRequest too_many;
+  for (int i = 0; i < 101; ++i) {
+    *too_many.add_requests() = bad.requests(1);
+    too_many.mutable_requests(i)->set_request_id(absl::StrCat("visit-many-", i));
+  }
+  st = Stub()->BatchAppendLogEntries(Ctx().get(), too_many, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("at most 100"), std::string::npos) << st.error_message();
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND category = ?",
+                      {c.id(), static_cast<int>(pb::LOG_CATEGORY_VISIT)}),
+            0);
+}
+
 TEST_F(CustomersServiceTest, BusinessVolumeFlagsSwingsBeyondTheThreshold) {
   pb::Customer steady = Create(NewCustomer("业务平稳公司", 17));
   pb::Customer swing = Create(NewCustomer("业务波动公司", 18));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -301,6 +302,66 @@ TEST_F(DbTest, RelayDrainStopsAtShutdownAndAtAFailedDelivery) {
   relay.Register("log", [](const std::string&, const std::string&) { return absl::OkStatus(); });
   EXPECT_EQ(relay.DeliverAllDue([] { return false; }).value_or(-1), 1);
   EXPECT_EQ(relay.Pending().value_or(-1), 0);
+}
+
+// With a batch handler a round goes in one call per target. A batch the receiver refuses
+// (one bad message) goes again one by one, so only the bad message waits and the drain
+// goes on; a receiver that is down gets one call per tick, and every message backs off.
+TEST_F(DbTest, RelaySendsEachRoundAsOneBatchAndIsolatesABadMessage) {
+  ASSERT_TRUE(ApplyMigrations(*pool_, {}).ok());
+  const absl::Time now = absl::FromUnixSeconds(1780000000);
+  FakeClock clock(now);
+  prometheus::Registry registry;
+  outbox::Relay relay(pool_.get(), &clock, registry);
+  std::vector<size_t> batches;
+  std::vector<std::string> singles, delivered;
+  relay.Register(
+      "log",
+      [&](const std::string& request_id, const std::string&) {
+        singles.push_back(request_id);
+        if (request_id == "log.7") return absl::InvalidArgumentError("requests[0].entry.description: is required");
+        delivered.push_back(request_id);
+        return absl::OkStatus();
+      },
+      [&](const std::vector<outbox::Message>& messages) {
+        batches.push_back(messages.size());
+        for (const auto& m : messages)
+          if (m.request_id == "log.7") return absl::InvalidArgumentError("requests[7].entry.description: is required");
+        for (const auto& m : messages) delivered.push_back(m.request_id);
+        return absl::OkStatus();
+      });
+  EnqueueMessages(*pool_, "log", 120, now);
+  auto n = relay.DeliverAllDue([] { return false; });
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 119);
+  EXPECT_EQ(batches, (std::vector<size_t>{50, 50, 20}));  // the first refused, then one by one
+  ASSERT_EQ(singles.size(), 50u);
+  EXPECT_EQ(singles.front(), "log.0");
+  EXPECT_EQ(delivered.size(), 119u);
+  EXPECT_EQ(std::count(delivered.begin(), delivered.end(), "log.7"), 0);
+  EXPECT_EQ(relay.Pending().value_or(-1), 1);
+
+  int down_batches = 0, down_singles = 0;
+  relay.Register(
+      "down",
+      [&](const std::string&, const std::string&) {
+        ++down_singles;
+        return absl::UnavailableError("connection refused");
+      },
+      [&](const std::vector<outbox::Message>&) {
+        ++down_batches;
+        return absl::UnavailableError("connection refused");
+      });
+  EnqueueMessages(*pool_, "down", 5, now);
+  EXPECT_EQ(relay.DeliverAllDue([] { return false; }).value_or(-1), 0);
+  EXPECT_EQ(down_batches, 1);
+  EXPECT_EQ(down_singles, 0);
+  auto s = pool_->Acquire();
+  ASSERT_TRUE(s.ok());
+  auto row = s->QueryOne("SELECT COUNT(*) FROM outbox WHERE target = 'down' AND attempts = 1 AND next_attempt_time = ?",
+                         {ToSqlTime(now + outbox::Relay::Backoff(1))});
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->Int(0), 5);
 }
 
 // Retention: request ids and delivered outbox messages older than the cut are removed,

@@ -58,7 +58,7 @@ class SalesTest : public ::testing::Test {
     metrics_ = new BusinessMetrics(registry);
     service_ = new SalesServiceImpl(repo_, &server_->pool(), metrics_, clock_, {customers_->channel(), absl::Seconds(2)});
     relay_ = new outbox::Relay(&server_->pool(), clock_, registry);
-    relay_->Register(clients::kCustomerLogTarget, clients::CustomerLogHandler(customers_->channel(), absl::Seconds(2)));
+    clients::RegisterCustomerLog(*relay_, customers_->channel(), absl::Seconds(2));
     relay_->Register(kDraftContractTarget, DraftContractHandler(*contracts_channel_, repo_, absl::Seconds(2)));
     server_->AddService(service_, pb::SalesService::service_full_name());
     ASSERT_TRUE(server_->Start(SalesMigrations()).ok());

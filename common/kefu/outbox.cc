@@ -35,8 +35,10 @@ Relay::Relay(db::Pool* pool, const Clock* clock, prometheus::Registry& registry)
                    .Register(registry)
                    .Add({})) {}
 
-void Relay::Register(const std::string& target, Handler handler) {
+void Relay::Register(const std::string& target, Handler handler, BatchHandler batch) {
   handlers_[target] = std::move(handler);
+  if (batch) batch_handlers_[target] = std::move(batch);
+  else batch_handlers_.erase(target);
   delivered_[target] = &delivered_family_.Add({{"target", target}});
   failed_[target] = &failed_family_.Add({{"target", target}});
 }
@@ -46,62 +48,122 @@ absl::Duration Relay::Backoff(int attempts) {
   return std::min(absl::Seconds(int64_t{1} << shift), absl::Minutes(5));
 }
 
+namespace {
+// The receiver could not take it now (down, slow, full, a conflict): worth a retry soon,
+// and the rest of its messages this round would fare no better.
+bool Transient(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable || s.code() == absl::StatusCode::kDeadlineExceeded ||
+         s.code() == absl::StatusCode::kAborted || s.code() == absl::StatusCode::kResourceExhausted;
+}
+}  // namespace
+
+absl::Status Relay::MarkDelivered(db::Session& session, const std::string& target, int64_t id) {
+  KEFU_RETURN_IF_ERROR(session.Exec("UPDATE outbox SET delivered_time = ?, attempts = attempts + 1 WHERE id = ?",
+                                    {ToSqlTime(clock_->Now()), id})
+                           .status());
+  if (auto c = delivered_.find(target); c != delivered_.end()) c->second->Increment();
+  return absl::OkStatus();
+}
+
+absl::Status Relay::MarkFailed(db::Session& session, const std::string& target, const db::Row& row,
+                               const absl::Status& result, bool log) {
+  int64_t id = row.Int(0);
+  int attempts = static_cast<int>(row.Int(4)) + 1;
+  if (log)
+    log::Write(Transient(result) ? log::Level::kWarn : log::Level::kError, "outbox delivery failed",
+               {{"target", target}, {"outbox_id", id}, {"attempts", attempts}, {"error", result.ToString()}});
+  if (auto c = failed_.find(target); c != failed_.end()) c->second->Increment();
+  return session
+      .Exec("UPDATE outbox SET attempts = ?, next_attempt_time = ?, last_error = ? WHERE id = ?",
+            {attempts, ToSqlTime(clock_->Now() + Backoff(attempts)), std::string(result.message()).substr(0, 500), id})
+      .status();
+}
+
+absl::Status Relay::DeliverTo(db::Session& session, const std::string& target, const std::vector<const db::Row*>& rows,
+                              Round* round) {
+  auto handler = handlers_.find(target);
+  if (handler == handlers_.end()) {
+    absl::Status missing = absl::FailedPreconditionError(absl::StrCat("no handler for ", target));
+    for (const db::Row* r : rows) KEFU_RETURN_IF_ERROR(MarkFailed(session, target, *r, missing, true));
+    return absl::OkStatus();
+  }
+  if (auto batch = batch_handlers_.find(target); batch != batch_handlers_.end() && rows.size() > 1) {
+    std::vector<Message> messages;
+    messages.reserve(rows.size());
+    for (const db::Row* r : rows) messages.push_back({r->Str(2), r->Str(3)});
+    absl::Status result = batch->second(messages);
+    if (result.ok()) {
+      for (const db::Row* r : rows) KEFU_RETURN_IF_ERROR(MarkDelivered(session, target, r->Int(0)));
+      round->delivered += static_cast<int>(rows.size());
+      return absl::OkStatus();
+    }
+    if (Transient(result)) {
+      // One line for the batch, not one per message; each message backs off.
+      log::Warn("outbox delivery failed",
+                {{"target", target}, {"messages", static_cast<int64_t>(rows.size())}, {"error", result.ToString()}});
+      for (const db::Row* r : rows) KEFU_RETURN_IF_ERROR(MarkFailed(session, target, *r, result, false));
+      round->receiver_down = true;
+      return absl::OkStatus();
+    }
+    log::Warn("outbox batch refused; delivering its messages one by one",
+              {{"target", target}, {"messages", static_cast<int64_t>(rows.size())}, {"error", result.ToString()}});
+  }
+  for (const db::Row* r : rows) {
+    absl::Status result = handler->second(r->Str(2), r->Str(3));
+    if (result.ok()) {
+      KEFU_RETURN_IF_ERROR(MarkDelivered(session, target, r->Int(0)));
+      ++round->delivered;
+      continue;
+    }
+    KEFU_RETURN_IF_ERROR(MarkFailed(session, target, *r, result, true));
+    // Down: one timeout per round, not one per message; the rest stay due.
+    if (Transient(result)) {
+      round->receiver_down = true;
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> Relay::DeliverDue(int batch) {
-  int delivered = 0;
+  KEFU_ASSIGN_OR_RETURN(Round round, DeliverRound(batch));
+  return round.delivered;
+}
+
+absl::StatusOr<Relay::Round> Relay::DeliverRound(int batch) {
+  Round round;
   absl::Status s = pool_->InTransaction([&](db::Session& session) -> absl::Status {
+    round = Round();
     absl::Time now = clock_->Now();
     KEFU_ASSIGN_OR_RETURN(
         auto rows, session.Query("SELECT id, target, request_id, payload, attempts FROM outbox "
                                  "WHERE delivered_time IS NULL AND next_attempt_time <= ? "
                                  "ORDER BY next_attempt_time, id LIMIT ? FOR UPDATE SKIP LOCKED",
                                  {ToSqlTime(now), batch}));
-    // A target that just failed transiently is skipped for the rest of this round:
-    // one timeout per round, not one per message, while it is down.
-    std::set<std::string> down;
+    round.claimed = static_cast<int>(rows.size());
+    // Per target, in the order claimed.
+    std::vector<std::string> targets;
+    std::map<std::string, std::vector<const db::Row*>> by_target;
     for (const auto& r : rows) {
-      int64_t id = r.Int(0);
-      const std::string& target = r.Str(1);
-      if (down.count(target)) continue;
-      auto handler = handlers_.find(target);
-      absl::Status result = handler == handlers_.end()
-                                ? absl::FailedPreconditionError(absl::StrCat("no handler for ", target))
-                                : handler->second(r.Str(2), r.Str(3));
-      if (result.ok()) {
-        KEFU_RETURN_IF_ERROR(session.Exec("UPDATE outbox SET delivered_time = ?, attempts = attempts + 1 WHERE id = ?",
-                                          {ToSqlTime(clock_->Now()), id})
-                                 .status());
-        if (auto c = delivered_.find(target); c != delivered_.end()) c->second->Increment();
-        ++delivered;
-        continue;
-      }
-      int attempts = static_cast<int>(r.Int(4)) + 1;
-      bool transient = result.code() == absl::StatusCode::kUnavailable ||
-                       result.code() == absl::StatusCode::kDeadlineExceeded ||
-                       result.code() == absl::StatusCode::kAborted ||
-                       result.code() == absl::StatusCode::kResourceExhausted;
-      if (transient) down.insert(target);
-      log::Write(transient ? log::Level::kWarn : log::Level::kError, "outbox delivery failed",
-                 {{"target", target}, {"outbox_id", id}, {"attempts", attempts}, {"error", result.ToString()}});
-      if (auto c = failed_.find(target); c != failed_.end()) c->second->Increment();
-      KEFU_RETURN_IF_ERROR(session.Exec("UPDATE outbox SET attempts = ?, next_attempt_time = ?, last_error = ? WHERE id = ?",
-                                        {attempts, ToSqlTime(clock_->Now() + Backoff(attempts)),
-                                         std::string(result.message()).substr(0, 500), id})
-                               .status());
+      auto& group = by_target[r.Str(1)];
+      if (group.empty()) targets.push_back(r.Str(1));
+      group.push_back(&r);
     }
+    for (const auto& target : targets) KEFU_RETURN_IF_ERROR(DeliverTo(session, target, by_target[target], &round));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return delivered;
+  return round;
 }
 
 absl::StatusOr<int> Relay::DeliverAllDue(const std::function<bool()>& stop, int batch) {
   int delivered = 0;
-  for (int round = 1; !stop(); ++round) {
-    KEFU_ASSIGN_OR_RETURN(int n, DeliverDue(batch));
-    delivered += n;
-    if (n < batch) break;
+  for (int rounds = 1; !stop(); ++rounds) {
+    KEFU_ASSIGN_OR_RETURN(Round round, DeliverRound(batch));
+    delivered += round.delivered;
+    if (round.claimed < batch || round.receiver_down || round.delivered == 0) break;
     // A long backlog: keep kefu_outbox_pending moving while it drains.
-    if (round % 20 == 0) (void)Pending();
+    if (rounds % 20 == 0) (void)Pending();
   }
   return delivered;
 }

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -37,6 +38,14 @@ absl::Status Enqueue(db::Session& session, absl::string_view target, absl::strin
 // errors too, but they are logged as errors since a retry will likely fail again.
 using Handler = std::function<absl::Status(const std::string& request_id, const std::string& payload)>;
 
+// Delivers several messages for one target in one call, all or none (a receiver's batch
+// RPC, one transaction there instead of one per message).
+struct Message {
+  std::string request_id;
+  std::string payload;
+};
+using BatchHandler = std::function<absl::Status(const std::vector<Message>& messages)>;
+
 // Forgets up to `limit` messages delivered before `older_than`: a receiver remembers a
 // request id as long (--request_id_retention_h), so a redelivery after that would not be
 // recognised anyway. Messages not yet delivered are kept however old. Returns how many
@@ -46,12 +55,16 @@ absl::StatusOr<int64_t> PurgeDelivered(db::Session& session, absl::Time older_th
 class Relay {
  public:
   Relay(db::Pool* pool, const Clock* clock, prometheus::Registry& registry);
-  void Register(const std::string& target, Handler handler);
+  // With a batch handler, a round's messages for the target go in one call; if that
+  // fails for a reason other than the receiver being unavailable (one bad message fails
+  // the whole batch), they go one by one through `handler`, so only the bad one waits.
+  void Register(const std::string& target, Handler handler, BatchHandler batch = nullptr);
   // Delivers up to `batch` due messages in one transaction; returns how many were delivered.
   absl::StatusOr<int> DeliverDue(int batch = 50);
   // Delivers what is due round after round (each a DeliverDue of `batch`), until a round
-  // delivers less than a full batch (nothing more is due, or a delivery failed) or `stop`
-  // says so (shutdown). One round per tick would cap a replica at `batch` messages per
+  // finds less than a full batch due, a receiver is unavailable, a round delivers nothing
+  // (every message in it failed: each now waits for its retry), or `stop` says so
+  // (shutdown). One round per tick would cap a replica at `batch` messages per
   // --outbox_interval_ms, 50 a second, whatever the receiver's pace: complaints takes
   // work orders thirty times faster, and the customer log fell behind for good.
   absl::StatusOr<int> DeliverAllDue(const std::function<bool()>& stop, int batch = 50);
@@ -67,7 +80,21 @@ class Relay {
  private:
   db::Pool* pool_;
   const Clock* clock_;
+  struct Round {
+    int claimed = 0;
+    int delivered = 0;
+    bool receiver_down = false;  // a transient failure: the rest can wait for the next tick
+  };
+  absl::StatusOr<Round> DeliverRound(int batch);
+  // A round's messages for one target, in order: its batch call, or one call each.
+  absl::Status DeliverTo(db::Session& session, const std::string& target, const std::vector<const db::Row*>& rows,
+                         Round* round);
+  absl::Status MarkDelivered(db::Session& session, const std::string& target, int64_t id);
+  absl::Status MarkFailed(db::Session& session, const std::string& target, const db::Row& row,
+                          const absl::Status& result, bool log);
+
   std::map<std::string, Handler> handlers_;
+  std::map<std::string, BatchHandler> batch_handlers_;
   std::map<std::string, prometheus::Counter*> delivered_;
   std::map<std::string, prometheus::Counter*> failed_;
   prometheus::Family<prometheus::Counter>& delivered_family_;

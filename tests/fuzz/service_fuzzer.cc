@@ -136,7 +136,7 @@ const std::vector<kefu::db::Migration>& BuildService(const char** full_name) {
   auto* service = Keep(std::make_shared<svc::SalesServiceImpl>(repo, &server.pool(), metrics, clock,
                                                                svc::ServiceConfig{nullptr, peer_timeout, zone}));
   auto* relay = Keep(std::make_shared<kefu::outbox::Relay>(&server.pool(), clock, server.metrics().registry()));
-  relay->Register(kefu::clients::kCustomerLogTarget, kefu::clients::CustomerLogHandler(nullptr, peer_timeout));
+  kefu::clients::RegisterCustomerLog(*relay, nullptr, peer_timeout);
   relay->Register(svc::kDraftContractTarget, svc::DraftContractHandler(nullptr, repo, peer_timeout));
   *full_name = svc::v1::SalesService::service_full_name();
   server.AddService(service, *full_name);
@@ -153,7 +153,7 @@ const std::vector<kefu::db::Migration>& BuildService(const char** full_name) {
   auto* service = Keep(std::make_shared<svc::ContractServiceImpl>(repo, &server.pool(), metrics, clock,
                                                                   svc::ServiceConfig{nullptr, peer_timeout, zone}));
   auto* relay = Keep(std::make_shared<kefu::outbox::Relay>(&server.pool(), clock, server.metrics().registry()));
-  relay->Register(kefu::clients::kCustomerLogTarget, kefu::clients::CustomerLogHandler(nullptr, peer_timeout));
+  kefu::clients::RegisterCustomerLog(*relay, nullptr, peer_timeout);
   *full_name = svc::v1::ContractService::service_full_name();
   server.AddService(service, *full_name);
   server.AddBackgroundTask("date-sweep", absl::Seconds(1), [service] { (void)service->SweepOnce(100); });
@@ -175,7 +175,7 @@ const std::vector<kefu::db::Migration>& BuildService(const char** full_name) {
   config.zone = zone;
   auto* service = Keep(std::make_shared<svc::ComplaintServiceImpl>(repo, metrics, clock, config));
   auto* relay = Keep(std::make_shared<kefu::outbox::Relay>(&server.pool(), clock, server.metrics().registry()));
-  relay->Register(kefu::clients::kCustomerLogTarget, kefu::clients::CustomerLogHandler(nullptr, peer_timeout));
+  kefu::clients::RegisterCustomerLog(*relay, nullptr, peer_timeout);
   *full_name = svc::v1::ComplaintService::service_full_name();
   server.AddService(service, *full_name);
   server.AddBackgroundTask("escalation-sweep", absl::Seconds(1), [service] { (void)service->SweepOnce(100); });

@@ -235,10 +235,7 @@ int Invocation::EnumValue(absl::string_view flag) const {
   return *parsed;
 }
 
-std::optional<google::protobuf::Timestamp> Invocation::Time(absl::string_view flag) const {
-  const auto* v = Values(flag);
-  if (!v) return std::nullopt;
-  const std::string& text = v->back();
+std::optional<absl::Time> ParseTimeText(absl::string_view text) {
   absl::Time t;
   std::string err;
   // With an explicit offset first; the shorter forms are read as local time.
@@ -247,7 +244,15 @@ std::optional<google::protobuf::Timestamp> Invocation::Time(absl::string_view fl
       absl::ParseTime("%Y-%m-%d %H:%M", text, absl::LocalTimeZone(), &t, &err) ||
       absl::ParseTime("%Y-%m-%dT%H:%M", text, absl::LocalTimeZone(), &t, &err) ||
       absl::ParseTime("%Y-%m-%d %H:%M:%S", text, absl::LocalTimeZone(), &t, &err))
-    return kefu::ToProtoTime(t);
+    return t;
+  return std::nullopt;
+}
+
+std::optional<google::protobuf::Timestamp> Invocation::Time(absl::string_view flag) const {
+  const auto* v = Values(flag);
+  if (!v) return std::nullopt;
+  const std::string& text = v->back();
+  if (auto t = ParseTimeText(text)) return kefu::ToProtoTime(*t);
   UsageError(absl::StrCat("--", flag, ": '", text,
                           "' is not a time; use RFC 3339 (2026-10-01T08:00:00+08:00) or a local date (2026-10-01)"));
 }

@@ -56,6 +56,10 @@ struct Flag {
   const google::protobuf::EnumDescriptor* enum_type = nullptr;
 };
 
+// A time as kefuctl reads it in flags and files: RFC 3339 ("2026-10-01T08:00:00+08:00"),
+// or a local date ("2026-10-01") or local date and time ("2026-10-01 08:00").
+std::optional<absl::Time> ParseTimeText(absl::string_view text);
+
 // Short constructors so that command tables read as a list of flags.
 Flag ValueFlag(std::string name, std::string value_name, std::string help);
 Flag RequiredFlag(std::string name, std::string value_name, std::string help);
@@ -134,8 +138,7 @@ class Invocation {
   E Enum(absl::string_view flag) const {
     return static_cast<E>(EnumValue(flag));
   }
-  // RFC 3339 ("2026-10-01T08:00:00+08:00"), or a local date ("2026-10-01") or local
-  // date and time ("2026-10-01 08:00").
+  // A time as ParseTimeText reads it.
   std::optional<google::protobuf::Timestamp> Time(absl::string_view flag) const;
   // A decimal amount ("123.45") in `currency`, as minor units.
   std::optional<kefu::common::v1::Money> Money(absl::string_view flag, absl::string_view currency) const;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -20,6 +21,8 @@
 #include "csv.h"
 #include "enum_names.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
+#include "kefu/paging.h"
+#include "kefu/time_util.h"
 #include "output.h"
 #include "rpc.h"
 
@@ -496,8 +499,8 @@ csv::Record CustomerToCsv(const pb::Customer& c) {
 
 constexpr int kImportChunk = 500;
 
-int ImportCustomers(Invocation& inv) {
-  std::string path = inv.args()[0];
+// The whole of a file argument ("-" is stdin).
+std::string ReadInput(Invocation& inv, const std::string& path) {
   std::stringstream text;
   if (path == "-") {
     text << std::cin.rdbuf();
@@ -506,11 +509,23 @@ int ImportCustomers(Invocation& inv) {
     if (!in) inv.UsageError(absl::StrCat(path, ": cannot be read"));
     text << in.rdbuf();
   }
-  auto records = csv::Parse(text.str());
+  return text.str();
+}
+
+// A CSV file's records, the header row first; usage errors name the file.
+std::vector<csv::Record> ReadCsv(Invocation& inv, const std::string& path, absl::string_view text) {
+  auto records = csv::Parse(text);
   if (!records.ok()) inv.UsageError(absl::StrCat(path, ": ", records.status().message()));
   if (records->empty()) inv.UsageError(absl::StrCat(path, ": no header row"));
+  return *std::move(records);
+}
+
+int ImportCustomers(Invocation& inv) {
+  std::string path = inv.args()[0];
+  std::string text = ReadInput(inv, path);
+  std::vector<csv::Record> records = ReadCsv(inv, path, text);
   std::vector<std::string> header;
-  for (const auto& h : (*records)[0]) {
+  for (const auto& h : records[0]) {
     std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(h));
     if (std::find(std::begin(kCsvColumns), std::end(kCsvColumns), name) == std::end(kCsvColumns))
       inv.UsageError(absl::StrCat(path, ": unknown column '", h, "'; columns are ", absl::StrJoin(kCsvColumns, ",")));
@@ -518,8 +533,8 @@ int ImportCustomers(Invocation& inv) {
   }
   if (std::find(header.begin(), header.end(), "name") == header.end()) inv.UsageError(path + ": a name column is needed");
   std::vector<pb::Customer> rows;
-  for (size_t i = 1; i < records->size(); ++i) {
-    auto c = CustomerFromCsv(header, (*records)[i], static_cast<int>(i));
+  for (size_t i = 1; i < records.size(); ++i) {
+    auto c = CustomerFromCsv(header, records[i], static_cast<int>(i));
     if (!c.ok()) inv.UsageError(std::string(c.status().message()));
     rows.push_back(std::move(*c));
   }
@@ -564,6 +579,116 @@ int ImportCustomers(Invocation& inv) {
   bool rejected = resp.invalid() + resp.duplicates() > 0;
   // Scripts can tell a file that did not (or would not) go in whole.
   return rejected && !resp.committed() ? kExitRpcError : kExitOk;
+}
+
+// ---- log import (CSV) ----
+
+// The columns `customers log import` reads, by header name, in any order.
+constexpr const char* kLogCsvColumns[] = {"customer_id", "category",     "channel", "time",
+                                          "description", "resolution",   "summary", "satisfaction",
+                                          "staff",       "reference",    "request_id"};
+// Entries per BatchAppendLogEntries call (the most one call takes).
+constexpr int kLogImportBatch = 100;
+
+// One CSV record as an append request; errors name the row and the column.
+absl::StatusOr<pb::AppendLogEntryRequest> LogEntryFromCsv(const std::vector<std::string>& header,
+                                                          const csv::Record& rec, int row) {
+  if (rec.size() > header.size())
+    return absl::InvalidArgumentError(absl::StrCat("row ", row, ": ", rec.size(), " fields but ", header.size(), " columns"));
+  pb::AppendLogEntryRequest req;
+  pb::LogEntry* e = req.mutable_entry();
+  auto bad = [&](const std::string& column, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("row ", row, ", ", column, ": ", why));
+  };
+  for (size_t i = 0; i < rec.size(); ++i) {
+    const std::string& col = header[i];
+    std::string v(absl::StripAsciiWhitespace(rec[i]));
+    if (v.empty()) continue;
+    auto set_enum = [&](const google::protobuf::EnumDescriptor* type, const std::function<void(int)>& set) {
+      auto parsed = ParseEnumValue(type, v);
+      if (!parsed.ok()) return bad(col, parsed.status().message());
+      set(*parsed);
+      return absl::OkStatus();
+    };
+    absl::Status st;
+    if (col == "customer_id") {
+      int64_t id = 0;
+      if (!absl::SimpleAtoi(v, &id) || id <= 0) return bad(col, absl::StrCat("'", v, "' is not a customer id"));
+      e->set_customer_id(id);
+    } else if (col == "category") {
+      st = set_enum(pb::LogCategory_descriptor(), [&](int n) { e->set_category(static_cast<pb::LogCategory>(n)); });
+    } else if (col == "channel") {
+      st = set_enum(pb::Channel_descriptor(), [&](int n) { e->set_channel(static_cast<pb::Channel>(n)); });
+    } else if (col == "satisfaction") {
+      st = set_enum(pb::Satisfaction_descriptor(), [&](int n) { e->set_satisfaction(static_cast<pb::Satisfaction>(n)); });
+    } else if (col == "time") {
+      auto t = ParseTimeText(v);
+      if (!t) return bad(col, absl::StrCat("'", v, "' is not a time; use RFC 3339 or a local date (2026-10-01)"));
+      *e->mutable_event_time() = kefu::ToProtoTime(*t);
+    } else if (col == "description") e->set_description(v);
+    else if (col == "resolution") e->set_resolution(v);
+    else if (col == "summary") e->set_summary(v);
+    else if (col == "staff") e->set_staff_id(v);
+    else if (col == "reference") e->set_reference(v);
+    else if (col == "request_id") req.set_request_id(v);
+    if (!st.ok()) return st;
+  }
+  return req;
+}
+
+int ImportLog(Invocation& inv) {
+  std::string path = inv.args()[0];
+  std::string text = ReadInput(inv, path);
+  std::vector<csv::Record> records = ReadCsv(inv, path, text);
+  std::vector<std::string> header;
+  for (const auto& h : records[0]) {
+    std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(h));
+    if (std::find(std::begin(kLogCsvColumns), std::end(kLogCsvColumns), name) == std::end(kLogCsvColumns))
+      inv.UsageError(absl::StrCat(path, ": unknown column '", h, "'; columns are ", absl::StrJoin(kLogCsvColumns, ",")));
+    header.push_back(name);
+  }
+  for (const char* needed : {"customer_id", "category", "channel", "description"})
+    if (std::find(header.begin(), header.end(), needed) == header.end())
+      inv.UsageError(absl::StrCat(path, ": a ", needed, " column is needed"));
+  // Rows without a request_id get "<prefix>.<row>": the default prefix is drawn from the
+  // file's content, so importing the same file again appends nothing twice.
+  std::string prefix = inv.Str("request-id-prefix");
+  if (prefix.empty()) prefix = absl::StrCat("log-import.", absl::Hex(kefu::Fingerprint(text), absl::kZeroPad16));
+  std::vector<pb::AppendLogEntryRequest> rows;
+  for (size_t i = 1; i < records.size(); ++i) {
+    auto req = LogEntryFromCsv(header, records[i], static_cast<int>(i));
+    if (!req.ok()) inv.UsageError(std::string(req.status().message()));
+    if (req->request_id().empty()) req->set_request_id(absl::StrCat(prefix, ".", i));
+    rows.push_back(*std::move(req));
+  }
+  if (rows.empty()) inv.UsageError(path + ": no rows after the header");
+
+  auto stub = NewStub(inv);
+  pb::BatchAppendLogEntriesResponse all;
+  const bool progress = !inv.global().json && rows.size() > static_cast<size_t>(kLogImportBatch);
+  for (size_t first = 0; first < rows.size(); first += kLogImportBatch) {
+    pb::BatchAppendLogEntriesRequest req;
+    const size_t end = std::min(rows.size(), first + kLogImportBatch);
+    for (size_t i = first; i < end; ++i) *req.add_requests() = rows[i];
+    pb::BatchAppendLogEntriesResponse resp;
+    auto ctx = inv.NewContext();
+    grpc::Status status = stub->BatchAppendLogEntries(ctx.get(), req, &resp);
+    if (!status.ok()) {
+      if (progress) std::cerr << "\n";
+      // requests[i] in the error is row first + i + 1 of the file.
+      std::cerr << "rows " << first + 1 << "-" << end << " (requests[0] is row " << first + 1
+                << ") not appended; the rows before them are. Fix the file and import it again: rows already "
+                   "appended are not appended twice.\n";
+      return inv.Fail(status);
+    }
+    for (auto& e : *resp.mutable_entries()) *all.add_entries() = std::move(e);
+    if (progress) std::cerr << "\rappended " << end << "/" << rows.size() << " entries" << std::flush;
+  }
+  if (progress) std::cerr << "\n";
+  if (inv.global().json) return inv.Print(all);
+  std::cout << rows.size() << " log entries appended (request ids " << rows.front().request_id() << " ... "
+            << rows.back().request_id() << ")\n";
+  return kExitOk;
 }
 
 int ExportCustomers(Invocation& inv) {
@@ -790,6 +915,13 @@ void RegisterCustomerCommands(Registry& r) {
           ValueFlag("staff", "STAFF_ID", "who handled it (default: --actor)"),
           ValueFlag("reference", "TEXT", "what it refers to elsewhere, e.g. complaints/WO2026000012"), request_id},
          1, 1, AppendLog});
+  r.Add({"customers log import", "FILE.csv", "Append log entries from CSV (- reads stdin)",
+         "Columns (header row, any order): customer_id,category,channel,description (required) and time,"
+         "resolution,summary,satisfaction,staff,reference,request_id. Sent 100 rows to a call, each call all or "
+         "nothing. A row without request_id gets <prefix>.<row>, the prefix drawn from the file's content: "
+         "importing the same file again appends nothing twice.",
+         {ValueFlag("request-id-prefix", "TEXT", "request ids <TEXT>.<row> instead of ones drawn from the file")},
+         1, 1, ImportLog});
   r.Add({"customers log list", "ID", "A customer's log, newest first", "",
          Concat({{EnumFlag<pb::LogCategory>("category", "only this category"),
                   ValueFlag("since", "TIME", "from this time (inclusive)"),

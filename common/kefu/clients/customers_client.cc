@@ -58,4 +58,25 @@ outbox::Handler CustomerLogHandler(std::shared_ptr<grpc::Channel> channel, absl:
   };
 }
 
+outbox::BatchHandler CustomerLogBatchHandler(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout) {
+  return [channel, timeout](const std::vector<outbox::Message>& messages) -> absl::Status {
+    if (!channel) return absl::UnavailableError("customers service is not configured");
+    if (DependencyDown(channel)) return absl::UnavailableError(absl::StrCat("customers service ", kDependencyDown));
+    pb::BatchAppendLogEntriesRequest req;
+    for (const auto& m : messages) {
+      auto* r = req.add_requests();
+      if (!r->mutable_entry()->ParseFromString(m.payload))
+        return absl::DataLossError(absl::StrCat("unreadable customer-log outbox payload ", m.request_id));
+      r->set_request_id(m.request_id);
+    }
+    auto ctx = NewCallContext(timeout);
+    pb::BatchAppendLogEntriesResponse out;
+    return FromGrpcStatus(pb::CustomerService::NewStub(channel)->BatchAppendLogEntries(ctx.get(), req, &out));
+  };
+}
+
+void RegisterCustomerLog(outbox::Relay& relay, std::shared_ptr<grpc::Channel> channel, absl::Duration timeout) {
+  relay.Register(kCustomerLogTarget, CustomerLogHandler(channel, timeout), CustomerLogBatchHandler(channel, timeout));
+}
+
 }  // namespace kefu::clients

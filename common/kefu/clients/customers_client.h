@@ -35,5 +35,11 @@ absl::Status EnqueueCustomerLog(db::Session& session, const customers::v1::LogEn
 // The relay handler that appends queued entries via AppendLogEntry (idempotent on
 // the outbox request id).
 outbox::Handler CustomerLogHandler(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
+// The same for a round's entries at once, via BatchAppendLogEntries: one call and one
+// transaction in customers for up to 50, where one each kept the log minutes behind a
+// busy complaints service.
+outbox::BatchHandler CustomerLogBatchHandler(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
+// Registers both with a service's relay, for kCustomerLogTarget.
+void RegisterCustomerLog(outbox::Relay& relay, std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
 
 }  // namespace kefu::clients

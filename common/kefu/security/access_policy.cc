@@ -44,6 +44,7 @@ const std::map<std::string, MethodPolicy, std::less<>>& Matrix() {
       {"/kefu.customers.v1.CustomerService/ListTierChanges", {Access::kRead, kA|kM|kD|kS}},
       {"/kefu.customers.v1.CustomerService/ChangeLifecycleStage", {Access::kWrite, kM|kD|kS}},
       {"/kefu.customers.v1.CustomerService/AppendLogEntry", {Access::kWrite, kA|kM|kD|kS|kV}},
+      {"/kefu.customers.v1.CustomerService/BatchAppendLogEntries", {Access::kWrite, kA|kM|kD|kS|kV}},
       {"/kefu.customers.v1.CustomerService/ListLogEntries", {Access::kRead, kA|kM|kD|kS}},
       {"/kefu.customers.v1.CustomerService/RecordBusinessVolume", {Access::kWrite, kM|kD|kS|kV}},
       {"/kefu.customers.v1.CustomerService/ListBusinessVolumes", {Access::kRead, kM|kD|kS}},

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   config.zone = absl::LoadTimeZone("Asia/Shanghai", &zone) ? zone : absl::FixedTimeZone(8 * 3600);
   kefu::complaints::ComplaintServiceImpl service(&repo, &metrics, clock, config);
   kefu::outbox::Relay relay(&server.pool(), clock, server.metrics().registry());
-  relay.Register(kefu::clients::kCustomerLogTarget, kefu::clients::CustomerLogHandler(customers, customers_timeout));
+  kefu::clients::RegisterCustomerLog(relay, customers, customers_timeout);
 
   server.AddService(&service, kefu::complaints::v1::ComplaintService::service_full_name());
   server.AddBackgroundTask("escalation-sweep", absl::Milliseconds(absl::GetFlag(FLAGS_sweep_interval_ms)), [&] {

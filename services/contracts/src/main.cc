@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   kefu::contracts::ContractServiceImpl service(&repo, &server.pool(), &metrics, clock,
                                                {customers, customers_timeout, zone});
   kefu::outbox::Relay relay(&server.pool(), clock, server.metrics().registry());
-  relay.Register(kefu::clients::kCustomerLogTarget, kefu::clients::CustomerLogHandler(customers, customers_timeout));
+  kefu::clients::RegisterCustomerLog(relay, customers, customers_timeout);
 
   server.AddService(&service, kefu::contracts::v1::ContractService::service_full_name());
   server.AddBackgroundTask("date-sweep", absl::Milliseconds(absl::GetFlag(FLAGS_sweep_interval_ms)), [&] {

@@ -706,30 +706,65 @@ absl::StatusOr<Page<pb::TierChange>> Repository::ListTierChanges(int64_t custome
 // ---- log ----
 
 absl::StatusOr<pb::LogEntry> Repository::AppendLog(pb::LogEntry entry, const IdempotencyKey& key) {
+  std::vector<NewLogEntry> one;
+  one.push_back({std::move(entry), key});
+  auto appended = AppendLogs(std::move(one));
+  if (!appended.ok()) {
+    // A single append names no position.
+    const absl::Status& s = appended.status();
+    if (s.code() == absl::StatusCode::kNotFound) return NotFound("customer", MetadataOf(s, "customer_id"));
+    return s;
+  }
+  return std::move(appended->front());
+}
+
+absl::StatusOr<std::vector<pb::LogEntry>> Repository::AppendLogs(std::vector<NewLogEntry> entries) {
   absl::Time now = clock_->Now();
-  int64_t replayed_id = 0;
-  auto result = pool_->InTransaction<pb::LogEntry>([&](Session& s) -> absl::StatusOr<pb::LogEntry> {
-    if (!key.request_id.empty()) {
-      KEFU_ASSIGN_OR_RETURN(auto existing, db::ClaimRequestId(s, "customers.log", key.request_id, key.fingerprint));
-      if (existing) {
-        (void)absl::SimpleAtoi(*existing, &replayed_id);
-        return pb::LogEntry();
-      }
-    }
-    KEFU_ASSIGN_OR_RETURN(int64_t target, ResolveCustomerId(s, entry.customer_id()));
-    pb::LogEntry e = entry;
-    e.set_customer_id(target);
-    KEFU_RETURN_IF_ERROR(InsertLog(s, e, now));
-    if (!key.request_id.empty())
-      KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, "customers.log", key.request_id, absl::StrCat(e.id())));
-    return e;
-  });
-  if (!result.ok() || replayed_id == 0) return result;
+  // Positions whose request id had already been served: their first entry is read back
+  // after the commit.
+  std::vector<std::pair<size_t, int64_t>> replayed;
+  auto result = pool_->InTransaction<std::vector<pb::LogEntry>>(
+      [&](Session& s) -> absl::StatusOr<std::vector<pb::LogEntry>> {
+        replayed.clear();
+        std::vector<pb::LogEntry> out(entries.size());
+        for (size_t i = 0; i < entries.size(); ++i) {
+          const IdempotencyKey& key = entries[i].key;
+          if (!key.request_id.empty()) {
+            KEFU_ASSIGN_OR_RETURN(auto existing,
+                                  db::ClaimRequestId(s, "customers.log", key.request_id, key.fingerprint));
+            if (existing) {
+              int64_t id = 0;
+              (void)absl::SimpleAtoi(*existing, &id);
+              replayed.emplace_back(i, id);
+              continue;
+            }
+          }
+          auto target = ResolveCustomerId(s, entries[i].entry.customer_id());
+          if (!target.ok() && target.status().code() == absl::StatusCode::kNotFound) {
+            std::string id = absl::StrCat(entries[i].entry.customer_id());
+            return MakeError(absl::StatusCode::kNotFound, reason::kNotFound,
+                             absl::StrCat("requests[", i, "]: customer ", id, " not found"), {},
+                             {{"request_index", absl::StrCat(i)}, {"customer_id", id}});
+          }
+          KEFU_RETURN_IF_ERROR(target.status());
+          pb::LogEntry& e = out[i];
+          e = entries[i].entry;  // copied: a deadlocked transaction runs again
+          e.set_customer_id(*target);
+          KEFU_RETURN_IF_ERROR(InsertLog(s, e, now));
+          if (!key.request_id.empty())
+            KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, "customers.log", key.request_id, absl::StrCat(e.id())));
+        }
+        return out;
+      });
+  if (!result.ok() || replayed.empty()) return result;
   KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
-  KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne(absl::StrCat("SELECT ", kLogColumns, " FROM customer_log WHERE id = ?"),
-                                             {replayed_id}));
-  if (!row) return absl::InternalError("replayed log entry vanished");
-  return LogFromRow(*row);
+  for (const auto& [i, id] : replayed) {
+    KEFU_ASSIGN_OR_RETURN(auto row,
+                          s.QueryOne(absl::StrCat("SELECT ", kLogColumns, " FROM customer_log WHERE id = ?"), {id}));
+    if (!row) return absl::InternalError("replayed log entry vanished");
+    (*result)[i] = LogFromRow(*row);
+  }
+  return result;
 }
 
 absl::StatusOr<Page<pb::LogEntry>> Repository::ListLog(int64_t customer_id, pb::LogCategory category,

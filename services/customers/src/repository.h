@@ -105,6 +105,14 @@ class Repository {
 
   // Appends to the log of the customer (or of the customer it was merged into).
   absl::StatusOr<pb::LogEntry> AppendLog(pb::LogEntry entry, const IdempotencyKey& key);
+  // Appends several in one transaction, all or none, each honouring its own request id;
+  // the entries come back in the order given. A customer not found fails the whole batch,
+  // NOT_FOUND naming its position ("requests[3]: customer 12 not found").
+  struct NewLogEntry {
+    pb::LogEntry entry;
+    IdempotencyKey key;
+  };
+  absl::StatusOr<std::vector<pb::LogEntry>> AppendLogs(std::vector<NewLogEntry> entries);
   struct LogCursor {
     std::string event_time;
     int64_t id = 0;

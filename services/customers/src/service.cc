@@ -580,6 +580,22 @@ grpc::Status CustomerServiceImpl::ChangeLifecycleStage(grpc::ServerContext* ctx,
 
 // ---- log ----
 
+namespace {
+// An entry as the caller sent it, made ready to store: the server sets id and
+// create_time; the caller's identity fills who and where when the entry does not say.
+pb::LogEntry EntryToAppend(const pb::LogEntry& sent, const Caller& caller) {
+  pb::LogEntry e = sent;
+  e.clear_id();
+  e.clear_create_time();
+  if (e.staff_id().empty()) e.set_staff_id(caller.ActorOrSystem());
+  if (e.department_id().empty()) e.set_department_id(caller.department_id);
+  return e;
+}
+
+// The most entries one BatchAppendLogEntries writes (one transaction).
+constexpr int kMaxLogBatch = 100;
+}  // namespace
+
 grpc::Status CustomerServiceImpl::AppendLogEntry(grpc::ServerContext* ctx, const pb::AppendLogEntryRequest* req,
                                                  pb::LogEntry* resp) {
   return RunHandler([&]() -> absl::Status {
@@ -588,15 +604,46 @@ grpc::Status CustomerServiceImpl::AppendLogEntry(grpc::ServerContext* ctx, const
     else v.Merge(ValidateLogEntry(req->entry(), "entry"));
     v.Merge(CheckRequestId(req->request_id()));
     KEFU_RETURN_IF_ERROR(v.Finish());
-    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, CallerFrom(*ctx), req->entry().customer_id()));
-    pb::LogEntry e = req->entry();
-    e.clear_id();
-    e.clear_create_time();
-    Caller caller = CallerFrom(*ctx);
-    if (e.staff_id().empty()) e.set_staff_id(caller.ActorOrSystem());
-    if (e.department_id().empty()) e.set_department_id(caller.department_id);
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AppendLog(std::move(e), IdempotencyKeyOf(*req)));
+    const Caller caller = CallerFrom(*ctx);
+    KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, caller, req->entry().customer_id()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->AppendLog(EntryToAppend(req->entry(), caller), IdempotencyKeyOf(*req)));
     metrics_->LogAppended(resp->category());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CustomerServiceImpl::BatchAppendLogEntries(grpc::ServerContext* ctx,
+                                                        const pb::BatchAppendLogEntriesRequest* req,
+                                                        pb::BatchAppendLogEntriesResponse* resp) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    if (req->requests_size() == 0) v.Add("requests", "is required");
+    if (req->requests_size() > kMaxLogBatch)
+      v.Add("requests", absl::StrCat("must be at most ", kMaxLogBatch, " (", req->requests_size(), " given)"));
+    std::map<std::string, int> first_with_id;
+    for (int i = 0; i < req->requests_size() && i < kMaxLogBatch; ++i) {
+      const auto& r = req->requests(i);
+      const std::string at = absl::StrCat("requests[", i, "]");
+      if (!r.has_entry()) v.Add(at + ".entry", "is required");
+      else v.Merge(ValidateLogEntry(r.entry(), at + ".entry"));
+      v.Merge(CheckId(at + ".request_id", r.request_id(), 64, false));
+      if (r.request_id().empty()) continue;
+      auto [first, inserted] = first_with_id.emplace(r.request_id(), i);
+      if (!inserted) v.Add(at + ".request_id", absl::StrCat("repeats requests[", first->second, "].request_id"));
+    }
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    const Caller caller = CallerFrom(*ctx);
+    std::vector<Repository::NewLogEntry> entries;
+    entries.reserve(req->requests_size());
+    for (const auto& r : req->requests()) {
+      KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, caller, r.entry().customer_id()));
+      entries.push_back({EntryToAppend(r.entry(), caller), IdempotencyKeyOf(r)});
+    }
+    KEFU_ASSIGN_OR_RETURN(auto appended, repo_->AppendLogs(std::move(entries)));
+    for (auto& e : appended) {
+      metrics_->LogAppended(e.category());
+      *resp->add_entries() = std::move(e);
+    }
     return absl::OkStatus();
   });
 }

@@ -64,6 +64,8 @@ class CustomerServiceImpl final : public pb::CustomerService::Service {
   grpc::Status ChangeLifecycleStage(grpc::ServerContext*, const pb::ChangeLifecycleStageRequest*,
                                     pb::Customer*) override;
   grpc::Status AppendLogEntry(grpc::ServerContext*, const pb::AppendLogEntryRequest*, pb::LogEntry*) override;
+  grpc::Status BatchAppendLogEntries(grpc::ServerContext*, const pb::BatchAppendLogEntriesRequest*,
+                                     pb::BatchAppendLogEntriesResponse*) override;
   grpc::Status ListLogEntries(grpc::ServerContext*, const pb::ListLogEntriesRequest*,
                               pb::ListLogEntriesResponse*) override;
   grpc::Status RecordBusinessVolume(grpc::ServerContext*, const pb::RecordBusinessVolumeRequest*,

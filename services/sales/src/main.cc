@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   kefu::sales::BusinessMetrics metrics(server.metrics().registry());
   kefu::sales::SalesServiceImpl service(&repo, &server.pool(), &metrics, clock, {customers, timeout});
   kefu::outbox::Relay relay(&server.pool(), clock, server.metrics().registry());
-  relay.Register(kefu::clients::kCustomerLogTarget, kefu::clients::CustomerLogHandler(customers, timeout));
+  kefu::clients::RegisterCustomerLog(relay, customers, timeout);
   // A won project's draft contract: contracts keeps one draft per project, so a
   // redelivery returns the same draft, whose id is then recorded on the project.
   relay.Register(kefu::sales::kDraftContractTarget, kefu::sales::DraftContractHandler(contracts, &repo, timeout));
