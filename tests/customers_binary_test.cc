@@ -94,6 +94,10 @@ TEST(CustomersBinary, ServesHealthReflectionMetricsLogsAndStopsOnSigterm) {
   EXPECT_NE(metrics->find("kefu_db_up 1"), std::string::npos);
   EXPECT_NE(metrics->find("kefu_db_query_duration_seconds_bucket"), std::string::npos);
   EXPECT_NE(metrics->find("kefu_customers_customers{"), std::string::npos);
+  // The process itself, read at the scrape.
+  for (const char* series : {"\nprocess_resident_memory_bytes ", "\nprocess_cpu_seconds_total ",
+                             "\nprocess_open_fds ", "\nkefu_heap_in_use_bytes ", "\nkefu_process_threads "})
+    EXPECT_NE(metrics->find(series), std::string::npos) << series;
 
   svc.process().Signal(SIGTERM);
   EXPECT_EQ(svc.process().WaitExit(15000), 0);

@@ -162,6 +162,7 @@ absl::Status Metrics::Serve(const std::string& address) {
     return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
   }
   exposer_->RegisterCollectable(registry_);
+  exposer_->RegisterCollectable(process_);
   return absl::OkStatus();
 }
 

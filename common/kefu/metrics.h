@@ -24,6 +24,7 @@
 
 #include "kefu/admission.h"
 #include "kefu/db/db.h"
+#include "kefu/process_metrics.h"
 
 namespace google::protobuf {
 class ServiceDescriptor;
@@ -89,6 +90,7 @@ class Metrics : public db::Observer {
   MethodSeries* CreateSeriesLocked(const std::string& full_method, absl::string_view type);
 
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<ProcessCollector> process_ = std::make_shared<ProcessCollector>();
   std::unique_ptr<prometheus::Exposer> exposer_;
 
   prometheus::Family<prometheus::Counter>& started_;

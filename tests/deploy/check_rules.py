@@ -56,6 +56,8 @@ def code_metrics(repo):
             names.add(name)
             if kind == "Histogram":
                 names |= {name + "_bucket", name + "_sum", name + "_count"}
+        # Families computed at each scrape (common/kefu/process_metrics.cc).
+        names |= set(re.findall(r"add_family\(\"([a-z_:][a-z0-9_:]*)\"", text))
     return names
 
 

@@ -8,8 +8,10 @@
 # size) until a million calls have been answered (the peak's included), then open loop at
 # half the peak, minute by minute. It reads each
 # server's VmRSS and RssAnon (heap and stacks, without the pages of the binary and shared
-# libraries) from /proc at each step, and prints the growth over the half-peak run, from
-# its start to its end (target: under 10%).
+# libraries) from /proc at each step, and the bytes malloc has handed out
+# (kefu_heap_in_use_bytes on its /metrics: what a leak grows, where RssAnon also counts
+# memory malloc keeps free), and prints the growth over the half-peak run, from its start
+# to its end (target: under 10%).
 # Results stay in <build_dir>/bench-results/memory (or $KEFU_MEMORY_OUT).
 #
 # usage: tools/bench/memory.sh <build_dir>
@@ -18,8 +20,8 @@
 #        KEFU_MEMORY_PEAK (10s, the c=8 run that sets the rate),
 #        KEFU_MEMORY_CONCURRENCY (16, calls in flight while counting to the million),
 #        KEFU_MEMORY_CHECK=1: exit 1 on a wrong reply, an error other than a refusal
-#        (RESOURCE_EXHAUSTED: the server full), or a step not measured; never on memory
-#        or speed (bench_memory_smoke)
+#        (RESOURCE_EXHAUSTED: the server full), or a step not measured (the heap
+#        included); never on memory or speed (bench_memory_smoke)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,11 +49,14 @@ system_load_demo
 
 declare -A workload=([customers]=get_customer [complaints]=get_work_order [sales]=get_project
                      [contracts]=get_contract [performance]=get_staff)
-# memory SERVICE STEP: one line of memory.tsv, VmRSS and RssAnon in kB, and the threads
-# (a server that grew by starting threads shows here, not as a leak).
+# memory SERVICE STEP: one line of memory.tsv, VmRSS and RssAnon in kB, the threads (a
+# server that grew by starting threads shows here, not as a leak), and malloc's bytes in
+# use in kB.
 memory() {
-  awk -v s="$1" -v step="$2" '/^VmRSS:/ { rss = $2 } /^RssAnon:/ { anon = $2 } /^Threads:/ { threads = $2 }
-    END { printf "%s\t%s\t%d\t%d\t%d\n", s, step, rss, anon, threads }' "/proc/${pid_of[$1]}/status" \
+  local heap
+  heap=$(($(metric "$1" kefu_heap_in_use_bytes) / 1024))
+  awk -v s="$1" -v step="$2" -v heap="$heap" '/^VmRSS:/ { rss = $2 } /^RssAnon:/ { anon = $2 } /^Threads:/ { threads = $2 }
+    END { printf "%s\t%s\t%d\t%d\t%d\t%d\n", s, step, rss, anon, threads, heap }' "/proc/${pid_of[$1]}/status" \
     >>"$out/memory.tsv"
 }
 for s in "${services[@]}"; do memory "$s" idle; done
@@ -102,25 +107,26 @@ done
   echo "stacks): idle; after closed-loop calls at c=$million_concurrency until $calls were answered; over $windows x $window"
   echo "of open loop at half the c=8 peak, from its start (the previous figure) to its end"
   echo
-  printf '%-12s %-16s %10s %9s %10s %10s %10s %8s %10s %10s %8s\n' service call answered refused "idle" \
-    "after" "half end" growth "anon after" "anon end" growth
+  printf '%-12s %-16s %10s %9s %10s %10s %10s %8s %10s %10s %8s %10s %10s %8s\n' service call answered refused \
+    "idle" "after" "half end" growth "anon after" "anon end" growth "heap after" "heap end" growth
   awk -F'\t' -v windows="$windows" '
     function pct(to, from) { return from > 0 ? sprintf("%7.1f%%", 100 * (to / from - 1)) : "       -" }
-    FNR == NR { m[$1, $2] = $3; a[$1, $2] = $4; next }
+    FNR == NR { m[$1, $2] = $3; a[$1, $2] = $4; h[$1, $2] = $6; next }
     { ok[$1] += $17; refused[$1] += $20; errors[$1] += $8 - $20; name[$1] = $3
       if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
     END {
       for (i = 1; i <= n; i++) {
         s = order[i]; last = "half-" windows
         if (!((s, "calls") in m) || !((s, last) in m)) { printf "%-12s incomplete\n", s; continue }
-        printf "%-12s %-16s %10d %9d %10d %10d %10d %8s %10d %10d %8s%s\n", s, name[s], ok[s], refused[s],
-          m[s, "idle"], m[s, "calls"], m[s, last], pct(m[s, last], m[s, "calls"]), a[s, "calls"], a[s, last],
-          pct(a[s, last], a[s, "calls"]), errors[s] ? "  other errors: " errors[s] : ""
+        printf "%-12s %-16s %10d %9d %10d %10d %10d %8s %10d %10d %8s %10d %10d %8s%s\n", s, name[s], ok[s],
+          refused[s], m[s, "idle"], m[s, "calls"], m[s, last], pct(m[s, last], m[s, "calls"]), a[s, "calls"],
+          a[s, last], pct(a[s, last], a[s, "calls"]), h[s, "calls"], h[s, last], pct(h[s, last], h[s, "calls"]),
+          errors[s] ? "  other errors: " errors[s] : ""
       }
     }' "$out/memory.tsv" "$out/runs.tsv"
   echo
-  echo "anonymous kB (threads), idle / after the calls / after each half-peak window:"
-  awk -F'\t' '{ v[$1] = v[$1] " " $4 " (" $5 ")" } END { for (s in v) printf "  %-12s%s\n", s, v[s] }' \
+  echo "anonymous kB (threads) / malloc in use kB, idle / after the calls / after each half-peak window:"
+  awk -F'\t' '{ v[$1] = v[$1] " " $4 " (" $5 ") / " $6 } END { for (s in v) printf "  %-12s%s\n", s, v[s] }' \
     "$out/memory.tsv" | sort
 } | tee "$out/table.txt"
 
@@ -133,6 +139,8 @@ if [ "${KEFU_MEMORY_CHECK:-0}" = 1 ]; then
   for s in "${measured[@]}"; do
     grep -q "^$s	half-$windows	" "$out/memory.tsv" || { echo "$s: not measured to the end" >&2; exit 1; }
   done
+  unread=$(awk -F'\t' '$6 <= 0 { print $1 " " $2 }' "$out/memory.tsv")
+  [ -z "$unread" ] || { echo "kefu_heap_in_use_bytes not read from /metrics at: $unread" >&2; exit 1; }
   echo "bench_memory_smoke: ${measured[*]} answered without error, memory read at every step"
 fi
 exit "$failed"

@@ -11,7 +11,8 @@
 #   system_start_services           the five binaries, each waited for until healthy; a
 #                                   service's extra flags from system_extra[NAME]
 #   system_load_demo                the demo data, through the services
-# Afterwards: out, work, addr NAME, pid_of[NAME], db_port.
+# Afterwards: out, work, addr NAME, pid_of[NAME], metrics_port[NAME], db_port, and
+# metric NAME SERIES: a series' value on that service's /metrics.
 
 # root and build come from the caller, which also reads pid_of.
 # shellcheck disable=SC2154,SC2034
@@ -19,9 +20,16 @@
 source "$root/tools/dev/free-port.sh"
 services=(customers contracts complaints sales performance)
 system_pids=()
-declare -A port pid_of system_extra
+declare -A port metrics_port pid_of system_extra
 
 addr() { echo "127.0.0.1:${port[$1]}"; }
+metric() {  # SERVICE SERIES: its value (0 when absent or unreadable), read over bash's /dev/tcp
+  local v
+  v=$({ exec 3<>"/dev/tcp/127.0.0.1/${metrics_port[$1]}" &&
+        printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
+        awk -v s="$2" '$1 == s { printf "%.0f", $2 }' <&3; } 2>/dev/null) || v=0
+  echo "${v:-0}"
+}
 
 system_init() {
   out=$1
@@ -60,8 +68,9 @@ system_start_services() {
     [performance]="--customers_addr=$(addr customers) --contracts_addr=$(addr contracts) --complaints_addr=$(addr complaints)"
   )
   for s in "${services[@]}"; do
+    metrics_port[$s]=$(free_port)
     # shellcheck disable=SC2086  # whole flags
-    "$build/services/$s/kefu-$s" --grpc_port="${port[$s]}" --metrics_port="$(free_port)" --db_port="$db_port" \
+    "$build/services/$s/kefu-$s" --grpc_port="${port[$s]}" --metrics_port="${metrics_port[$s]}" --db_port="$db_port" \
       ${peers[$s]} ${system_extra[$s]:-} >"$out/$s.log" 2>&1 &
     system_pids+=($!)
     pid_of[$s]=$!
