@@ -270,6 +270,11 @@ const std::vector<Spec>& Specs() {
        {O("entry.id"), Num("entry.customer_id", IA, NF), I("entry.staff_id"), I("entry.department_id"),
         E("entry.channel"), E("entry.category"), T("entry.description"), T("entry.resolution"), T("entry.summary"),
         E("entry.satisfaction"), T("entry.reference"), I("request_id")}},
+      // Its only field is the repeated requests; each is checked as AppendLogEntry is
+      // (customers_service_test BatchAppendNamesEveryBadRequest: requests[i].<field>).
+      {"CustomerService/BatchAppendLogEntries",
+       R"(requests { entry { customer_id: $N channel: CHANNEL_PHONE category: LOG_CATEGORY_SERVICE description: "x" } })",
+       NF, {}},
       {"CustomerService/ListLogEntries", "customer_id: $N", NF,
        {Num("customer_id", IA, NF), E("category"), Num("page_size", IA, IA), F("page_token")}},
       {"CustomerService/RecordBusinessVolume", R"(volume { customer_id: $N period: "2026-01" volume: 1 })", NF,

@@ -114,10 +114,10 @@ TEST(CustomersBinary, ServesHealthReflectionMetricsLogsAndStopsOnSigterm) {
   testing::DropSchema(db);
 }
 
-// An operator appends a spreadsheet of past contacts with kefuctl: 150 rows go in two
-// calls; importing the same file again appends nothing twice; in a file whose row 120
-// names an unknown customer, the first call's 100 rows go in and kefuctl says which rows
-// did not and why.
+// An operator appends spreadsheets of past contacts with kefuctl: 150 rows go in two
+// calls, and the same file again appends nothing twice. In a file whose row 120 names an
+// unknown customer, the first call's 100 rows go in and kefuctl says which rows did not
+// and why; the corrected file then appends only the 30 rows that were missing.
 TEST(CustomersBinary, KefuctlImportsALogFileOnceInBatches) {
   db::Config db = testing::CreateSchema("cust_bin_log");
   ServiceProcess svc(db, testing::SharedDbPort());
@@ -139,13 +139,14 @@ TEST(CustomersBinary, KefuctlImportsALogFileOnceInBatches) {
     grpc::Status st = stub->CreateCustomer(&ctx, create, &customer);
     ASSERT_TRUE(st.ok()) << st.error_message();
   }
-  auto write_csv = [&](const std::string& name, int rows, int unknown_row) {
+  // Rows "<what>第i次, 客户满意" for i = 1..rows; row `unknown_row` names no customer.
+  auto write_csv = [&](const std::string& name, const std::string& what, int rows, int unknown_row) {
     std::string path = absl::StrCat(::testing::TempDir(), "/", name);
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << "customer_id,category,channel,time,description\r\n";
     for (int i = 1; i <= rows; ++i)
       out << (i == unknown_row ? int64_t{987654321} : customer.id()) << ",visit,phone,2026-03-01 09:00,"
-          << "\"回访第" << i << "次, 客户满意\"\r\n";
+          << "\"" << what << "第" << i << "次, 客户满意\"\r\n";
     return path;
   };
   auto kefuctl = [&](const std::string& file, int* exit_code) {
@@ -157,30 +158,33 @@ TEST(CustomersBinary, KefuctlImportsALogFileOnceInBatches) {
     return p.Output();
   };
   auto pool = db::Pool::Create(db);
-  auto visits = [&]() -> int64_t {
+  auto count = [&](const std::string& what) -> int64_t {
     auto s = pool->Acquire();
     if (!s.ok()) return -1;
-    auto row = s->QueryOne("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND description LIKE '回访第%'",
-                           {customer.id()});
+    auto row = s->QueryOne("SELECT COUNT(*) FROM customer_log WHERE customer_id = ? AND description LIKE ?",
+                           {customer.id(), what + "第%"});
     return row.ok() && row->has_value() ? (*row)->Int(0) : -1;
   };
 
-  const std::string file = write_csv("visits.csv", 150, 0);
+  const std::string visits = write_csv("visits.csv", "回访", 150, 0);
   int code = -1;
-  std::string out = kefuctl(file, &code);
+  std::string out = kefuctl(visits, &code);
   ASSERT_EQ(code, 0) << out;
-  EXPECT_NE(out.find("150 log entries appended"), std::string::npos) << out;
-  EXPECT_EQ(visits(), 150);
-  out = kefuctl(file, &code);  // the same file again
+  EXPECT_NE(out.find("150 rows in the customer log"), std::string::npos) << out;
+  EXPECT_EQ(count("回访"), 150);
+  out = kefuctl(visits, &code);  // the same file again
   ASSERT_EQ(code, 0) << out;
-  EXPECT_EQ(visits(), 150);
+  EXPECT_EQ(count("回访"), 150);
 
-  out = kefuctl(write_csv("visits-bad.csv", 130, 120), &code);
+  out = kefuctl(write_csv("checks.csv", "复查", 130, 120), &code);
   EXPECT_EQ(code, 1) << out;
-  EXPECT_NE(out.find("rows 101-130"), std::string::npos) << out;
+  EXPECT_NE(out.find("rows 101-130 not appended"), std::string::npos) << out;
   EXPECT_NE(out.find("NOT_FOUND"), std::string::npos) << out;
   EXPECT_NE(out.find("requests[19]"), std::string::npos) << out;
-  EXPECT_EQ(visits(), 150 + 100);
+  EXPECT_EQ(count("复查"), 100);
+  out = kefuctl(write_csv("checks.csv", "复查", 130, 0), &code);  // corrected
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(count("复查"), 130);
   testing::DropSchema(db);
 }
 

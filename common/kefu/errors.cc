@@ -39,6 +39,16 @@ absl::Status MakeError(absl::StatusCode code, absl::string_view reason, absl::st
   return status;
 }
 
+absl::Status AtPosition(absl::string_view position, const absl::Status& status) {
+  if (status.ok()) return status;
+  common::v1::ErrorDetail detail = DetailOf(status).value_or(common::v1::ErrorDetail());
+  for (auto& fv : *detail.mutable_field_violations()) fv.set_field(absl::StrCat(position, ".", fv.field()));
+  (*detail.mutable_metadata())["position"] = std::string(position);
+  absl::Status out(status.code(), absl::StrCat(position, ": ", status.message()));
+  out.SetPayload(kDetailUrl, absl::Cord(detail.SerializeAsString()));
+  return out;
+}
+
 absl::Status InvalidField(absl::string_view field, absl::string_view description) {
   return MakeError(absl::StatusCode::kInvalidArgument, reason::kFieldInvalid,
                    absl::StrCat(field, ": ", description),
@@ -110,7 +120,15 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     detail.reset();
   }
   if (detail) {
-    for (auto& fv : *detail->mutable_field_violations()) {
+    // A batch with many bad elements must still fit gRPC's 8 KiB of trailers: a client
+    // that got RESOURCE_EXHAUSTED for the trailer would not learn what was wrong.
+    constexpr int kMaxViolations = 20;
+    auto* violations = detail->mutable_field_violations();
+    if (violations->size() > kMaxViolations) {
+      (*detail->mutable_metadata())["violations_not_listed"] = absl::StrCat(violations->size() - kMaxViolations);
+      violations->DeleteSubrange(kMaxViolations, violations->size() - kMaxViolations);
+    }
+    for (auto& fv : *violations) {
       fv.set_field(Bounded(fv.field()));
       fv.set_description(Bounded(fv.description()));
     }

@@ -50,6 +50,11 @@ absl::Status NotFound(absl::string_view what, absl::string_view id);
 absl::Status StaleVersion(int64_t given, int64_t current);
 absl::Status IllegalTransition(absl::string_view from, absl::string_view to);
 
+// The same error about one element of a batch: the message and every violation's field
+// prefixed with `position` ("requests[3]: ...", "requests[3].entry.description"), code,
+// reason and metadata kept, and metadata "position" added. OK stays OK.
+absl::Status AtPosition(absl::string_view position, const absl::Status& status);
+
 // The reason recorded on a status made by MakeError, or "" when none.
 std::string ReasonOf(const absl::Status& status);
 // The field violations recorded on a status made by MakeError.

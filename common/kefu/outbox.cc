@@ -1,7 +1,6 @@
 #include "kefu/outbox.h"
 
 #include <algorithm>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "kefu/errors.h"
@@ -105,8 +104,11 @@ absl::Status Relay::DeliverTo(db::Session& session, const std::string& target, c
       round->receiver_down = true;
       return absl::OkStatus();
     }
-    log::Warn("outbox batch refused; delivering its messages one by one",
-              {{"target", target}, {"messages", static_cast<int64_t>(rows.size())}, {"error", result.ToString()}});
+    // A receiver not yet upgraded (UNIMPLEMENTED, during a rolling deploy) is expected;
+    // any other refusal means a bad message in the batch.
+    log::Write(result.code() == absl::StatusCode::kUnimplemented ? log::Level::kDebug : log::Level::kWarn,
+               "outbox batch refused; delivering its messages one by one",
+               {{"target", target}, {"messages", static_cast<int64_t>(rows.size())}, {"error", result.ToString()}});
   }
   for (const db::Row* r : rows) {
     absl::Status result = handler->second(r->Str(2), r->Str(3));

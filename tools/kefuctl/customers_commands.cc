@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -21,7 +22,7 @@
 #include "csv.h"
 #include "enum_names.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
-#include "kefu/paging.h"
+#include "kefu/handler.h"
 #include "kefu/time_util.h"
 #include "output.h"
 #include "rpc.h"
@@ -650,15 +651,24 @@ int ImportLog(Invocation& inv) {
   for (const char* needed : {"customer_id", "category", "channel", "description"})
     if (std::find(header.begin(), header.end(), needed) == header.end())
       inv.UsageError(absl::StrCat(path, ": a ", needed, " column is needed"));
-  // Rows without a request_id get "<prefix>.<row>": the default prefix is drawn from the
-  // file's content, so importing the same file again appends nothing twice.
-  std::string prefix = inv.Str("request-id-prefix");
-  if (prefix.empty()) prefix = absl::StrCat("log-import.", absl::Hex(kefu::Fingerprint(text), absl::kZeroPad16));
+  // A row without a request_id gets one drawn from its own content (and how many equal
+  // rows came before it in the file), so importing the file again, or a corrected copy
+  // with rows moved, added or fixed, appends no row twice.
+  const std::string prefix = inv.Str("request-id-prefix", "log-import");
+  if (prefix.empty() || prefix.size() > 32 ||
+      !std::all_of(prefix.begin(), prefix.end(), [](char ch) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == ':' || ch == '-';
+      }))
+    inv.UsageError("--request-id-prefix: 1 to 32 letters, digits and . _ : -");
   std::vector<pb::AppendLogEntryRequest> rows;
+  std::map<uint64_t, int> seen;
   for (size_t i = 1; i < records.size(); ++i) {
     auto req = LogEntryFromCsv(header, records[i], static_cast<int>(i));
     if (!req.ok()) inv.UsageError(std::string(req.status().message()));
-    if (req->request_id().empty()) req->set_request_id(absl::StrCat(prefix, ".", i));
+    if (req->request_id().empty()) {
+      const uint64_t content = kefu::MessageFingerprint(req->entry());
+      req->set_request_id(absl::StrCat(prefix, ".", absl::Hex(content, absl::kZeroPad16), ".", seen[content]++));
+    }
     rows.push_back(*std::move(req));
   }
   if (rows.empty()) inv.UsageError(path + ": no rows after the header");
@@ -671,23 +681,18 @@ int ImportLog(Invocation& inv) {
     const size_t end = std::min(rows.size(), first + kLogImportBatch);
     for (size_t i = first; i < end; ++i) *req.add_requests() = rows[i];
     pb::BatchAppendLogEntriesResponse resp;
-    auto ctx = inv.NewContext();
-    grpc::Status status = stub->BatchAppendLogEntries(ctx.get(), req, &resp);
-    if (!status.ok()) {
+    if (!CallOnce(inv, *stub, &Stub::BatchAppendLogEntries, req, &resp)) {
       if (progress) std::cerr << "\n";
-      // requests[i] in the error is row first + i + 1 of the file.
-      std::cerr << "rows " << first + 1 << "-" << end << " (requests[0] is row " << first + 1
-                << ") not appended; the rows before them are. Fix the file and import it again: rows already "
-                   "appended are not appended twice.\n";
-      return inv.Fail(status);
+      std::cerr << "rows " << first + 1 << "-" << end << " not appended (requests[i] above is row " << first + 1
+                << " + i); the rows before them are. Fix the file and import it again: no row is appended twice.\n";
+      return kExitRpcError;
     }
     for (auto& e : *resp.mutable_entries()) *all.add_entries() = std::move(e);
-    if (progress) std::cerr << "\rappended " << end << "/" << rows.size() << " entries" << std::flush;
+    if (progress) std::cerr << "\rsent " << end << "/" << rows.size() << " rows" << std::flush;
   }
   if (progress) std::cerr << "\n";
   if (inv.global().json) return inv.Print(all);
-  std::cout << rows.size() << " log entries appended (request ids " << rows.front().request_id() << " ... "
-            << rows.back().request_id() << ")\n";
+  std::cout << rows.size() << " rows in the customer log (rows an earlier import appended were not appended again)\n";
   return kExitOk;
 }
 
@@ -918,9 +923,9 @@ void RegisterCustomerCommands(Registry& r) {
   r.Add({"customers log import", "FILE.csv", "Append log entries from CSV (- reads stdin)",
          "Columns (header row, any order): customer_id,category,channel,description (required) and time,"
          "resolution,summary,satisfaction,staff,reference,request_id. Sent 100 rows to a call, each call all or "
-         "nothing. A row without request_id gets <prefix>.<row>, the prefix drawn from the file's content: "
-         "importing the same file again appends nothing twice.",
-         {ValueFlag("request-id-prefix", "TEXT", "request ids <TEXT>.<row> instead of ones drawn from the file")},
+         "nothing. A row without request_id gets one drawn from its content: importing the file again, or a "
+         "corrected copy, appends no row twice.",
+         {ValueFlag("request-id-prefix", "TEXT", "start of the drawn request ids (default log-import)")},
          1, 1, ImportLog});
   r.Add({"customers log list", "ID", "A customer's log, newest first", "",
          Concat({{EnumFlag<pb::LogCategory>("category", "only this category"),

@@ -69,7 +69,9 @@ outbox::BatchHandler CustomerLogBatchHandler(std::shared_ptr<grpc::Channel> chan
         return absl::DataLossError(absl::StrCat("unreadable customer-log outbox payload ", m.request_id));
       r->set_request_id(m.request_id);
     }
-    auto ctx = NewCallContext(timeout);
+    // One transaction of up to 50 appends: a deadline made for one would time out under
+    // load, and every message of the batch would back off though customers kept them.
+    auto ctx = NewCallContext(timeout * static_cast<double>(1 + messages.size() / 10));
     pb::BatchAppendLogEntriesResponse out;
     return FromGrpcStatus(pb::CustomerService::NewStub(channel)->BatchAppendLogEntries(ctx.get(), req, &out));
   };

@@ -708,17 +708,13 @@ absl::StatusOr<Page<pb::TierChange>> Repository::ListTierChanges(int64_t custome
 absl::StatusOr<pb::LogEntry> Repository::AppendLog(pb::LogEntry entry, const IdempotencyKey& key) {
   std::vector<NewLogEntry> one;
   one.push_back({std::move(entry), key});
-  auto appended = AppendLogs(std::move(one));
-  if (!appended.ok()) {
-    // A single append names no position.
-    const absl::Status& s = appended.status();
-    if (s.code() == absl::StatusCode::kNotFound) return NotFound("customer", MetadataOf(s, "customer_id"));
-    return s;
-  }
-  return std::move(appended->front());
+  KEFU_ASSIGN_OR_RETURN(auto appended, AppendLogs(std::move(one)));
+  return std::move(appended.front());
 }
 
-absl::StatusOr<std::vector<pb::LogEntry>> Repository::AppendLogs(std::vector<NewLogEntry> entries) {
+absl::StatusOr<std::vector<pb::LogEntry>> Repository::AppendLogs(std::vector<NewLogEntry> entries,
+                                                                 const std::function<std::string(size_t)>& position) {
+  auto at = [&](size_t i, const absl::Status& s) { return position ? AtPosition(position(i), s) : s; };
   absl::Time now = clock_->Now();
   // Positions whose request id had already been served: their first entry is read back
   // after the commit.
@@ -730,22 +726,18 @@ absl::StatusOr<std::vector<pb::LogEntry>> Repository::AppendLogs(std::vector<New
         for (size_t i = 0; i < entries.size(); ++i) {
           const IdempotencyKey& key = entries[i].key;
           if (!key.request_id.empty()) {
-            KEFU_ASSIGN_OR_RETURN(auto existing,
-                                  db::ClaimRequestId(s, "customers.log", key.request_id, key.fingerprint));
-            if (existing) {
+            auto existing = db::ClaimRequestId(s, "customers.log", key.request_id, key.fingerprint);
+            if (existing.status().code() == absl::StatusCode::kFailedPrecondition) return at(i, existing.status());
+            KEFU_RETURN_IF_ERROR(existing.status());
+            if (*existing) {
               int64_t id = 0;
-              (void)absl::SimpleAtoi(*existing, &id);
+              (void)absl::SimpleAtoi(**existing, &id);
               replayed.emplace_back(i, id);
               continue;
             }
           }
           auto target = ResolveCustomerId(s, entries[i].entry.customer_id());
-          if (!target.ok() && target.status().code() == absl::StatusCode::kNotFound) {
-            std::string id = absl::StrCat(entries[i].entry.customer_id());
-            return MakeError(absl::StatusCode::kNotFound, reason::kNotFound,
-                             absl::StrCat("requests[", i, "]: customer ", id, " not found"), {},
-                             {{"request_index", absl::StrCat(i)}, {"customer_id", id}});
-          }
+          if (target.status().code() == absl::StatusCode::kNotFound) return at(i, target.status());
           KEFU_RETURN_IF_ERROR(target.status());
           pb::LogEntry& e = out[i];
           e = entries[i].entry;  // copied: a deadlocked transaction runs again

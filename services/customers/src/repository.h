@@ -106,13 +106,15 @@ class Repository {
   // Appends to the log of the customer (or of the customer it was merged into).
   absl::StatusOr<pb::LogEntry> AppendLog(pb::LogEntry entry, const IdempotencyKey& key);
   // Appends several in one transaction, all or none, each honouring its own request id;
-  // the entries come back in the order given. A customer not found fails the whole batch,
-  // NOT_FOUND naming its position ("requests[3]: customer 12 not found").
+  // the entries come back in the order given. An entry's own error (its customer not
+  // found, its request id reused) fails the whole batch, named by `position(i)` when
+  // given ("requests[3]: customer 12 not found").
   struct NewLogEntry {
     pb::LogEntry entry;
     IdempotencyKey key;
   };
-  absl::StatusOr<std::vector<pb::LogEntry>> AppendLogs(std::vector<NewLogEntry> entries);
+  absl::StatusOr<std::vector<pb::LogEntry>> AppendLogs(std::vector<NewLogEntry> entries,
+                                                       const std::function<std::string(size_t)>& position = nullptr);
   struct LogCursor {
     std::string event_time;
     int64_t id = 0;

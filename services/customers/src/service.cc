@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -633,13 +634,17 @@ grpc::Status CustomerServiceImpl::BatchAppendLogEntries(grpc::ServerContext* ctx
     }
     KEFU_RETURN_IF_ERROR(v.Finish());
     const Caller caller = CallerFrom(*ctx);
+    auto position = [](size_t i) { return absl::StrCat("requests[", i, "]"); };
     std::vector<Repository::NewLogEntry> entries;
     entries.reserve(req->requests_size());
-    for (const auto& r : req->requests()) {
-      KEFU_RETURN_IF_ERROR(RequireInScope(*repo_, caller, r.entry().customer_id()));
+    std::set<int64_t> in_scope;  // a batch often names one customer many times
+    for (int i = 0; i < req->requests_size(); ++i) {
+      const auto& r = req->requests(i);
+      if (in_scope.insert(r.entry().customer_id()).second)
+        KEFU_RETURN_IF_ERROR(AtPosition(position(i), RequireInScope(*repo_, caller, r.entry().customer_id())));
       entries.push_back({EntryToAppend(r.entry(), caller), IdempotencyKeyOf(r)});
     }
-    KEFU_ASSIGN_OR_RETURN(auto appended, repo_->AppendLogs(std::move(entries)));
+    KEFU_ASSIGN_OR_RETURN(auto appended, repo_->AppendLogs(std::move(entries), position));
     for (auto& e : appended) {
       metrics_->LogAppended(e.category());
       *resp->add_entries() = std::move(e);
