@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/types/span.h"
 #include "commands.h"
 #include "csv.h"
 #include "enum_names.h"
@@ -521,17 +522,24 @@ std::vector<csv::Record> ReadCsv(Invocation& inv, const std::string& path, absl:
   return *std::move(records);
 }
 
+// The header row's column names, lower-cased; a name not in `known` is a usage error.
+std::vector<std::string> CsvHeader(Invocation& inv, const std::string& path, const csv::Record& row,
+                                   absl::Span<const char* const> known) {
+  std::vector<std::string> header;
+  for (const auto& h : row) {
+    std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(h));
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      inv.UsageError(absl::StrCat(path, ": unknown column '", h, "'; columns are ", absl::StrJoin(known, ",")));
+    header.push_back(name);
+  }
+  return header;
+}
+
 int ImportCustomers(Invocation& inv) {
   std::string path = inv.args()[0];
   std::string text = ReadInput(inv, path);
   std::vector<csv::Record> records = ReadCsv(inv, path, text);
-  std::vector<std::string> header;
-  for (const auto& h : records[0]) {
-    std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(h));
-    if (std::find(std::begin(kCsvColumns), std::end(kCsvColumns), name) == std::end(kCsvColumns))
-      inv.UsageError(absl::StrCat(path, ": unknown column '", h, "'; columns are ", absl::StrJoin(kCsvColumns, ",")));
-    header.push_back(name);
-  }
+  std::vector<std::string> header = CsvHeader(inv, path, records[0], kCsvColumns);
   if (std::find(header.begin(), header.end(), "name") == header.end()) inv.UsageError(path + ": a name column is needed");
   std::vector<pb::Customer> rows;
   for (size_t i = 1; i < records.size(); ++i) {
@@ -641,13 +649,7 @@ int ImportLog(Invocation& inv) {
   std::string path = inv.args()[0];
   std::string text = ReadInput(inv, path);
   std::vector<csv::Record> records = ReadCsv(inv, path, text);
-  std::vector<std::string> header;
-  for (const auto& h : records[0]) {
-    std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(h));
-    if (std::find(std::begin(kLogCsvColumns), std::end(kLogCsvColumns), name) == std::end(kLogCsvColumns))
-      inv.UsageError(absl::StrCat(path, ": unknown column '", h, "'; columns are ", absl::StrJoin(kLogCsvColumns, ",")));
-    header.push_back(name);
-  }
+  std::vector<std::string> header = CsvHeader(inv, path, records[0], kLogCsvColumns);
   for (const char* needed : {"customer_id", "category", "channel", "description"})
     if (std::find(header.begin(), header.end(), needed) == header.end())
       inv.UsageError(absl::StrCat(path, ": a ", needed, " column is needed"));
