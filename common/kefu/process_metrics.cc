@@ -9,6 +9,20 @@
 #include <sstream>
 #include <string>
 
+// Under AddressSanitizer or ThreadSanitizer malloc is the sanitizer's, and mallinfo2
+// reports nothing: the sanitizer's allocator answers instead.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define KEFU_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+#if !defined(KEFU_SANITIZER_ALLOCATOR) && (defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__))
+#define KEFU_SANITIZER_ALLOCATOR 1
+#endif
+#ifdef KEFU_SANITIZER_ALLOCATOR
+#include <sanitizer/allocator_interface.h>
+#endif
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -74,11 +88,16 @@ ProcessStats ReadProcessStats() {
   }
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) s.max_fds = static_cast<int64_t>(limit.rlim_cur);
+#ifdef KEFU_SANITIZER_ALLOCATOR
+  s.heap_in_use_bytes = static_cast<int64_t>(__sanitizer_get_current_allocated_bytes());
+  s.heap_free_bytes = static_cast<int64_t>(__sanitizer_get_free_bytes());
+#else
   // mallinfo2 locks each arena in turn while it walks the free lists: a few microseconds
   // of waiting for allocations once a scrape, not per call.
   const struct mallinfo2 heap = mallinfo2();
   s.heap_in_use_bytes = static_cast<int64_t>(heap.uordblks + heap.hblkhd);
   s.heap_free_bytes = static_cast<int64_t>(heap.fordblks);
+#endif
   return s;
 }
 
