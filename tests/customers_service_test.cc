@@ -790,6 +790,16 @@ TEST_F(CustomersServiceTest, BatchAppendWritesAllOrNothingAndHonoursEachRequestI
   ASSERT_TRUE(Stub()->BatchAppendLogEntries(Ctx().get(), with_unknown, &out).ok());
   EXPECT_EQ(count(a.id()), a_before + 3);
   EXPECT_EQ(count(b.id()), b_before + 3);
+
+  // A request id already used for another entry: FAILED_PRECONDITION naming the request,
+  // and the batch's new entry is not written either.
+  pb::BatchAppendLogEntriesRequest reused;
+  *reused.add_requests() = request(b.id(), "complaints.log.907", "工单WO-907已受理");
+  *reused.add_requests() = request(a.id(), "complaints.log.901", "另一条内容");
+  st = Stub()->BatchAppendLogEntries(Ctx().get(), reused, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(st.error_message().find("requests[1]"), std::string::npos) << st.error_message();
+  EXPECT_EQ(count(b.id()), b_before + 3);
 }
 
 TEST_F(CustomersServiceTest, BatchAppendNamesEveryBadRequest) {
