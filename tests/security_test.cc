@@ -37,6 +37,7 @@
 #include "kefu/probe.h"
 #include "kefu/sales/v1/sales.grpc.pb.h"
 #include "kefu/security/access_policy.h"
+#include "kefu/security/authenticator.h"
 #include "kefu/security/tokens.h"
 #include "support/auth.h"
 #include "support/system.h"
@@ -161,6 +162,52 @@ class SecurityTest : public ::testing::Test {
   static testing::ServiceBinaries* system_;
 };
 testing::ServiceBinaries* SecurityTest::system_ = nullptr;
+
+// The second call with a token is routed by what the first one verified, without
+// decoding it again: a service token stays the service's, a staff token stays staff, and
+// an expired one is still refused.
+TEST(TokenRouting, ATokenVerifiedBeforeKeepsItsKeyAndItsChecks) {
+  const auto& keys = testing::Keys();
+  security::Verifiers verifiers{*security::TokenVerifier::FromPublicKeyPem(keys.public_pem),
+                                *security::TokenVerifier::FromPublicKeyPem(keys.service_public_pem)};
+  auto sign = [](const std::string& pem, const std::string& subject, const std::string& role, absl::Time expires) {
+    security::Claims c;
+    c.subject = subject;
+    c.roles = {role};
+    c.expires = expires;
+    return *(*security::TokenSigner::FromPrivateKeyPem(pem))->Sign(c, absl::Now());
+  };
+  const absl::Time now = absl::Now();
+  const std::string staff = sign(keys.private_pem, "E1001", "agent", now + absl::Minutes(5));
+  const std::string service = sign(keys.service_private_pem, "svc:complaints", "service", now + absl::Minutes(5));
+  auto resolve = [&](const std::string& token, absl::Time at) {
+    std::string header = "Bearer " + token;
+    security::Metadata md{{grpc::string_ref("authorization"), grpc::string_ref(header)}};
+    return security::ResolveIdentity(md, verifiers, at);
+  };
+  EXPECT_FALSE(verifiers.staff->Knows(staff));
+  for (int call = 0; call < 2; ++call) {
+    SCOPED_TRACE(call);
+    auto as_staff = resolve(staff, now);
+    ASSERT_TRUE(as_staff.ok()) << as_staff.status();
+    EXPECT_EQ(as_staff->staff, "E1001");
+    EXPECT_EQ(as_staff->service, "");
+    auto as_service = resolve(service, now);
+    ASSERT_TRUE(as_service.ok()) << as_service.status();
+    EXPECT_EQ(as_service->service, "complaints");
+    EXPECT_EQ(as_service->staff, "");
+  }
+  EXPECT_TRUE(verifiers.staff->Knows(staff));
+  EXPECT_FALSE(verifiers.staff->Knows(service));
+  EXPECT_TRUE(verifiers.service->Knows(service));
+  // Known, but past its expiry: refused all the same.
+  EXPECT_EQ(resolve(staff, now + absl::Minutes(10)).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(resolve(service, now + absl::Minutes(10)).status().code(), absl::StatusCode::kUnauthenticated);
+  // A token that failed is not remembered.
+  const std::string forged = sign(keys.service_private_pem, "E1001", "agent", now + absl::Minutes(5));
+  EXPECT_FALSE(resolve(forged, now).ok());
+  EXPECT_FALSE(verifiers.staff->Knows(forged));
+}
 
 // Every RPC of every kefu API, and the audit service, has a row in the matrix.
 TEST_F(SecurityTest, EveryRpcIsInTheMatrix) {

@@ -18,6 +18,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "kefu/log.h"
 #include "kefu/outbox.h"
 #include "kefu/security/identity.h"
@@ -92,6 +93,11 @@ void ApplyEnvironment() {
 }  // namespace
 
 ServerOptions ParseServerFlags(int argc, char** argv, const ServiceDefaults& defaults) {
+  // Debian builds Abseil without NDEBUG, so absl::Mutex (gRPC's lock too) runs its
+  // debug-only deadlock detector: a process-wide graph updated under a global lock on
+  // every nested lock, which aborts the process on a lock order it merely suspects.
+  // Release builds of Abseil leave it off; so do we (the TSan build checks lock order).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   ApplyEnvironment();
   absl::ParseCommandLine(argc, argv);
 

@@ -81,15 +81,15 @@ absl::StatusOr<std::shared_ptr<const TokenVerifier>> TokenVerifier::FromPublicKe
 absl::StatusOr<Claims> TokenVerifier::Verify(absl::string_view token, absl::Time now) const {
   if (token.empty()) return absl::UnauthenticatedError("missing bearer token");
   if (token.size() > kMaxTokenBytes) return Unauthenticated("too long");
-  std::string text(token);
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    auto it = cache_.find(text);
+    auto it = cache_.find(token);
     if (it != cache_.end()) {
       if (now > it->second.expires + kLeeway) return Unauthenticated("expired");
       return it->second;
     }
   }
+  std::string text(token);
   auto claims = VerifyUncached(text, now);
   if (claims.ok()) {
     std::lock_guard<std::mutex> lock(cache_mu_);
@@ -97,6 +97,11 @@ absl::StatusOr<Claims> TokenVerifier::Verify(absl::string_view token, absl::Time
     cache_.emplace(std::move(text), *claims);
   }
   return claims;
+}
+
+bool TokenVerifier::Knows(absl::string_view token) const {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  return cache_.contains(token);
 }
 
 absl::StatusOr<Claims> TokenVerifier::VerifyUncached(const std::string& text, absl::Time now) const {

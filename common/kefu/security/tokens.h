@@ -43,6 +43,8 @@ class TokenVerifier {
   // A token verified before is answered from a bounded cache (expiry still checked), so a
   // client reusing its token pays for one RSA verification, not one per call.
   absl::StatusOr<Claims> Verify(absl::string_view token, absl::Time now) const;
+  // Whether this token verified here before (and is still cached), whatever its expiry.
+  bool Knows(absl::string_view token) const;
 
  private:
   TokenVerifier(std::string pem, std::string issuer, std::string audience)
