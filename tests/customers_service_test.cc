@@ -4,6 +4,7 @@
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <set>
@@ -220,6 +221,143 @@ TEST_F(CustomersServiceTest, GetAndListReturnTheSameCustomerWithEveryContactAndT
   ASSERT_EQ(page.customers_size(), 1);
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(page.customers(0), got))
       << "list: " << page.customers(0).ShortDebugString() << "\nget:  " << got.ShortDebugString();
+}
+
+// Each customer row keeps a copy of its contacts and tags, so that GetCustomer reads one
+// row. After every kind of write the copy says what the two tables say; a row without a
+// copy (written before the copy existed) is read from the tables, and its next write,
+// even one that leaves contacts and tags alone, gives it a copy.
+TEST_F(CustomersServiceTest, TheRowsCopyOfContactsAndTagsAgreesWithTheTablesAfterEveryWrite) {
+  auto get = [&](int64_t id) {
+    pb::GetCustomerRequest req;
+    req.set_customer_id(id);
+    pb::Customer out;
+    grpc::Status s = Stub()->GetCustomer(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::sort(out.mutable_tags()->begin(), out.mutable_tags()->end());  // a set, in either order
+    return out;
+  };
+  auto has_copy = [&](int64_t id) {
+    return CountRows("SELECT COUNT(*) FROM customers WHERE id = ? AND contacts_tags IS NOT NULL", {id}) == 1;
+  };
+  auto drop_copy = [&](int64_t id) {
+    auto session = server_->pool().Acquire();
+    ASSERT_TRUE(session.ok());
+    ASSERT_TRUE(session->Exec("UPDATE customers SET contacts_tags = NULL WHERE id = ?", {id}).ok());
+  };
+  // What GetCustomer returns from the copy, then from the tables alone; the copy is put
+  // back after, so that the next write has one to overwrite.
+  auto expect_copy_agrees = [&](int64_t id, const std::string& after) {
+    SCOPED_TRACE(after);
+    auto session = server_->pool().Acquire();
+    ASSERT_TRUE(session.ok());
+    auto saved = session->QueryOne("SELECT contacts_tags FROM customers WHERE id = ?", {id});
+    ASSERT_TRUE(saved.ok() && *saved && !(*saved)->IsNull(0)) << "no copy";
+    pb::Customer from_copy = get(id);
+    drop_copy(id);
+    pb::Customer from_tables = get(id);
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(from_copy, from_tables))
+        << "copy:   " << from_copy.ShortDebugString() << "\ntables: " << from_tables.ShortDebugString();
+    ASSERT_TRUE(
+        session->Exec("UPDATE customers SET contacts_tags = ? WHERE id = ?", {(*saved)->Str(0), id}).ok());
+    EXPECT_TRUE(has_copy(id));
+  };
+
+  pb::Customer c = NewCustomer("副本一致性测试有限公司", 710);
+  c.set_owner_id("E-COPY");
+  auto* second = c.add_contacts();
+  second->set_name("第二联系人");
+  second->set_phone("13820000710");
+  second->set_address("𠮷野家 北京店");
+  for (const char* tag : {"重点", "b-tag", "A-tag"}) c.add_tags(tag);
+  pb::Customer created = Create(c);
+  expect_copy_agrees(created.id(), "create");
+
+  // With no copy, a write that touches neither contacts nor tags copies them from the
+  // tables, as they were.
+  drop_copy(created.id());
+  auto apply = [&](pb::UpdateCustomerRequest req) {
+    req.mutable_customer()->set_id(created.id());
+    req.mutable_customer()->set_version(get(created.id()).version());
+    pb::Customer out;
+    grpc::Status st = Stub()->UpdateCustomer(Ctx().get(), req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out;
+  };
+  pb::UpdateCustomerRequest update;
+  update.mutable_customer()->set_region("西南");
+  update.mutable_update_mask()->add_paths("region");
+  pb::Customer updated;
+  updated = apply(update);
+  EXPECT_EQ(updated.contacts_size(), 2);
+  EXPECT_EQ(updated.contacts(1).address(), "𠮷野家 北京店");
+  EXPECT_EQ(updated.tags_size(), 3);
+  expect_copy_agrees(created.id(), "update of the region");
+
+  update.mutable_update_mask()->clear_paths();
+  update.mutable_update_mask()->add_paths("contacts");
+  update.mutable_customer()->clear_contacts();
+  auto* only = update.mutable_customer()->add_contacts();
+  only->set_name("唯一联系人");
+  only->set_email("only710@example.cn");
+  updated = apply(update);
+  pb::Customer now = get(created.id());
+  ASSERT_EQ(now.contacts_size(), 1);
+  EXPECT_EQ(now.contacts(0).email(), "only710@example.cn");
+  EXPECT_TRUE(now.contacts(0).primary());
+  expect_copy_agrees(created.id(), "update of the contacts");
+
+  update.mutable_update_mask()->clear_paths();
+  update.mutable_update_mask()->add_paths("tags");
+  update.mutable_customer()->clear_tags();
+  update.mutable_customer()->add_tags("新标签");
+  updated = apply(update);
+  now = get(created.id());
+  EXPECT_EQ(std::vector<std::string>(now.tags().begin(), now.tags().end()), std::vector<std::string>{"新标签"});
+  EXPECT_EQ(now.contacts_size(), 1);
+  expect_copy_agrees(created.id(), "update of the tags");
+
+  pb::ChangeTierRequest tier;
+  tier.set_customer_id(created.id());
+  tier.set_tier(pb::TIER_GOLD);
+  tier.set_reason("年度评估");
+  ASSERT_TRUE(Stub()->ChangeTier(Ctx().get(), tier, &updated).ok());
+  expect_copy_agrees(created.id(), "tier change");
+
+  pb::Customer other = NewCustomer("副本合并乙公司", 711);
+  other.add_tags("乙");
+  pb::Customer dup = Create(other);
+  pb::MergeCustomersRequest merge;
+  merge.set_survivor_id(created.id());
+  merge.set_duplicate_id(dup.id());
+  merge.set_reason("重复建档");
+  pb::Customer merged;
+  ASSERT_TRUE(Stub()->MergeCustomers(Ctx().get(), merge, &merged).ok());
+  now = get(created.id());
+  EXPECT_EQ(now.contacts_size(), 2);
+  EXPECT_EQ(std::vector<std::string>(now.tags().begin(), now.tags().end()),
+            (std::vector<std::string>{"乙", "新标签"}));
+  expect_copy_agrees(created.id(), "merge");
+
+  // A list page mixes rows with and without a copy and reads both right.
+  pb::Customer third = NewCustomer("副本列表丙公司", 712);
+  third.set_owner_id("E-COPY");
+  third.add_tags("丙");
+  const int64_t third_id = Create(third).id();
+  drop_copy(third_id);
+  ASSERT_TRUE(has_copy(created.id()));
+  pb::ListCustomersRequest list;
+  list.set_owner_id("E-COPY");
+  pb::ListCustomersResponse page;
+  ASSERT_TRUE(Stub()->ListCustomers(Ctx().get(), list, &page).ok());
+  ASSERT_EQ(page.customers_size(), 2);
+  for (const auto& listed : page.customers()) {
+    pb::Customer single = get(listed.id());
+    pb::Customer sorted = listed;
+    std::sort(sorted.mutable_tags()->begin(), sorted.mutable_tags()->end());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(sorted, single))
+        << "list: " << sorted.ShortDebugString() << "\nget:  " << single.ShortDebugString();
+  }
 }
 
 TEST_F(CustomersServiceTest, ResponsesCarryTheRequestId) {

@@ -21,29 +21,42 @@ using db::Session;
 
 namespace {
 
+// What every read of customers selects. The last column is the row's copy of its
+// contacts and tags (migration 0004), read by CustomersFromRows.
 constexpr char kCustomerColumns[] =
     "c.id, c.kind, c.name, c.industry, c.region, c.source, c.owner_id, c.department_id, c.tier, "
-    "c.lifecycle_stage, c.credit_rating, c.merged_into_id, c.create_time, c.update_time, c.version";
+    "c.lifecycle_stage, c.credit_rating, c.merged_into_id, c.create_time, c.update_time, c.version, "
+    "c.contacts_tags";
+constexpr size_t kContactsTagsColumn = 15;
 
-// The kCustomerColumns of a row, from column `at` on.
-pb::Customer CustomerFromRow(const Row& r, size_t at = 0) {
+// The customer's contacts and tags as customers.contacts_tags keeps them: a Customer
+// holding only those two fields. Written wherever the two tables are.
+std::string ContactsTagsCopy(const pb::Customer& c) {
+  pb::Customer copy;
+  *copy.mutable_contacts() = c.contacts();
+  *copy.mutable_tags() = c.tags();
+  return copy.SerializeAsString();
+}
+
+// The kCustomerColumns of a row, without its contacts and tags.
+pb::Customer CustomerFromRow(const Row& r) {
   pb::Customer c;
-  c.set_id(r.Int(at));
-  c.set_number(CustomerNumber(r.Int(at)));
-  c.set_kind(static_cast<pb::CustomerKind>(r.Int(at + 1)));
-  c.set_name(r.Str(at + 2));
-  c.set_industry(r.Str(at + 3));
-  c.set_region(r.Str(at + 4));
-  c.set_source(static_cast<pb::AcquisitionSource>(r.Int(at + 5)));
-  c.set_owner_id(r.Str(at + 6));
-  c.set_department_id(r.Str(at + 7));
-  c.set_tier(static_cast<pb::Tier>(r.Int(at + 8)));
-  c.set_lifecycle_stage(static_cast<pb::LifecycleStage>(r.Int(at + 9)));
-  c.set_credit_rating(static_cast<pb::CreditRating>(r.Int(at + 10)));
-  c.set_merged_into_id(r.Int(at + 11));
-  *c.mutable_create_time() = ToProtoTime(r.Time(at + 12));
-  *c.mutable_update_time() = ToProtoTime(r.Time(at + 13));
-  c.set_version(r.Int(at + 14));
+  c.set_id(r.Int(0));
+  c.set_number(CustomerNumber(r.Int(0)));
+  c.set_kind(static_cast<pb::CustomerKind>(r.Int(1)));
+  c.set_name(r.Str(2));
+  c.set_industry(r.Str(3));
+  c.set_region(r.Str(4));
+  c.set_source(static_cast<pb::AcquisitionSource>(r.Int(5)));
+  c.set_owner_id(r.Str(6));
+  c.set_department_id(r.Str(7));
+  c.set_tier(static_cast<pb::Tier>(r.Int(8)));
+  c.set_lifecycle_stage(static_cast<pb::LifecycleStage>(r.Int(9)));
+  c.set_credit_rating(static_cast<pb::CreditRating>(r.Int(10)));
+  c.set_merged_into_id(r.Int(11));
+  *c.mutable_create_time() = ToProtoTime(r.Time(12));
+  *c.mutable_update_time() = ToProtoTime(r.Time(13));
+  c.set_version(r.Int(14));
   return c;
 }
 
@@ -91,41 +104,42 @@ absl::Status LoadChildren(Session& s, std::vector<pb::Customer*> customers) {
   return absl::OkStatus();
 }
 
-// A customer with its contacts and tags in one statement, one round trip: the read path
-// of GetCustomer (LockCustomer takes two, the row and then its children, which a locking
-// read needs). Each part of the union fills its own columns and leaves the others NULL:
-// 0 the row, 1 a contact, 2 a tag; ordered as LoadChildren orders them.
-absl::StatusOr<std::optional<pb::Customer>> ReadCustomer(Session& s, int64_t id) {
-  static const std::string kSql = absl::StrCat(
-      "SELECT 0 AS part, ", kCustomerColumns, ", NULL AS position, NULL AS child, NULL, NULL, NULL, NULL, NULL "
-      "FROM customers c WHERE c.id = ? "
-      "UNION ALL SELECT 1, ", absl::StrJoin(std::vector<std::string>(15, "NULL"), ", "),
-      ", position, name, phone, email, address, title, is_primary FROM customer_contacts WHERE customer_id = ? "
-      "UNION ALL SELECT 2, ", absl::StrJoin(std::vector<std::string>(16, "NULL"), ", "),
-      ", tag, NULL, NULL, NULL, NULL, NULL FROM customer_tags WHERE customer_id = ? "
-      "ORDER BY part, position, child");
-  constexpr size_t kChild = 17;  // the first column after part, the customer's and position
-  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(kSql, {id, id, id}));
-  if (rows.empty() || rows.front().Int(0) != 0) return std::optional<pb::Customer>();
-  pb::Customer c = CustomerFromRow(rows.front(), 1);
-  for (size_t i = 1; i < rows.size(); ++i) {
-    if (rows[i].Int(0) == 1)
-      AddContactFromRow(rows[i], kChild, &c);
-    else
-      c.add_tags(rows[i].Str(kChild));
+// Customers from rows of kCustomerColumns, with their contacts and tags: from each
+// row's copy, or, for rows without one, from the two tables in one statement.
+absl::StatusOr<std::vector<pb::Customer>> CustomersFromRows(Session& s, const std::vector<Row>& rows) {
+  std::vector<pb::Customer> out;
+  out.reserve(rows.size());
+  std::vector<size_t> without_copy;
+  for (const auto& r : rows) {
+    out.push_back(CustomerFromRow(r));
+    pb::Customer copy;
+    if (r.IsNull(kContactsTagsColumn) || !copy.ParseFromString(r.Str(kContactsTagsColumn))) {
+      without_copy.push_back(out.size() - 1);
+      continue;
+    }
+    out.back().mutable_contacts()->Swap(copy.mutable_contacts());
+    out.back().mutable_tags()->Swap(copy.mutable_tags());
   }
-  return std::optional<pb::Customer>(std::move(c));
+  std::vector<pb::Customer*> from_tables;
+  for (size_t i : without_copy) from_tables.push_back(&out[i]);
+  KEFU_RETURN_IF_ERROR(LoadChildren(s, from_tables));
+  return out;
 }
 
-// The customer row locked for the transaction's writes, then its children.
+// One customer with its contacts and tags: one row, one statement, on the read path of
+// GetCustomer. With `for_update` the row is locked for the transaction's writes (its
+// children, when read from the tables, after it).
+absl::StatusOr<std::optional<pb::Customer>> ReadCustomer(Session& s, int64_t id, bool for_update = false) {
+  static const std::string kRead = absl::StrCat("SELECT ", kCustomerColumns, " FROM customers c WHERE c.id = ?");
+  static const std::string kLock = absl::StrCat(kRead, " FOR UPDATE");
+  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(for_update ? kLock : kRead, {id}));
+  if (rows.empty()) return std::optional<pb::Customer>();
+  KEFU_ASSIGN_OR_RETURN(auto customers, CustomersFromRows(s, rows));
+  return std::optional<pb::Customer>(std::move(customers.front()));
+}
+
 absl::StatusOr<std::optional<pb::Customer>> LockCustomer(Session& s, int64_t id) {
-  KEFU_ASSIGN_OR_RETURN(
-      auto row, s.QueryOne(absl::StrCat("SELECT ", kCustomerColumns, " FROM customers c WHERE c.id = ? FOR UPDATE"),
-                           {id}));
-  if (!row) return std::optional<pb::Customer>();
-  pb::Customer c = CustomerFromRow(*row);
-  KEFU_RETURN_IF_ERROR(LoadChildren(s, {&c}));
-  return std::optional<pb::Customer>(std::move(c));
+  return ReadCustomer(s, id, /*for_update=*/true);
 }
 
 absl::Status WriteContacts(Session& s, const pb::Customer& c, bool replace) {
@@ -370,12 +384,12 @@ absl::StatusOr<pb::Customer> InsertCustomer(Session& s, const pb::Customer& inpu
   KEFU_ASSIGN_OR_RETURN(
       auto ins,
       s.ExecInsert("INSERT INTO customers (kind, name, name_key, industry, region, source, owner_id, "
-                   "department_id, tier, lifecycle_stage, credit_rating, create_time, update_time, version) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                   "department_id, tier, lifecycle_stage, credit_rating, create_time, update_time, version, "
+                   "contacts_tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
                    {static_cast<int>(c.kind()), c.name(), NormalizeName(c.name()), c.industry(),
                     c.region(), static_cast<int>(c.source()), c.owner_id(), c.department_id(),
                     static_cast<int>(c.tier()), static_cast<int>(c.lifecycle_stage()),
-                    static_cast<int>(c.credit_rating()), ToSqlTime(now), ToSqlTime(now)}));
+                    static_cast<int>(c.credit_rating()), ToSqlTime(now), ToSqlTime(now), ContactsTagsCopy(c)}));
   c.set_id(ins.last_insert_id);
   c.set_number(CustomerNumber(c.id()));
   c.set_version(1);
@@ -466,6 +480,10 @@ absl::StatusOr<pb::Customer> Repository::Mutate(int64_t id, int64_t expected_ver
       return StaleVersion(expected_version, current->version());
     KEFU_ASSIGN_OR_RETURN(Change change, decide(*current));
     pb::Customer& c = change.updated;
+    // Contacts and tags change only when the change says so: the tables and the row's
+    // copy of them are written together or not at all.
+    if (!change.contacts_changed) *c.mutable_contacts() = current->contacts();
+    if (!change.tags_changed) *c.mutable_tags() = current->tags();
     c.set_id(id);
     c.set_version(current->version() + 1);
     *c.mutable_create_time() = current->create_time();
@@ -473,11 +491,11 @@ absl::StatusOr<pb::Customer> Repository::Mutate(int64_t id, int64_t expected_ver
     KEFU_RETURN_IF_ERROR(
         s.Exec("UPDATE customers SET kind = ?, name = ?, name_key = ?, industry = ?, region = ?, source = ?, "
                "owner_id = ?, department_id = ?, tier = ?, lifecycle_stage = ?, credit_rating = ?, "
-               "update_time = ?, version = ? WHERE id = ?",
+               "update_time = ?, version = ?, contacts_tags = ? WHERE id = ?",
                {static_cast<int>(c.kind()), c.name(), NormalizeName(c.name()), c.industry(), c.region(),
                 static_cast<int>(c.source()), c.owner_id(), c.department_id(), static_cast<int>(c.tier()),
                 static_cast<int>(c.lifecycle_stage()), static_cast<int>(c.credit_rating()), ToSqlTime(now),
-                c.version(), id})
+                c.version(), ContactsTagsCopy(c), id})
             .status());
     if (change.contacts_changed) KEFU_RETURN_IF_ERROR(WriteContacts(s, c, true));
     if (change.tags_changed) KEFU_RETURN_IF_ERROR(WriteTags(s, c, true));
@@ -556,10 +574,7 @@ absl::StatusOr<Page<pb::Customer>> Repository::List(const ListCustomersFilter& f
   Page<pb::Customer> page;
   page.more = static_cast<int>(rows.size()) > page_size;
   if (page.more) rows.resize(page_size);
-  for (const auto& r : rows) page.items.push_back(CustomerFromRow(r));
-  std::vector<pb::Customer*> ptrs;
-  for (auto& c : page.items) ptrs.push_back(&c);
-  KEFU_RETURN_IF_ERROR(LoadChildren(s, ptrs));
+  KEFU_ASSIGN_OR_RETURN(page.items, CustomersFromRows(s, rows));
   return page;
 }
 
@@ -631,8 +646,9 @@ absl::StatusOr<pb::Customer> Repository::Merge(int64_t survivor_id, int64_t dupl
                                 "WHERE id = ?",
                                 {survivor_id, t, duplicate_id})
                              .status());
-    KEFU_RETURN_IF_ERROR(s.Exec("UPDATE customers SET version = version + 1, update_time = ? WHERE id = ?",
-                                {t, survivor_id})
+    KEFU_RETURN_IF_ERROR(s.Exec("UPDATE customers SET version = version + 1, update_time = ?, contacts_tags = ? "
+                                "WHERE id = ?",
+                                {t, ContactsTagsCopy(merged), survivor_id})
                              .status());
     pb::LogEntry e = AccountLogEntry(
         survivor_id, actor,
