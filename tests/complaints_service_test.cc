@@ -64,6 +64,9 @@ std::unique_ptr<Server> StartServer(const db::Config& db, grpc::Service* service
   return server;
 }
 
+// How long the service under test keeps its settings between reads.
+constexpr absl::Duration kSettingsMaxAge = absl::Milliseconds(200);
+
 class ComplaintsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -86,7 +89,9 @@ class ComplaintsTest : public ::testing::Test {
     repo_ = new Repository(complaints_pool_, clock_);
     static prometheus::Registry registry;
     metrics_ = new BusinessMetrics(registry);
-    service_ = new ComplaintServiceImpl(repo_, metrics_, clock_, {*customers_channel_, absl::Seconds(2)});
+    ServiceConfig config{*customers_channel_, absl::Seconds(2)};
+    config.settings_max_age = kSettingsMaxAge;
+    service_ = new ComplaintServiceImpl(repo_, metrics_, clock_, config);
     relay_ = new outbox::Relay(complaints_pool_, clock_, registry);
     clients::RegisterCustomerLog(*relay_, *customers_channel_, absl::Seconds(2));
     complaints_server_ = StartServer(*complaints_db_, service_, pb::ComplaintService::service_full_name(), "complaints", 0,
@@ -625,6 +630,38 @@ TEST_F(ComplaintsTest, PolicyAndCalendarAreVersionedAndValidated) {
   *restore_cal.mutable_calendar() = calendar;
   restore_cal.mutable_calendar()->set_version(1);
   ASSERT_TRUE(Stub()->UpdateBusinessCalendar(Ctx("S1", "senior_manager").get(), restore_cal, &cal_saved).ok());
+}
+
+// A deadline policy change saved through this replica applies to the very next work
+// order; one saved through another replica (here straight through the repository, as
+// another process would) within the time the settings are kept.
+TEST_F(ComplaintsTest, APolicyChangeAppliesToTheNextWorkOrderOnEveryReplica) {
+  const int64_t customer = NewCustomer(cpb::TIER_STANDARD, 880);
+  pb::DeadlinePolicy original;
+  ASSERT_TRUE(Stub()->GetDeadlinePolicy(Ctx().get(), pb::GetDeadlinePolicyRequest(), &original).ok());
+  const pb::WorkOrder before = NewWorkOrder(customer, pb::SEVERITY_GENERAL);
+
+  pb::UpdateDeadlinePolicyRequest update;
+  *update.mutable_policy() = original;
+  for (auto& rule : *update.mutable_policy()->mutable_rules()) {
+    rule.set_respond_within_seconds(rule.respond_within_seconds() / 2);
+    rule.set_resolve_within_seconds(rule.resolve_within_seconds() / 2);
+  }
+  pb::DeadlinePolicy halved;
+  ASSERT_TRUE(Stub()->UpdateDeadlinePolicy(Ctx("S1", "senior_manager").get(), update, &halved).ok());
+  const pb::WorkOrder after = NewWorkOrder(customer, pb::SEVERITY_GENERAL);
+  EXPECT_EQ(after.received_time().seconds(), before.received_time().seconds());
+  EXPECT_LT(FromProtoTime(after.response_deadline()), FromProtoTime(before.response_deadline()));
+  EXPECT_LT(FromProtoTime(after.resolution_deadline()), FromProtoTime(before.resolution_deadline()));
+
+  // The original policy back, saved past this replica.
+  pb::DeadlinePolicy restore = original;
+  restore.set_version(halved.version());
+  ASSERT_TRUE(repo_->SavePolicy(restore, {}).ok());
+  absl::SleepFor(kSettingsMaxAge + absl::Milliseconds(100));
+  const pb::WorkOrder restored = NewWorkOrder(customer, pb::SEVERITY_GENERAL);
+  EXPECT_EQ(FromProtoTime(restored.response_deadline()), FromProtoTime(before.response_deadline()));
+  EXPECT_EQ(FromProtoTime(restored.resolution_deadline()), FromProtoTime(before.resolution_deadline()));
 }
 
 // ---- idempotent state changes (AIP-155) ----

@@ -167,6 +167,36 @@ void BusinessMetrics::SetOpen(const std::vector<Repository::OpenCount>& counts, 
 
 // ---- background work ----
 
+// Every new work order, state change and sweep round computes deadlines from the
+// settings, which change a few times a year: read each time, they cost two statements
+// and their parsing per call. They are kept for config_.settings_max_age of real time
+// (the business clock may stand still or jump): a change saved through this replica
+// applies at once, one saved through another replica within that time.
+
+absl::StatusOr<Settings> ComplaintServiceImpl::CurrentSettings() {
+  const absl::Time now = absl::Now();
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(settings_mu_);
+    if (settings_ && now - settings_read_at_ < config_.settings_max_age) return *settings_;
+    generation = settings_generation_;
+  }
+  KEFU_ASSIGN_OR_RETURN(Settings read, LoadSettings());
+  std::lock_guard<std::mutex> lock(settings_mu_);
+  // Not kept if a change was saved while it was being read: it may predate the change.
+  if (generation == settings_generation_) {
+    settings_ = read;
+    settings_read_at_ = now;
+  }
+  return read;
+}
+
+void ComplaintServiceImpl::ForgetSettings() {
+  std::lock_guard<std::mutex> lock(settings_mu_);
+  settings_.reset();
+  ++settings_generation_;
+}
+
 absl::StatusOr<Settings> ComplaintServiceImpl::LoadSettings() {
   Settings s{DeadlinePolicy::Defaults(), BusinessCalendar::AlwaysOpen(), 0, 0};
   auto policy = repo_->LoadPolicy();
@@ -185,7 +215,7 @@ absl::StatusOr<Settings> ComplaintServiceImpl::LoadSettings() {
 }
 
 absl::StatusOr<int> ComplaintServiceImpl::SweepOnce(int limit) {
-  KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
+  KEFU_ASSIGN_OR_RETURN(Settings settings, CurrentSettings());
   absl::Time now = clock_->Now();
   struct Outcome {
     pb::EscalationLevel to;
@@ -255,7 +285,7 @@ void ComplaintServiceImpl::RefreshMetrics() {
   auto overdue = repo_->CountOverdueOpen();
   if (!open.ok() || !overdue.ok()) return;
   int64_t at_risk = 0;
-  auto settings = LoadSettings();
+  auto settings = CurrentSettings();
   auto candidates = repo_->OpenWithDeadlines("", "", 10000);
   if (settings.ok() && candidates.ok()) {
     absl::Time now = clock_->Now();
@@ -340,7 +370,7 @@ absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::ApplyAs(const grpc::ServerCo
 absl::StatusOr<pb::WorkOrder> ComplaintServiceImpl::Apply(int64_t id, int64_t version, const Act& act,
                                                           const security::DepartmentScope* scope,
                                                           absl::string_view rpc, const IdempotencyKey& key) {
-  KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
+  KEFU_ASSIGN_OR_RETURN(Settings settings, CurrentSettings());
   auto decide = [&](const pb::WorkOrder& current, const std::vector<HistoryEvent>& history) -> absl::StatusOr<Change> {
     if (scope) KEFU_RETURN_IF_ERROR(scope->Check(current.department_id()));
     Change ch;
@@ -391,7 +421,7 @@ grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, con
     w.set_service_type(service_type);
     w.set_contract_id(contract_id);
     w.set_escalation_level(ToProtoLevel(InitialLevel(ToSeverity(w.severity()))));
-    KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
+    KEFU_ASSIGN_OR_RETURN(Settings settings, CurrentSettings());
     std::vector<HistoryEvent> history{{FromProtoTime(w.received_time()), pb::EVENT_KIND_CREATED}};
     absl::Time next = Recompute(w, history, settings, config_.risk_threshold, now);
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(w, next, IdempotencyKeyOf(*req), caller.ActorOrSystem()));
@@ -798,7 +828,7 @@ grpc::Status ComplaintServiceImpl::ListAtRisk(grpc::ServerContext* ctx, const pb
     v.Merge(CheckPageSize("page_size", req->page_size(), kMaxPageSize));
     KEFU_RETURN_IF_ERROR(v.Finish());
     double threshold = req->threshold_bp() == 0 ? config_.risk_threshold : req->threshold_bp() / 10000.0;
-    KEFU_ASSIGN_OR_RETURN(Settings settings, LoadSettings());
+    KEFU_ASSIGN_OR_RETURN(Settings settings, CurrentSettings());
     KEFU_ASSIGN_OR_RETURN(std::string department,
                           security::DepartmentScope::Of(CallerFrom(*ctx)).ListDepartment(req->department_id()));
     KEFU_ASSIGN_OR_RETURN(auto open, repo_->OpenWithDeadlines(department, req->handler_id(), 2000));
@@ -879,6 +909,7 @@ grpc::Status ComplaintServiceImpl::UpdateDeadlinePolicy(grpc::ServerContext*, co
     KEFU_RETURN_IF_ERROR(PolicyFromProto(req->policy()).status());
     KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->SavePolicy(req->policy(), IdempotencyKeyOf(*req)));
+    ForgetSettings();
     return absl::OkStatus();
   });
 }
@@ -904,6 +935,7 @@ grpc::Status ComplaintServiceImpl::UpdateBusinessCalendar(grpc::ServerContext*,
     KEFU_RETURN_IF_ERROR(CalendarFromProto(req->calendar()).status());
     KEFU_RETURN_IF_ERROR(CheckRequestId(req->request_id()));
     KEFU_ASSIGN_OR_RETURN(*resp, repo_->SaveCalendar(req->calendar(), IdempotencyKeyOf(*req)));
+    ForgetSettings();
     return absl::OkStatus();
   });
 }

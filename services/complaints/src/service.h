@@ -13,6 +13,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "kefu/complaints/v1/complaints.grpc.pb.h"
 #include "kefu/request_context.h"
@@ -62,6 +64,9 @@ struct ServiceConfig {
   double risk_threshold = kDefaultRiskThreshold;
   // How often WatchAlerts looks for new alerts.
   absl::Duration watch_poll = absl::Milliseconds(500);
+  // How long the deadline policy and calendar are kept between reads: how soon a change
+  // saved through another replica applies here (one saved here applies at once).
+  absl::Duration settings_max_age = absl::Seconds(1);
 };
 
 class ComplaintServiceImpl final : public pb::ComplaintService::Service {
@@ -126,7 +131,13 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
   // with the request's key returns the first call's work order.
   absl::StatusOr<pb::WorkOrder> ApplyAs(const grpc::ServerContext* ctx, absl::string_view rpc,
                                         const IdempotencyKey& key, int64_t id, int64_t version, const Act& act);
+  // The policy and calendar as stored now: what the settings RPCs show.
   absl::StatusOr<Settings> LoadSettings();
+  // The same, kept for up to config_.settings_max_age: what the deadline computations of
+  // every new work order, state change and sweep use (see service.cc).
+  absl::StatusOr<Settings> CurrentSettings();
+  // After this replica saved a change: the next CurrentSettings reads it.
+  void ForgetSettings();
   // Service type and covering contract from entitlement; UNCLASSIFIED when contracts
   // cannot answer.
   std::pair<pb::ServiceType, int64_t> Classify(int64_t customer_id, absl::Time received, const Caller* caller);
@@ -136,6 +147,10 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
   const Clock* clock_;
   ServiceConfig config_;
   std::atomic<bool> stopping_{false};
+  std::mutex settings_mu_;
+  std::optional<Settings> settings_;
+  absl::Time settings_read_at_;
+  uint64_t settings_generation_ = 0;  // moved by ForgetSettings
 };
 
 }  // namespace kefu::complaints
