@@ -340,6 +340,24 @@ TEST_F(DbTest, RelaySendsEachRoundAsOneBatchAndIsolatesABadMessage) {
   EXPECT_EQ(delivered.size(), 119u);
   EXPECT_EQ(std::count(delivered.begin(), delivered.end(), "log.7"), 0);
   EXPECT_EQ(relay.Pending().value_or(-1), 1);
+  {
+    // Each delivered message is marked once, with the time and its one attempt (a batch
+    // is marked in one statement), and counted.
+    auto s = pool_->Acquire();
+    ASSERT_TRUE(s.ok());
+    auto marked = s->QueryOne(
+        "SELECT COUNT(*) FROM outbox WHERE target = 'log' AND delivered_time = ? AND attempts = 1", {ToSqlTime(now)});
+    ASSERT_TRUE(marked.ok() && marked->has_value());
+    EXPECT_EQ((*marked)->Int(0), 119);
+    const auto families = registry.Collect();
+    double counted = -1;
+    for (const auto& f : families)
+      if (f.name == "kefu_outbox_delivered_total")
+        for (const auto& m : f.metric)
+          for (const auto& l : m.label)
+            if (l.name == "target" && l.value == "log") counted = m.counter.value;
+    EXPECT_EQ(counted, 119);
+  }
 
   int down_batches = 0, down_singles = 0;
   relay.Register(

@@ -89,7 +89,7 @@ class Relay {
   // A round's messages for one target, in order: its batch call, or one call each.
   absl::Status DeliverTo(db::Session& session, const std::string& target, const std::vector<const db::Row*>& rows,
                          Round* round);
-  absl::Status MarkDelivered(db::Session& session, const std::string& target, int64_t id);
+  absl::Status MarkDelivered(db::Session& session, const std::string& target, const std::vector<int64_t>& ids);
   absl::Status MarkFailed(db::Session& session, const std::string& target, const db::Row& row,
                           const absl::Status& result, bool log);
 
