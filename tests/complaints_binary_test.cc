@@ -208,6 +208,61 @@ TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
   testing::DropSchema(complaints_db);
 }
 
+// The relay is woken by the commit of a work order: its customer-log entry reaches the
+// customer within moments although the relay's own tick is an hour away.
+TEST(ComplaintsBinary, AWorkOrderReachesTheCustomerLogSoonAfterItsCommitNotAtTheNextTick) {
+  db::Config customers_db = testing::CreateSchema("cb_wake_cust");
+  db::Config complaints_db = testing::CreateSchema("cb_wake_cmp");
+  Service customers, complaints;
+  customers.Start("customers", customers_db, {});
+  ASSERT_TRUE(customers.WaitServing()) << customers.process->Output();
+  complaints.Start("complaints", complaints_db,
+                   {absl::StrCat("--customers_addr=127.0.0.1:", customers.grpc_port), "--outbox_interval_ms=3600000",
+                    "--outbox_linger_ms=50"});
+  ASSERT_TRUE(complaints.WaitServing()) << complaints.process->Output();
+
+  cpb::CreateCustomerRequest create_customer;
+  create_customer.mutable_customer()->set_kind(cpb::CUSTOMER_KIND_ORGANIZATION);
+  create_customer.mutable_customer()->set_name("日志及时性测试客户");
+  cpb::Customer customer;
+  ASSERT_TRUE(cpb::CustomerService::NewStub(customers.channel)->CreateCustomer(Ctx().get(), create_customer, &customer).ok());
+  auto stub = pb::ComplaintService::NewStub(complaints.channel);
+  auto complaint_entries = [&] {
+    cpb::ListLogEntriesRequest log;
+    log.set_customer_id(customer.id());
+    log.set_category(cpb::LOG_CATEGORY_COMPLAINT);
+    cpb::ListLogEntriesResponse entries;
+    EXPECT_TRUE(cpb::CustomerService::NewStub(customers.channel)->ListLogEntries(Ctx().get(), log, &entries).ok());
+    return entries.entries_size();
+  };
+  for (int n = 1; n <= 2; ++n) {  // the second after the relay has gone back to its hour's wait
+    SCOPED_TRACE(n);
+    pb::CreateWorkOrderRequest create;
+    auto* w = create.mutable_work_order();
+    w->set_customer_id(customer.id());
+    w->set_channel(pb::CHANNEL_PHONE);
+    w->set_type(pb::WORK_ORDER_TYPE_COMPLAINT);
+    w->set_severity(pb::SEVERITY_GENERAL);
+    w->set_content(absl::StrCat("第", n, "次投诉：送货延误"));
+    w->set_department_id("D-BIN");
+    pb::WorkOrder created;
+    ASSERT_TRUE(stub->CreateWorkOrder(Ctx().get(), create, &created).ok());
+    int entries = 0;
+    for (int i = 0; i < 200 && entries < n; ++i) {  // up to 20 s on a loaded machine, against the tick's hour
+      entries = complaint_entries();
+      if (entries < n) absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_EQ(entries, n);
+  }
+
+  for (Service* s : {&complaints, &customers}) {
+    s->process->Signal(SIGTERM);
+    EXPECT_EQ(s->process->WaitExit(15000), 0);
+  }
+  testing::DropSchema(customers_db);
+  testing::DropSchema(complaints_db);
+}
+
 // A setting changes through kefuctl as operators change it: print it with --json, edit
 // the file, hand it back with --file; a file made from an older version is refused.
 TEST(ComplaintsBinary, KefuctlChangesTheDeadlinePolicyFromTheJsonItPrints) {

@@ -14,7 +14,9 @@
 #include "kefu/errors.h"
 #include "kefu/outbox.h"
 #include "kefu/security/audit.h"
+#include "kefu/server.h"
 #include "kefu/time_util.h"
+#include "support/auth.h"
 #include "support/test_env.h"
 
 namespace kefu::db {
@@ -380,6 +382,93 @@ TEST_F(DbTest, RelaySendsEachRoundAsOneBatchAndIsolatesABadMessage) {
                          {ToSqlTime(now + outbox::Relay::Backoff(1))});
   ASSERT_TRUE(row.ok() && row->has_value());
   EXPECT_EQ((*row)->Int(0), 5);
+}
+
+// Work to do once a transaction commits (telling the relay a message is waiting) runs
+// once after the commit, and not for a rolled-back transaction or a failed attempt that
+// was retried.
+TEST_F(DbTest, OnCommitRunsOnceAfterTheCommitAndNeverForARollback) {
+  int committed = 0;
+  ASSERT_TRUE(pool_->InTransaction([&](Session& s) -> absl::Status {
+                      s.OnCommit([&] { ++committed; });
+                      EXPECT_EQ(committed, 0);  // not before the commit
+                      return s.Exec("INSERT INTO t (name) VALUES ('hooked')").status();
+                    })
+                  .ok());
+  EXPECT_EQ(committed, 1);
+
+  int rolled_back = 0;
+  EXPECT_FALSE(pool_->InTransaction([&](Session& s) -> absl::Status {
+                       s.OnCommit([&] { ++rolled_back; });
+                       return absl::InvalidArgumentError("refused");
+                     })
+                   .ok());
+  EXPECT_EQ(rolled_back, 0);
+
+  int attempts = 0, retried = 0;
+  ASSERT_TRUE(pool_->InTransaction([&](Session& s) -> absl::Status {
+                      s.OnCommit([&] { ++retried; });
+                      if (++attempts == 1)
+                        return MakeError(absl::StatusCode::kAborted, reason::kDbConflict, "deadlock", {});
+                      return absl::OkStatus();
+                    })
+                  .ok());
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(retried, 1);
+
+  // The outbox tells its listener after a message's transaction commits, only then.
+  ASSERT_TRUE(ApplyMigrations(*pool_, {}).ok());
+  int told = 0;
+  outbox::SetEnqueueListener([&] { ++told; });
+  google::protobuf::StringValue payload;
+  payload.set_value("x");
+  ASSERT_TRUE(pool_->InTransaction([&](Session& s) -> absl::Status {
+                      KEFU_RETURN_IF_ERROR(outbox::Enqueue(s, "log", "hook.1", payload, absl::Now()));
+                      EXPECT_EQ(told, 0);
+                      return absl::OkStatus();
+                    })
+                  .ok());
+  EXPECT_EQ(told, 1);
+  EXPECT_FALSE(pool_->InTransaction([&](Session& s) -> absl::Status {
+                       KEFU_RETURN_IF_ERROR(outbox::Enqueue(s, "log", "hook.2", payload, absl::Now()));
+                       return absl::InternalError("the change failed after the message was queued");
+                     })
+                   .ok());
+  EXPECT_EQ(told, 1);
+  outbox::SetEnqueueListener(nullptr);
+}
+
+// A background task runs `linger` after a wake instead of at the end of its period; the
+// wakes that come before it runs make one run; a wake after the server is gone is harmless.
+TEST_F(DbTest, AWokenBackgroundTaskRunsSoonAndOnceForManyWakes) {
+  ServerOptions o;
+  o.service_name = "wake";
+  o.listen_host = "127.0.0.1";
+  o.metrics_port = -1;
+  o.db = config_;
+  o.health_interval = absl::Milliseconds(50);
+  o.token_verifier = testing::TestVerifier();
+  auto server = std::make_unique<Server>(o);
+  std::atomic<int> runs{0};
+  auto wake = server->AddBackgroundTask("wake-test", absl::Hours(1), [&] { ++runs; }, absl::Milliseconds(300));
+  ASSERT_TRUE(server->Start({}).ok());
+  for (int i = 0; i < 100 && !server->ready(); ++i) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(server->ready());
+  EXPECT_EQ(runs.load(), 0);  // its period is an hour
+
+  for (int i = 0; i < 100; ++i) wake();
+  for (int i = 0; i < 100 && runs.load() == 0; ++i) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(runs.load(), 1);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(runs.load(), 1) << "a hundred wakes before the run make one run";
+
+  wake();  // after a run, a wake calls for the next
+  for (int i = 0; i < 100 && runs.load() == 1; ++i) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(runs.load(), 2);
+
+  server->Shutdown();
+  server.reset();
+  wake();
 }
 
 // Retention: request ids and delivered outbox messages older than the cut are removed,

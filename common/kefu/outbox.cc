@@ -1,6 +1,7 @@
 #include "kefu/outbox.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "kefu/errors.h"
@@ -8,13 +9,32 @@
 
 namespace kefu::outbox {
 
+namespace {
+std::mutex listener_mu;
+std::function<void()>& Listener() {
+  static auto* listener = new std::function<void()>;
+  return *listener;
+}
+void TellListener() {
+  std::lock_guard<std::mutex> lock(listener_mu);
+  if (Listener()) Listener()();
+}
+}  // namespace
+
+void SetEnqueueListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(listener_mu);
+  Listener() = std::move(listener);
+}
+
 absl::Status Enqueue(db::Session& session, absl::string_view target, absl::string_view request_id,
                      const google::protobuf::Message& payload, absl::Time now) {
-  return session
-      .Exec("INSERT INTO outbox (target, request_id, payload, next_attempt_time, create_time) "
-            "VALUES (?, ?, ?, ?, ?)",
-            {target, request_id, payload.SerializeAsString(), ToSqlTime(now), ToSqlTime(now)})
-      .status();
+  KEFU_RETURN_IF_ERROR(session
+                           .Exec("INSERT INTO outbox (target, request_id, payload, next_attempt_time, create_time) "
+                                 "VALUES (?, ?, ?, ?, ?)",
+                                 {target, request_id, payload.SerializeAsString(), ToSqlTime(now), ToSqlTime(now)})
+                           .status());
+  session.OnCommit(TellListener);
+  return absl::OkStatus();
 }
 
 Relay::Relay(db::Pool* pool, const Clock* clock, prometheus::Registry& registry)
@@ -181,8 +201,13 @@ absl::StatusOr<int> Relay::DeliverAllDue(const std::function<bool()>& stop, int 
 void Relay::Tick(const std::function<bool()>& stop) {
   if (auto n = DeliverAllDue(stop); !n.ok())
     log::Warn("outbox delivery round failed", {{"error", n.status().ToString()}});
-  (void)Pending();
+  // The count reads every undelivered row: once a second is enough for the gauge.
+  if (absl::Now() - pending_counted_at_ >= absl::Seconds(1)) {
+    pending_counted_at_ = absl::Now();
+    (void)Pending();
+  }
 }
+
 
 absl::StatusOr<int64_t> PurgeDelivered(db::Session& session, absl::Time older_than, int64_t limit) {
   KEFU_ASSIGN_OR_RETURN(auto r, session.Exec("DELETE FROM outbox WHERE delivered_time IS NOT NULL "

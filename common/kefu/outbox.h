@@ -30,6 +30,7 @@ namespace kefu::outbox {
 
 // Adds a message inside the caller's transaction. request_id is the receiver's
 // idempotency key and must be unique per message (e.g. "complaints.log.<event id>").
+// Once the transaction commits, the enqueue listener (below) is told.
 absl::Status Enqueue(db::Session& session, absl::string_view target, absl::string_view request_id,
                      const google::protobuf::Message& payload, absl::Time now);
 
@@ -52,6 +53,10 @@ using BatchHandler = std::function<absl::Status(const std::vector<Message>& mess
 // were removed.
 absl::StatusOr<int64_t> PurgeDelivered(db::Session& session, absl::Time older_than, int64_t limit);
 
+// Called after each commit of a transaction that enqueued a message in this process;
+// Server::AddOutboxRelay sets it to the relay task's wake. Empty: nobody is told.
+void SetEnqueueListener(std::function<void()> listener);
+
 class Relay {
  public:
   Relay(db::Pool* pool, const Clock* clock, prometheus::Registry& registry);
@@ -69,8 +74,9 @@ class Relay {
   // work orders thirty times faster, and the customer log fell behind for good.
   absl::StatusOr<int> DeliverAllDue(const std::function<bool()>& stop, int batch = 50);
   // The relay task's tick: DeliverAllDue, a warning if a round failed, and the pending
-  // gauge refreshed.
+  // gauge refreshed (at most once a second: a tick can follow every commit).
   void Tick(const std::function<bool()>& stop);
+
   // Messages not yet delivered (refreshes the pending gauge).
   absl::StatusOr<int64_t> Pending();
 
@@ -100,6 +106,7 @@ class Relay {
   prometheus::Family<prometheus::Counter>& delivered_family_;
   prometheus::Family<prometheus::Counter>& failed_family_;
   prometheus::Gauge& pending_;
+  absl::Time pending_counted_at_ = absl::InfinitePast();  // real time; Tick's thread only
 };
 
 }  // namespace kefu::outbox

@@ -245,8 +245,25 @@ void Server::AddService(grpc::Service* service, const char* full_name) {
   metrics_.RegisterService(descriptor);
 }
 
-void Server::AddBackgroundTask(std::string name, absl::Duration period, std::function<void()> fn) {
-  tasks_.push_back({std::move(name), period, std::move(fn)});
+std::function<void()> Server::AddBackgroundTask(std::string name, absl::Duration period, std::function<void()> fn,
+                                                absl::Duration linger) {
+  Task task{std::move(name), period, std::move(fn)};
+  task.linger = linger;
+  std::shared_ptr<TaskSignal> signal = task.signal;
+  tasks_.push_back(std::move(task));
+  return [signal] {
+    {
+      std::lock_guard<std::mutex> lock(signal->mu);
+      if (signal->woken) return;  // already due: one run takes the work of every wake
+      signal->woken = true;
+    }
+    signal->cv.notify_one();
+  };
+}
+
+void Server::AddOutboxRelay(outbox::Relay& relay, absl::Duration interval, absl::Duration linger) {
+  outbox::SetEnqueueListener(
+      AddBackgroundTask("outbox", interval, [this, &relay] { relay.Tick([this] { return stopping(); }); }, linger));
 }
 
 void Server::AddGaugeRefresher(std::function<void()> fn) {
@@ -350,12 +367,17 @@ absl::Status Server::Start(const std::vector<db::Migration>& migrations) {
   threads_.emplace_back([this] { HealthLoop(); });
   for (auto& task : tasks_) {
     threads_.emplace_back([this, &task] {
-      std::unique_lock<std::mutex> lock(stop_mu_);
+      TaskSignal& signal = *task.signal;
+      std::unique_lock<std::mutex> lock(signal.mu);
       bool first = task.run_when_ready;
       while (!stopping_) {
-        if (stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(first ? absl::Seconds(1) : task.period),
-                              [this] { return stopping_.load(); }))
+        const bool woken = signal.cv.wait_for(lock, absl::ToChronoNanoseconds(first ? absl::Seconds(1) : task.period),
+                                              [&] { return stopping_.load() || signal.woken; });
+        if (stopping_) break;
+        if (woken && task.linger > absl::ZeroDuration() &&
+            signal.cv.wait_for(lock, absl::ToChronoNanoseconds(task.linger), [this] { return stopping_.load(); }))
           break;
+        signal.woken = false;  // wakes from here on call for another run
         if (!ready_) continue;
         first = false;
         lock.unlock();
@@ -430,6 +452,10 @@ void Server::Shutdown() {
     stopping_ = true;
   }
   stop_cv_.notify_all();
+  for (auto& task : tasks_) {
+    { std::lock_guard<std::mutex> lock(task.signal->mu); }  // a task between its check and its wait sees stopping_
+    task.signal->cv.notify_all();
+  }
   if (server_) {
     // Readiness first, so load balancers stop sending before the listener closes.
     SetReady(false);

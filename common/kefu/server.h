@@ -42,6 +42,10 @@ namespace google::protobuf {
 class ServiceDescriptor;
 }
 
+namespace kefu::outbox {
+class Relay;
+}
+
 namespace kefu {
 
 struct ServiceDefaults {
@@ -116,7 +120,16 @@ class Server {
   // Service::service_full_name(), e.g. "kefu.customers.v1.CustomerService".
   void AddService(grpc::Service* service, const char* full_name);
   // Runs fn every period on its own thread while the server is ready (database up).
-  void AddBackgroundTask(std::string name, absl::Duration period, std::function<void()> fn);
+  // Returns the task's wake: calling it (from any thread, at any rate, even after the
+  // server is gone) runs the task `linger` later instead of at the end of its period;
+  // the wait gathers the work of many wakes into one run.
+  std::function<void()> AddBackgroundTask(std::string name, absl::Duration period, std::function<void()> fn,
+                                          absl::Duration linger = absl::ZeroDuration());
+  // Runs the outbox relay as the "outbox" task: every `interval`, and `linger` after a
+  // transaction that queued a message commits (outbox::SetEnqueueListener), so that a
+  // message leaves about `linger` after its commit rather than at the next tick, and one
+  // tick takes the messages of every commit in that time.
+  void AddOutboxRelay(outbox::Relay& relay, absl::Duration interval, absl::Duration linger);
   // The task that recomputes the service's business gauges from its tables: once soon
   // after the server is first ready, then every --gauge_refresh_ms (a minute by
   // default). Such counts read every open row, on every replica, so they run seldom.
@@ -152,11 +165,19 @@ class Server {
   std::unique_ptr<security::AuditLog> audit_;
   std::unique_ptr<security::AuditServiceImpl> audit_service_;
   std::vector<std::pair<grpc::Service*, const google::protobuf::ServiceDescriptor*>> services_;
+  // A task's own wait, shared with its wake (which may outlive the server).
+  struct TaskSignal {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool woken = false;
+  };
   struct Task {
     std::string name;
     absl::Duration period;
     std::function<void()> fn;
     bool run_when_ready = false;  // first run a second after ready, not a period later
+    absl::Duration linger = absl::ZeroDuration();
+    std::shared_ptr<TaskSignal> signal = std::make_shared<TaskSignal>();
   };
   std::vector<Task> tasks_;
   std::vector<std::function<void()>> shutdown_hooks_;

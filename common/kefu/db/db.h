@@ -133,12 +133,16 @@ class Session {
   absl::StatusOr<ExecResult> ExecInsert(absl::string_view sql, const std::vector<Param>& params = {});
   // Unprepared statement without parameters: DDL in migrations, session settings.
   absl::Status ExecRaw(absl::string_view sql);
+  // Runs fn once the transaction this session is in (Pool::InTransaction) commits;
+  // never if it rolls back or is retried (the retry registers its own).
+  void OnCommit(std::function<void()> fn) { on_commit_.push_back(std::move(fn)); }
 
  private:
   friend class Pool;
   Session(Pool* pool, std::unique_ptr<PooledConnection> conn);
   Pool* pool_;
   std::unique_ptr<PooledConnection> conn_;
+  std::vector<std::function<void()>> on_commit_;
 };
 
 class Pool {

@@ -350,7 +350,10 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Session&)>& fn
     status = fn(*session);
     if (status.ok()) {
       status = session->ExecRaw("COMMIT");
-      if (status.ok()) return status;
+      if (status.ok()) {
+        for (auto& hook : session->on_commit_) hook();
+        return status;
+      }
     } else {
       (void)session->ExecRaw("ROLLBACK");
     }
@@ -368,7 +371,8 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Session&)>& fn
 Session::Session(Pool* pool, std::unique_ptr<PooledConnection> conn)
     : pool_(pool), conn_(std::move(conn)) {}
 
-Session::Session(Session&& other) noexcept : pool_(other.pool_), conn_(std::move(other.conn_)) {}
+Session::Session(Session&& other) noexcept
+    : pool_(other.pool_), conn_(std::move(other.conn_)), on_commit_(std::move(other.on_commit_)) {}
 
 Session::~Session() {
   if (conn_) pool_->Release(std::move(conn_));

@@ -16,6 +16,8 @@ ABSL_FLAG(std::string, performance_addr, "", "Address of the performance service
 ABSL_FLAG(int, classify_interval_ms, 30000, "How often work orders taken without entitlement are classified.");
 ABSL_FLAG(int, sweep_interval_ms, 1000, "How often the escalation sweep looks for due work orders.");
 ABSL_FLAG(int, outbox_interval_ms, 1000, "How often undelivered customer-log entries are sent.");
+ABSL_FLAG(int, outbox_linger_ms, 50,
+          "After a write that queued a message, how long the relay waits for more before sending them.");
 
 const std::vector<kefu::db::Migration>& ComplaintsMigrations();
 
@@ -53,9 +55,8 @@ int main(int argc, char** argv) {
       if (*n < 100) return;
     }
   });
-  server.AddBackgroundTask("outbox", absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)), [&] {
-    relay.Tick([&] { return server.stopping(); });
-  });
+  server.AddOutboxRelay(relay, absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)),
+                        absl::Milliseconds(absl::GetFlag(FLAGS_outbox_linger_ms)));
   server.AddGaugeRefresher([&] { service.RefreshMetrics(); });
   server.AddBackgroundTask("classify", absl::Milliseconds(absl::GetFlag(FLAGS_classify_interval_ms)), [&] {
     auto n = service.ClassifyPending();

@@ -13,6 +13,8 @@ ABSL_FLAG(std::string, customers_addr, "127.0.0.1:50051", "Address of the custom
 ABSL_FLAG(int, customers_timeout_ms, 1000, "Deadline of calls to the customers service.");
 ABSL_FLAG(int, sweep_interval_ms, 60000, "How often contracts are activated and expired by date.");
 ABSL_FLAG(int, outbox_interval_ms, 1000, "How often undelivered customer-log entries are sent.");
+ABSL_FLAG(int, outbox_linger_ms, 50,
+          "After a write that queued a message, how long the relay waits for more before sending them.");
 ABSL_FLAG(std::string, time_zone, "Asia/Shanghai", "Time zone whose calendar days contract dates are.");
 
 const std::vector<kefu::db::Migration>& ContractsMigrations();
@@ -49,9 +51,8 @@ int main(int argc, char** argv) {
       if (*n == 0) return;
     }
   });
-  server.AddBackgroundTask("outbox", absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)), [&] {
-    relay.Tick([&] { return server.stopping(); });
-  });
+  server.AddOutboxRelay(relay, absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)),
+                        absl::Milliseconds(absl::GetFlag(FLAGS_outbox_linger_ms)));
   server.AddGaugeRefresher([&] { service.RefreshMetrics(); });
   if (absl::Status s = server.Start(ContractsMigrations()); !s.ok()) {
     kefu::log::Error("cannot start", {{"error", s.ToString()}});

@@ -13,6 +13,8 @@ ABSL_FLAG(std::string, customers_addr, "127.0.0.1:50051", "Address of the custom
 ABSL_FLAG(std::string, contracts_addr, "127.0.0.1:50053", "Address of the contracts service (drafts for won projects).");
 ABSL_FLAG(int, call_timeout_ms, 1000, "Deadline of calls to other services.");
 ABSL_FLAG(int, outbox_interval_ms, 1000, "How often undelivered log entries and draft requests are sent.");
+ABSL_FLAG(int, outbox_linger_ms, 50,
+          "After a write that queued a message, how long the relay waits for more before sending them.");
 ABSL_FLAG(int, pipeline_recount_interval_s, 3600,
           "How often the pipeline totals are counted again from the projects (see RecountPipeline).");
 ABSL_FLAG(int, customer_check_interval_ms, 30000,
@@ -40,9 +42,8 @@ int main(int argc, char** argv) {
   relay.Register(kefu::sales::kDraftContractTarget, kefu::sales::DraftContractHandler(contracts, &repo, timeout));
 
   server.AddService(&service, kefu::sales::v1::SalesService::service_full_name());
-  server.AddBackgroundTask("outbox", absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)), [&] {
-    relay.Tick([&] { return server.stopping(); });
-  });
+  server.AddOutboxRelay(relay, absl::Milliseconds(absl::GetFlag(FLAGS_outbox_interval_ms)),
+                        absl::Milliseconds(absl::GetFlag(FLAGS_outbox_linger_ms)));
   // Projects created while customers was down: confirmed (or found to have no
   // customer) once it answers again; a round stops at the first call it cannot answer.
   server.AddBackgroundTask("customer-check", absl::Milliseconds(absl::GetFlag(FLAGS_customer_check_interval_ms)), [&] {
