@@ -208,7 +208,6 @@ void Relay::Tick(const std::function<bool()>& stop) {
   }
 }
 
-
 absl::StatusOr<int64_t> PurgeDelivered(db::Session& session, absl::Time older_than, int64_t limit) {
   KEFU_ASSIGN_OR_RETURN(auto r, session.Exec("DELETE FROM outbox WHERE delivered_time IS NOT NULL "
                                              "AND delivered_time < ? ORDER BY delivered_time LIMIT ?",
