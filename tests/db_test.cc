@@ -87,6 +87,73 @@ TEST_F(DbTest, TransactionRollsBackEverythingOnError) {
   EXPECT_EQ(Count(), 1);
 }
 
+// A connection that ran a transaction stays in manual-commit mode, so the next
+// transaction on it needs no START TRANSACTION; that must not weaken either the
+// transactions or the plain sessions that share the connection.
+TEST_F(DbTest, ManualCommitConnectionsKeepTransactionsWholeAndPlainWritesImmediate) {
+  class CountOther : public Observer {
+   public:
+    void OnAcquire(absl::Duration, bool) override {}
+    void OnStatement(absl::string_view op, absl::Duration, bool) override {
+      if (op == "other") ++other;
+    }
+    void OnPoolState(int, int, int) override {}
+    void OnTransactionRetry() override {}
+    std::atomic<int> other{0};
+  } observer;
+  Config one = config_;
+  one.pool_size = 1;  // every session and transaction below gets the same connection
+  auto pool = Pool::Create(one, &observer);
+  auto other_pool = Pool::Create(config_);  // another client, on its own connections
+  auto seen_by_others = [&](const char* name) {
+    auto s = other_pool->Acquire();
+    return (*s->QueryOne("SELECT COUNT(*) FROM t WHERE name = ?", {name}))->Int(0);
+  };
+  auto insert_in_transaction = [&](const char* name) {
+    return pool->InTransaction([&](Session& s) { return s.Exec("INSERT INTO t (name) VALUES (?)", {name}).status(); });
+  };
+
+  ASSERT_TRUE(insert_in_transaction("a").ok());
+  int other_before = observer.other.load();
+  ASSERT_TRUE(insert_in_transaction("b").ok());
+  EXPECT_EQ(observer.other.load() - other_before, 1) << "the second transaction should send only its COMMIT";
+  EXPECT_EQ(seen_by_others("a"), 1);
+  EXPECT_EQ(seen_by_others("b"), 1);
+
+  // A plain session after a transaction commits each statement by itself.
+  {
+    auto s = pool->Acquire();
+    ASSERT_TRUE(s->Exec("INSERT INTO t (name) VALUES (?)", {"plain"}).ok());
+    EXPECT_EQ(seen_by_others("plain"), 1) << "a plain write must not wait in an open transaction";
+    EXPECT_EQ((*s->QueryOne("SELECT @@autocommit"))->Int(0), 1);
+  }
+
+  // A rolled-back transaction leaves nothing, and the next one commits only its own row.
+  absl::Status refused = pool->InTransaction([](Session& s) -> absl::Status {
+    KEFU_RETURN_IF_ERROR(s.Exec("INSERT INTO t (name) VALUES (?)", {"undone"}).status());
+    return absl::FailedPreconditionError("no");
+  });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(insert_in_transaction("after").ok());
+  EXPECT_EQ(seen_by_others("undone"), 0);
+  EXPECT_EQ(seen_by_others("after"), 1);
+
+  // Each transaction reads from its own snapshot, not from one a previous transaction
+  // on the connection left open.
+  ASSERT_TRUE(pool->InTransaction([](Session& s) { return s.Query("SELECT COUNT(*) FROM t").status(); }).ok());
+  {
+    auto s = other_pool->Acquire();
+    ASSERT_TRUE(s->Exec("INSERT INTO t (name) VALUES (?)", {"elsewhere"}).ok());
+  }
+  int64_t seen = -1;
+  ASSERT_TRUE(pool->InTransaction([&](Session& s) -> absl::Status {
+    KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT COUNT(*) FROM t WHERE name = 'elsewhere'"));
+    seen = row->Int(0);
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_EQ(seen, 1);
+}
+
 TEST_F(DbTest, DeadlockedTransactionsAreRetriedToSuccess) {
   {
     auto s = pool_->Acquire();

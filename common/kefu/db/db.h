@@ -8,8 +8,10 @@
 //   recovers by itself after the server restarts.
 // - Session: a borrowed connection, returned on destruction. Statements are prepared
 //   once per connection and cached, always with '?' placeholders.
-// - InTransaction: BEGIN..COMMIT around a callback; rolled back on any error; retried
-//   on deadlock or lock-wait timeout.
+// - InTransaction: a transaction around a callback, committed when it succeeds, rolled
+//   back on any error; retried on deadlock or lock-wait timeout. Its connection is in
+//   manual-commit mode, so the callback's first statement opens the transaction (no
+//   START TRANSACTION round trip); Acquire() hands out connections in autocommit mode.
 // Errors are absl::Status: 1062 ALREADY_EXISTS, 1213/1205 ABORTED (DATABASE_CONFLICT),
 // 2002/2003/2006/2013 and friends UNAVAILABLE, anything else INTERNAL.
 
@@ -181,6 +183,8 @@ class Pool {
   Pool(Config config, Observer* observer);
   void Release(std::unique_ptr<PooledConnection> conn);
   absl::StatusOr<std::unique_ptr<PooledConnection>> Connect();
+  // A connection, preferring one already in the given commit mode.
+  absl::StatusOr<Session> AcquireConnection(bool autocommit);
   void ReportState();
 
   struct State;
@@ -198,9 +202,11 @@ struct Migration {
 
 // The placeholders of an IN list of ids, their values appended to params: "?, ?, ?",
 // padded to a power of two so pages of any length reuse a few cached statements
-// (padding repeats the first id, which changes nothing in an IN list). ids must not be
-// empty.
+// (padding repeats the first value, which changes nothing in an IN list). The list
+// must not be empty.
 std::string InList(std::vector<Param>& params, const std::vector<int64_t>& ids);
+// The same for a list of strings (keys such as normalized phone numbers).
+std::string InList(std::vector<Param>& params, const std::vector<std::string>& values);
 
 // Applies, in order and exactly once, every migration not yet recorded in the
 // schema_migrations table of the connected schema; also creates the shared framework

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -31,6 +32,11 @@ struct PooledConnection {
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements;
   absl::Time last_used;
   bool broken = false;
+  // Connections that ran a transaction stay in manual-commit mode (autocommit = 0), so
+  // their next transaction begins with its first statement instead of a round trip
+  // for START TRANSACTION. Only an idle connection with no open transaction is in
+  // the pool, in either mode.
+  bool autocommit = true;
 
   ~PooledConnection() {
     statements.clear();
@@ -263,13 +269,31 @@ void Pool::ReportState() {
 }
 
 absl::StatusOr<Session> Pool::Acquire() {
+  KEFU_ASSIGN_OR_RETURN(Session session, AcquireConnection(/*autocommit=*/true));
+  if (!session.conn_->autocommit) {
+    KEFU_RETURN_IF_ERROR(session.ExecRaw("SET autocommit = 1"));
+    session.conn_->autocommit = true;
+  }
+  return session;
+}
+
+absl::StatusOr<Session> Pool::AcquireConnection(bool autocommit) {
   absl::Time start = absl::Now();
   absl::Time deadline = start + config_.acquire_timeout;
   std::unique_lock<std::mutex> lock(state_->mu);
   while (true) {
     if (!state_->idle.empty()) {
-      auto pc = std::move(state_->idle.back());
-      state_->idle.pop_back();
+      // The most recently used connection already in the wanted mode, else the most
+      // recently used one, switched by the caller.
+      auto it = state_->idle.end() - 1;
+      for (auto at = state_->idle.rbegin(); at != state_->idle.rend(); ++at) {
+        if ((*at)->autocommit == autocommit) {
+          it = std::prev(at.base());
+          break;
+        }
+      }
+      auto pc = std::move(*it);
+      state_->idle.erase(it);
       lock.unlock();
       bool usable = true;
       if (absl::Now() - pc->last_used > kPingAfterIdle) {
@@ -343,10 +367,15 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Session&)>& fn
                                  int max_attempts) {
   absl::Status status;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
-    auto session = Acquire();
+    auto session = AcquireConnection(/*autocommit=*/false);
     if (!session.ok()) return session.status();
-    status = session->ExecRaw("START TRANSACTION");
-    if (!status.ok()) return status;
+    PooledConnection& conn = *session->conn_;
+    if (conn.autocommit) {
+      // Takes effect with the next statement, which then opens the transaction.
+      status = session->ExecRaw("SET autocommit = 0");
+      if (!status.ok()) return status;
+      conn.autocommit = false;
+    }
     status = fn(*session);
     if (status.ok()) {
       status = session->ExecRaw("COMMIT");
@@ -354,8 +383,11 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Session&)>& fn
         for (auto& hook : session->on_commit_) hook();
         return status;
       }
-    } else {
-      (void)session->ExecRaw("ROLLBACK");
+      // Whether anything was committed is unknown; the connection is not reused.
+      conn.broken = true;
+    } else if (!session->ExecRaw("ROLLBACK").ok()) {
+      // An open transaction must never reach the next borrower.
+      conn.broken = true;
     }
     bool retryable = status.code() == absl::StatusCode::kAborted &&
                      ReasonOf(status) == reason::kDbConflict;
@@ -444,15 +476,26 @@ absl::Status Session::ExecRaw(absl::string_view sql_text) {
   }
 }
 
-std::string InList(std::vector<Param>& params, const std::vector<int64_t>& ids) {
+namespace {
+template <typename T>
+std::string PaddedInList(std::vector<Param>& params, const std::vector<T>& values) {
   size_t n = 1;
-  while (n < ids.size()) n *= 2;
+  while (n < values.size()) n *= 2;
   std::string out;
   for (size_t i = 0; i < n; ++i) {
     absl::StrAppend(&out, i ? ", ?" : "?");
-    params.emplace_back(ids[i < ids.size() ? i : 0]);
+    params.emplace_back(values[i < values.size() ? i : 0]);
   }
   return out;
+}
+}  // namespace
+
+std::string InList(std::vector<Param>& params, const std::vector<int64_t>& ids) {
+  return PaddedInList(params, ids);
+}
+
+std::string InList(std::vector<Param>& params, const std::vector<std::string>& values) {
+  return PaddedInList(params, values);
 }
 
 }  // namespace kefu::db
