@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/errors.h"
 #include "kefu/log.h"
@@ -491,6 +492,53 @@ TEST_F(CustomersServiceTest, DuplicatesAreDetectedByPhoneEmailOrNameUnlessAllowe
   req.set_allow_duplicates(true);
   ASSERT_TRUE(Stub()->CreateCustomer(Ctx().get(), req, &out).ok());
   EXPECT_NE(out.id(), original.id());
+}
+
+// The check runs as one statement over every key of the new record; each key still
+// finds its own matches, whichever contact carries it.
+TEST_F(CustomersServiceTest, OneDuplicateCheckFindsEveryKeyOfEveryContact) {
+  pb::Customer by_name = Create(NewCustomer("杭州西湖仪器有限公司", 31));
+  pb::Customer by_phone = Create(NewCustomer("宁波北仑港务有限公司", 32));
+  pb::Customer by_email = Create(NewCustomer("温州鹿城鞋业有限公司", 33));
+
+  pb::Customer incoming = NewCustomer("杭州西湖仪器有限公司", 40);
+  for (int n = 41; n <= 44; ++n) {  // five contacts: the list of keys is padded past four
+    auto* ct = incoming.add_contacts();
+    ct->set_name("其他联系人");
+    ct->set_phone(absl::StrCat("139", 10000000 + n));
+    ct->set_email(absl::StrCat("contact", n, "@example.cn"));
+  }
+  incoming.mutable_contacts(3)->set_phone(by_phone.contacts(0).phone());
+  incoming.mutable_contacts(4)->set_email(by_email.contacts(0).email());
+  incoming.mutable_contacts(4)->set_phone(by_name.contacts(0).phone());  // the named one, by phone too
+
+  pb::CreateCustomerRequest req;
+  *req.mutable_customer() = incoming;
+  pb::Customer out;
+  grpc::Status s = Stub()->CreateCustomer(Ctx().get(), req, &out);
+  ASSERT_EQ(s.error_code(), StatusCode::ALREADY_EXISTS);
+  std::vector<std::string> ids = {absl::StrCat(by_name.id()), absl::StrCat(by_phone.id()), absl::StrCat(by_email.id())};
+  std::sort(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) { return std::stoll(a) < std::stoll(b); });
+  EXPECT_EQ(MetadataOf(FromGrpcStatus(s), "duplicate_ids"), absl::StrJoin(ids, ","));
+
+  pb::FindDuplicatesRequest find;
+  find.set_name(by_name.name());
+  find.set_phone(by_name.contacts(0).phone());
+  find.set_email(by_email.contacts(0).email());
+  pb::FindDuplicatesResponse found;
+  ASSERT_TRUE(Stub()->FindDuplicates(Ctx().get(), find, &found).ok());
+  ASSERT_EQ(found.matches_size(), 2);
+  EXPECT_EQ(found.matches(0).customer_id(), std::min(by_name.id(), by_email.id()));
+  for (const auto& m : found.matches()) {
+    std::vector<std::string> on(m.matched_on().begin(), m.matched_on().end());
+    if (m.customer_id() == by_name.id()) {
+      EXPECT_EQ(on, (std::vector<std::string>{"name", "phone"}));
+      EXPECT_EQ(m.name(), by_name.name());
+    } else {
+      EXPECT_EQ(m.customer_id(), by_email.id());
+      EXPECT_EQ(on, (std::vector<std::string>{"email"}));
+    }
+  }
 }
 
 TEST_F(CustomersServiceTest, PeopleWithTheSameNameAreNotDuplicatesByNameAlone) {

@@ -166,18 +166,27 @@ absl::Status WriteTags(Session& s, const pb::Customer& c, bool replace) {
   return absl::OkStatus();
 }
 
-absl::Status InsertLog(Session& s, pb::LogEntry& e, absl::Time now) {
+constexpr const char* kInsertLog =
+    "INSERT INTO customer_log (customer_id, event_time, staff_id, department_id, channel, category, description, "
+    "resolution, summary, satisfaction, reference, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+std::vector<Param> LogParams(pb::LogEntry& e, absl::Time now) {
   if (!e.has_event_time()) *e.mutable_event_time() = ToProtoTime(now);
   *e.mutable_create_time() = ToProtoTime(now);
-  KEFU_ASSIGN_OR_RETURN(
-      auto r, s.ExecInsert("INSERT INTO customer_log (customer_id, event_time, staff_id, department_id, "
-                           "channel, category, description, resolution, summary, satisfaction, "
-                           "reference, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           {e.customer_id(), ToSqlTime(FromProtoTime(e.event_time())), e.staff_id(),
-                            e.department_id(), static_cast<int>(e.channel()),
-                            static_cast<int>(e.category()), e.description(), e.resolution(),
-                            e.summary(), static_cast<int>(e.satisfaction()), e.reference(),
-                            ToSqlTime(now)}));
+  return {e.customer_id(), ToSqlTime(FromProtoTime(e.event_time())), e.staff_id(), e.department_id(),
+          static_cast<int>(e.channel()), static_cast<int>(e.category()), e.description(), e.resolution(),
+          e.summary(), static_cast<int>(e.satisfaction()), e.reference(), ToSqlTime(now)};
+}
+
+// A log entry written beside another change; nobody asks for its id, so it costs no
+// round trip for LAST_INSERT_ID().
+absl::Status InsertLog(Session& s, pb::LogEntry& e, absl::Time now) {
+  return s.Exec(kInsertLog, LogParams(e, now)).status();
+}
+
+// A log entry appended for its own sake: the caller returns it, id included.
+absl::Status InsertLogWithId(Session& s, pb::LogEntry& e, absl::Time now) {
+  KEFU_ASSIGN_OR_RETURN(auto r, s.ExecInsert(kInsertLog, LogParams(e, now)));
   e.set_id(r.last_insert_id);
   return absl::OkStatus();
 }
@@ -299,48 +308,47 @@ pb::BusinessVolume VolumeFromRow(const Row& r, size_t at = 0) {
 }
 
 // match_name: organisations are duplicates by name; people share names too often.
+// One statement for every key, since Create runs it on each new customer: a part per
+// kind of key, each through its index and capped at 20 matches.
 absl::StatusOr<std::vector<pb::DuplicateMatch>> FindDuplicatesIn(
     Session& s, bool match_name, const std::string& name, const std::vector<std::string>& phones,
     const std::vector<std::string>& emails, int64_t exclude_id) {
-  std::map<int64_t, pb::DuplicateMatch> matches;
-  auto add = [&](const std::vector<Row>& rows, const char* key) {
-    for (const auto& r : rows) {
-      if (r.Int(0) == exclude_id) continue;
-      auto& m = matches[r.Int(0)];
-      m.set_customer_id(r.Int(0));
-      m.set_number(CustomerNumber(r.Int(0)));
-      m.set_name(r.Str(1));
-      if (std::find(m.matched_on().begin(), m.matched_on().end(), key) == m.matched_on().end())
-        m.add_matched_on(key);
+  static constexpr const char* kLabels[] = {"name", "phone", "email"};
+  auto keys_of = [](const std::vector<std::string>& values, std::string (*normalize)(absl::string_view)) {
+    std::vector<std::string> keys;
+    for (const auto& v : values) {
+      std::string k = normalize(v);
+      if (!k.empty() && std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(std::move(k));
     }
+    return keys;
   };
+  std::vector<std::string> parts;
+  std::vector<Param> params;
   std::string name_key = match_name ? NormalizeName(name) : "";
   if (!name_key.empty()) {
-    KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT id, name FROM customers WHERE name_key = ? "
-                                             "AND merged_into_id IS NULL LIMIT 20",
-                                             {name_key}));
-    add(rows, "name");
+    parts.push_back("(SELECT 0, id, name FROM customers WHERE name_key = ? AND merged_into_id IS NULL LIMIT 20)");
+    params.emplace_back(name_key);
   }
-  struct ContactKey {
-    const std::vector<std::string>* values;
-    std::string (*normalize)(absl::string_view);
-    const char* sql;
-    const char* label;
-  };
-  for (const ContactKey& key :
-       {ContactKey{&phones, NormalizePhone,
-                   "SELECT c.id, c.name FROM customer_contacts k JOIN customers c ON c.id = k.customer_id "
-                   "WHERE k.phone_key = ? AND c.merged_into_id IS NULL LIMIT 20",
-                   "phone"},
-        ContactKey{&emails, NormalizeEmail,
-                   "SELECT c.id, c.name FROM customer_contacts k JOIN customers c ON c.id = k.customer_id "
-                   "WHERE k.email_key = ? AND c.merged_into_id IS NULL LIMIT 20",
-                   "email"}}) {
-    for (const auto& value : *key.values) {
-      std::string k = key.normalize(value);
-      if (k.empty()) continue;
-      KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(key.sql, {k}));
-      add(rows, key.label);
+  std::vector<std::string> contact_keys[] = {keys_of(phones, NormalizePhone), keys_of(emails, NormalizeEmail)};
+  for (int kind = 0; kind < 2; ++kind) {
+    if (contact_keys[kind].empty()) continue;
+    parts.push_back(absl::StrCat("(SELECT ", kind + 1,
+                                 ", c.id, c.name FROM customer_contacts k JOIN customers c ON c.id = k.customer_id "
+                                 "WHERE k.", kind == 0 ? "phone_key" : "email_key", " IN (",
+                                 InList(params, contact_keys[kind]), ") AND c.merged_into_id IS NULL LIMIT 20)"));
+  }
+  if (parts.empty()) return std::vector<pb::DuplicateMatch>();
+  KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(absl::StrJoin(parts, " UNION ALL "), params));
+  std::map<int64_t, pb::DuplicateMatch> matches;
+  for (int label = 0; label < 3; ++label) {  // matched_on lists name, phone, email in that order
+    for (const auto& r : rows) {
+      if (r.Int(0) != label || r.Int(1) == exclude_id) continue;
+      auto& m = matches[r.Int(1)];
+      m.set_customer_id(r.Int(1));
+      m.set_number(CustomerNumber(r.Int(1)));
+      m.set_name(r.Str(2));
+      if (std::find(m.matched_on().begin(), m.matched_on().end(), kLabels[label]) == m.matched_on().end())
+        m.add_matched_on(kLabels[label]);
     }
   }
   std::vector<pb::DuplicateMatch> out;
@@ -758,7 +766,7 @@ absl::StatusOr<std::vector<pb::LogEntry>> Repository::AppendLogs(std::vector<New
           pb::LogEntry& e = out[i];
           e = entries[i].entry;  // copied: a deadlocked transaction runs again
           e.set_customer_id(*target);
-          KEFU_RETURN_IF_ERROR(InsertLog(s, e, now));
+          KEFU_RETURN_IF_ERROR(InsertLogWithId(s, e, now));
           if (!key.request_id.empty())
             KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, "customers.log", key.request_id, absl::StrCat(e.id())));
         }
