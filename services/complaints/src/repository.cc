@@ -320,14 +320,17 @@ absl::StatusOr<pb::WorkOrder> Repository::Create(const pb::WorkOrder& input, abs
     NewEvent created{pb::EVENT_KIND_CREATED,
                      absl::StrCat("受理登记 received: ", w.title().empty() ? Utf8Prefix(w.content(), 120) : w.title()),
                      actor, true};
-    KEFU_ASSIGN_OR_RETURN(
-        auto ev, s.ExecInsert("INSERT INTO work_order_events (work_order_id, kind, event_time, actor_id, description, "
-                              "status_after, level_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              {w.id(), static_cast<int>(pb::EVENT_KIND_CREATED), ToSqlTime(FromProtoTime(w.received_time())),
-                               actor, Utf8Prefix(created.description, 2000), static_cast<int>(w.status()),
-                               static_cast<int>(w.escalation_level())}));
+    KEFU_RETURN_IF_ERROR(
+        s.Exec("INSERT INTO work_order_events (work_order_id, kind, event_time, actor_id, description, "
+               "status_after, level_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               {w.id(), static_cast<int>(pb::EVENT_KIND_CREATED), ToSqlTime(FromProtoTime(w.received_time())),
+                actor, Utf8Prefix(created.description, 2000), static_cast<int>(w.status()),
+                static_cast<int>(w.escalation_level())})
+            .status());
+    // A work order has one creation event, so its id names the message (no round trip
+    // for the event's id, which later events use).
     KEFU_RETURN_IF_ERROR(clients::EnqueueCustomerLog(s, CustomerLogEntryFor(w, created, FromProtoTime(w.received_time())),
-                                                     absl::StrCat("complaints.ev.", ev.last_insert_id), now));
+                                                     absl::StrCat("complaints.created.", w.id()), now));
     if (!key.request_id.empty())
       KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, "complaints.create", key.request_id, absl::StrCat(w.id())));
     return w;
