@@ -142,28 +142,39 @@ absl::StatusOr<std::optional<pb::Customer>> LockCustomer(Session& s, int64_t id)
   return ReadCustomer(s, id, /*for_update=*/true);
 }
 
+// Contacts and tags go in one multi-row INSERT each: a round trip per table, not per row
+// (at most kMaxContacts / kMaxTags rows, so a few cached statements per connection).
 absl::Status WriteContacts(Session& s, const pb::Customer& c, bool replace) {
   if (replace)
     KEFU_RETURN_IF_ERROR(s.Exec("DELETE FROM customer_contacts WHERE customer_id = ?", {c.id()}).status());
+  if (c.contacts_size() == 0) return absl::OkStatus();
+  std::string sql =
+      "INSERT INTO customer_contacts (customer_id, position, name, phone, phone_key, email, email_key, address, "
+      "title, is_primary) VALUES ";
+  std::vector<Param> params;
   for (int i = 0; i < c.contacts_size(); ++i) {
     const auto& ct = c.contacts(i);
-    KEFU_RETURN_IF_ERROR(
-        s.Exec("INSERT INTO customer_contacts (customer_id, position, name, phone, phone_key, email, "
-               "email_key, address, title, is_primary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               {c.id(), i, ct.name(), ct.phone(), NormalizePhone(ct.phone()), ct.email(),
-                NormalizeEmail(ct.email()), ct.address(), ct.title(), ct.primary()})
-            .status());
+    absl::StrAppend(&sql, i ? ", " : "", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (Param p : {Param(c.id()), Param(i), Param(ct.name()), Param(ct.phone()), Param(NormalizePhone(ct.phone())),
+                    Param(ct.email()), Param(NormalizeEmail(ct.email())), Param(ct.address()), Param(ct.title()),
+                    Param(ct.primary())})
+      params.push_back(std::move(p));
   }
-  return absl::OkStatus();
+  return s.Exec(sql, params).status();
 }
 
 absl::Status WriteTags(Session& s, const pb::Customer& c, bool replace) {
   if (replace)
     KEFU_RETURN_IF_ERROR(s.Exec("DELETE FROM customer_tags WHERE customer_id = ?", {c.id()}).status());
-  for (const auto& tag : c.tags())
-    KEFU_RETURN_IF_ERROR(
-        s.Exec("INSERT INTO customer_tags (customer_id, tag) VALUES (?, ?)", {c.id(), tag}).status());
-  return absl::OkStatus();
+  if (c.tags_size() == 0) return absl::OkStatus();
+  std::string sql = "INSERT INTO customer_tags (customer_id, tag) VALUES ";
+  std::vector<Param> params;
+  for (int i = 0; i < c.tags_size(); ++i) {
+    absl::StrAppend(&sql, i ? ", " : "", "(?, ?)");
+    params.emplace_back(c.id());
+    params.emplace_back(c.tags(i));
+  }
+  return s.Exec(sql, params).status();
 }
 
 constexpr const char* kInsertLog =
