@@ -917,6 +917,82 @@ TEST_F(CustomersServiceTest, LogAppendIsIdempotentAndValidated) {
   EXPECT_EQ(Stub()->AppendLogEntry(Ctx().get(), bad, &out).error_code(), StatusCode::NOT_FOUND);
 }
 
+// A relay's round claims its request ids in a few statements (chunks of powers of two)
+// and reads merge chains for the whole round at once; neither may change what each
+// request gets.
+TEST_F(CustomersServiceTest, BatchAppendOfManyAtOnceStillHonoursEveryRequestIdAndMerge) {
+  pb::Customer c1 = Create(NewCustomer("批量链甲公司", 7801));
+  pb::Customer c2 = Create(NewCustomer("批量链乙公司", 7802));
+  pb::Customer c3 = Create(NewCustomer("批量链丙公司", 7803));
+  auto merge = [&](const pb::Customer& survivor, const pb::Customer& dup) {
+    pb::MergeCustomersRequest m;
+    m.set_survivor_id(survivor.id());
+    m.set_duplicate_id(dup.id());
+    m.set_reason("重复建档");
+    pb::Customer out;
+    ASSERT_TRUE(Stub()->MergeCustomers(Ctx().get(), m, &out).ok());
+  };
+  merge(c2, c1);  // c1 -> c2
+  merge(c3, c2);  // c2 -> c3: c1's entries go two hops
+  pb::Customer other = Create(NewCustomer("批量链丁公司", 7804));
+  auto request = [](int64_t customer, int n) {
+    pb::AppendLogEntryRequest r;
+    r.set_request_id(absl::StrCat("relay.chunk.", n));
+    r.mutable_entry()->set_customer_id(customer);
+    r.mutable_entry()->set_channel(pb::CHANNEL_SYSTEM);
+    r.mutable_entry()->set_category(pb::LOG_CATEGORY_COMPLAINT);
+    r.mutable_entry()->set_description(absl::StrCat("第", n, "条"));
+    return r;
+  };
+  auto count = [&](int64_t customer) {
+    return CountRows("SELECT COUNT(*) FROM customer_log WHERE customer_id = ?", {customer});
+  };
+  const int64_t c3_before = count(c3.id()), other_before = count(other.id());
+
+  // The last of seven (claimed alone, after chunks of four and two) was sent before.
+  pb::BatchAppendLogEntriesRequest earlier;
+  *earlier.add_requests() = request(other.id(), 6);
+  pb::BatchAppendLogEntriesResponse earlier_out;
+  ASSERT_TRUE(Stub()->BatchAppendLogEntries(Ctx().get(), earlier, &earlier_out).ok());
+
+  pb::BatchAppendLogEntriesRequest batch;
+  for (int n = 0; n < 6; ++n) *batch.add_requests() = request(n % 2 ? c1.id() : other.id(), n);
+  *batch.add_requests() = request(other.id(), 6);
+  pb::BatchAppendLogEntriesResponse first;
+  grpc::Status st = Stub()->BatchAppendLogEntries(Ctx().get(), batch, &first);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(first.entries_size(), 7);
+  EXPECT_EQ(first.entries(6).id(), earlier_out.entries(0).id()) << "the request sent before is a replay";
+  std::set<int64_t> ids;
+  for (int n = 0; n < 7; ++n) {
+    ids.insert(first.entries(n).id());
+    EXPECT_EQ(first.entries(n).description(), absl::StrCat("第", n, "条"));
+    EXPECT_EQ(first.entries(n).customer_id(), n % 2 ? c3.id() : other.id()) << n;
+  }
+  EXPECT_EQ(ids.size(), 7u);
+  EXPECT_EQ(count(c3.id()), c3_before + 3);
+  EXPECT_EQ(count(other.id()), other_before + 4);
+
+  // Sent again, all seven are replays with their first ids; nothing is written twice.
+  pb::BatchAppendLogEntriesResponse again;
+  ASSERT_TRUE(Stub()->BatchAppendLogEntries(Ctx().get(), batch, &again).ok());
+  for (int n = 0; n < 7; ++n) EXPECT_EQ(again.entries(n).id(), first.entries(n).id()) << n;
+  EXPECT_EQ(count(c3.id()), c3_before + 3);
+  EXPECT_EQ(count(other.id()), other_before + 4);
+
+  // Nine new ones (chunks of eight and one) all go in, each completed with its own entry:
+  // a retry returns each id in its place.
+  pb::BatchAppendLogEntriesRequest nine;
+  for (int n = 10; n < 19; ++n) *nine.add_requests() = request(c2.id(), n);
+  pb::BatchAppendLogEntriesResponse nine_out, nine_again;
+  st = Stub()->BatchAppendLogEntries(Ctx().get(), nine, &nine_out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(count(c3.id()), c3_before + 3 + 9);
+  ASSERT_TRUE(Stub()->BatchAppendLogEntries(Ctx().get(), nine, &nine_again).ok());
+  for (int n = 0; n < 9; ++n) EXPECT_EQ(nine_again.entries(n).id(), nine_out.entries(n).id()) << n;
+  EXPECT_EQ(count(c3.id()), c3_before + 3 + 9);
+}
+
 // The other services' relays deliver customer-log messages a round at a time: one call,
 // one transaction, every request's id honoured on its own.
 TEST_F(CustomersServiceTest, BatchAppendWritesAllOrNothingAndHonoursEachRequestId) {

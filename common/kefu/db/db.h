@@ -227,6 +227,15 @@ absl::StatusOr<std::optional<std::string>> ClaimRequestId(Session& session, absl
 // Records what the claimed request created, in the same transaction.
 absl::Status CompleteRequestId(Session& session, absl::string_view scope,
                                absl::string_view request_id, absl::string_view resource_id);
+// Batches of creates (the outbox relay's): claims every key in one statement. Returns
+// true when all were new and are now claimed; false when any was taken (by an earlier
+// request, or twice in the batch), in which case nothing was claimed and each key goes
+// through ClaimRequestId. keys must not be empty.
+absl::StatusOr<bool> ClaimNewRequestIds(Session& session, absl::string_view scope,
+                                        const std::vector<const IdempotencyKey*>& keys);
+// CompleteRequestId for many keys in one statement: (request id, resource id) pairs.
+absl::Status CompleteRequestIds(Session& session, absl::string_view scope,
+                                const std::vector<std::pair<std::string, std::string>>& completed);
 
 // Idempotent state changes: like ClaimRequestId, but a repeat returns the serialized
 // response the first request stored with StoreRequestResponse. Use through

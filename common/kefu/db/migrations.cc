@@ -173,6 +173,70 @@ absl::StatusOr<std::optional<std::string>> ClaimRequestId(Session& session, absl
   return std::optional<std::string>(row->Str(1));
 }
 
+absl::StatusOr<bool> ClaimNewRequestIds(Session& session, absl::string_view scope,
+                                        const std::vector<const IdempotencyKey*>& keys) {
+  std::string now = ToSqlTime(absl::Now());
+  // In chunks of powers of two (50 keys: 32 + 16 + 2), so that batches of any size use
+  // a few cached statements.
+  std::vector<std::string> claimed;
+  for (size_t at = 0; at < keys.size();) {
+    size_t n = 1;
+    while (n * 2 <= keys.size() - at) n *= 2;
+    std::string sql =
+        "INSERT INTO idempotency_keys (scope, request_id, fingerprint, resource_id, create_time) VALUES ";
+    std::vector<Param> params;
+    for (size_t i = 0; i < n; ++i) {
+      const IdempotencyKey& key = *keys[at + i];
+      absl::StrAppend(&sql, i ? ", " : "", "(?, ?, ?, '', ?)");
+      params.emplace_back(scope);
+      params.emplace_back(key.request_id);
+      params.emplace_back(key.fingerprint);
+      params.emplace_back(now);
+    }
+    auto inserted = session.Exec(sql, params);
+    if (!inserted.ok()) {
+      if (inserted.status().code() != absl::StatusCode::kAlreadyExists) return inserted.status();
+      // InnoDB undid the failed statement's rows; the chunks before it are this
+      // transaction's own claims, taken back so that the keys can be claimed one by one.
+      if (!claimed.empty()) {
+        std::vector<Param> undo{scope};
+        std::string list = InList(undo, claimed);
+        KEFU_RETURN_IF_ERROR(
+            session.Exec(absl::StrCat("DELETE FROM idempotency_keys WHERE scope = ? AND request_id IN (", list, ")"),
+                         undo)
+                .status());
+      }
+      return false;
+    }
+    for (size_t i = 0; i < n; ++i) claimed.push_back(keys[at + i]->request_id);
+    at += n;
+  }
+  return true;
+}
+
+absl::Status CompleteRequestIds(Session& session, absl::string_view scope,
+                                const std::vector<std::pair<std::string, std::string>>& completed) {
+  if (completed.empty()) return absl::OkStatus();
+  // Padded to a power of two (repeating the first pair changes nothing) so batches of
+  // any size reuse a few cached statements.
+  size_t n = 1;
+  while (n < completed.size()) n *= 2;
+  std::string sql = "UPDATE idempotency_keys SET resource_id = CASE request_id";
+  std::vector<Param> params;
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [request_id, resource_id] = completed[i < completed.size() ? i : 0];
+    absl::StrAppend(&sql, " WHEN ? THEN ?");
+    params.emplace_back(request_id);
+    params.emplace_back(resource_id);
+    ids.push_back(request_id);
+  }
+  absl::StrAppend(&sql, " ELSE resource_id END WHERE scope = ? AND request_id IN (");
+  params.emplace_back(scope);
+  absl::StrAppend(&sql, InList(params, ids), ")");
+  return session.Exec(sql, params).status();
+}
+
 absl::StatusOr<std::optional<std::string>> ClaimRequestResponse(Session& session,
                                                                absl::string_view scope,
                                                                const IdempotencyKey& key) {

@@ -231,14 +231,52 @@ absl::Status MergedError(const pb::Customer& c) {
 }
 
 // Follows merged_into_id so events about a merged record land on the survivor.
-absl::StatusOr<int64_t> ResolveCustomerId(Session& s, int64_t id) {
-  for (int hop = 0; hop < 8; ++hop) {
-    KEFU_ASSIGN_OR_RETURN(auto row, s.QueryOne("SELECT merged_into_id FROM customers WHERE id = ?", {id}));
-    if (!row) return NotFound("customer", absl::StrCat(id));
-    if (row->IsNull(0)) return id;
-    id = row->Int(0);
+// Where each customer's records go now: itself, or the customer it was merged into
+// (following merges of merges). Customers that do not exist are left out of the map.
+// One statement per hop of the merge chains, for the whole batch.
+absl::StatusOr<std::map<int64_t, int64_t>> ResolveCustomerIds(Session& s, const std::vector<int64_t>& ids) {
+  constexpr int kMaxHops = 8;
+  std::map<int64_t, int64_t> merged_into;  // rows read: id -> merged_into_id, 0 for none
+  std::vector<int64_t> to_read(ids.begin(), ids.end());
+  std::sort(to_read.begin(), to_read.end());
+  to_read.erase(std::unique(to_read.begin(), to_read.end()), to_read.end());
+  for (int hop = 0; !to_read.empty(); ++hop) {
+    if (hop == kMaxHops) return absl::InternalError("merge chain too long");
+    std::vector<Param> params;
+    std::string list = InList(params, to_read);
+    KEFU_ASSIGN_OR_RETURN(auto rows,
+                          s.Query(absl::StrCat("SELECT id, merged_into_id FROM customers WHERE id IN (", list, ")"), params));
+    std::vector<int64_t> next;
+    for (const auto& r : rows) {
+      int64_t into = r.IsNull(1) ? 0 : r.Int(1);
+      merged_into[r.Int(0)] = into;
+      if (into != 0 && !merged_into.count(into)) next.push_back(into);
+    }
+    std::sort(next.begin(), next.end());
+    next.erase(std::unique(next.begin(), next.end()), next.end());
+    to_read = std::move(next);
   }
-  return absl::InternalError("merge chain too long");
+  std::map<int64_t, int64_t> resolved;
+  for (int64_t id : ids) {
+    int64_t at = id;
+    for (size_t step = 0; step <= merged_into.size(); ++step) {
+      auto row = merged_into.find(at);
+      if (row == merged_into.end()) break;  // no such customer
+      if (row->second == 0) {
+        resolved[id] = at;
+        break;
+      }
+      at = row->second;
+    }
+  }
+  return resolved;
+}
+
+absl::StatusOr<int64_t> ResolveCustomerId(Session& s, int64_t id) {
+  KEFU_ASSIGN_OR_RETURN(auto resolved, ResolveCustomerIds(s, {id}));
+  auto it = resolved.find(id);
+  if (it == resolved.end()) return NotFound("customer", absl::StrCat(id));
+  return it->second;
 }
 
 pb::RetentionAction ActionFromRow(const Row& r) {
@@ -758,29 +796,45 @@ absl::StatusOr<std::vector<pb::LogEntry>> Repository::AppendLogs(std::vector<New
       [&](Session& s) -> absl::StatusOr<std::vector<pb::LogEntry>> {
         replayed.clear();
         std::vector<pb::LogEntry> out(entries.size());
-        for (size_t i = 0; i < entries.size(); ++i) {
+        std::vector<bool> skip(entries.size(), false);  // replays: nothing to write
+        // Claims: the relay's batches are all new, claimed in one go; a batch with any
+        // id seen before goes one by one, to find the replays.
+        std::vector<const IdempotencyKey*> keys;
+        for (const auto& e : entries)
+          if (!e.key.request_id.empty()) keys.push_back(&e.key);
+        bool all_new = keys.empty();
+        if (!all_new) {
+          KEFU_ASSIGN_OR_RETURN(all_new, db::ClaimNewRequestIds(s, "customers.log", keys));
+        }
+        for (size_t i = 0; i < entries.size() && !all_new; ++i) {
           const IdempotencyKey& key = entries[i].key;
-          if (!key.request_id.empty()) {
-            auto existing = db::ClaimRequestId(s, "customers.log", key.request_id, key.fingerprint);
-            if (existing.status().code() == absl::StatusCode::kFailedPrecondition) return at(i, existing.status());
-            KEFU_RETURN_IF_ERROR(existing.status());
-            if (*existing) {
-              int64_t id = 0;
-              (void)absl::SimpleAtoi(**existing, &id);
-              replayed.emplace_back(i, id);
-              continue;
-            }
+          if (key.request_id.empty()) continue;
+          auto existing = db::ClaimRequestId(s, "customers.log", key.request_id, key.fingerprint);
+          if (existing.status().code() == absl::StatusCode::kFailedPrecondition) return at(i, existing.status());
+          KEFU_RETURN_IF_ERROR(existing.status());
+          if (*existing) {
+            int64_t id = 0;
+            (void)absl::SimpleAtoi(**existing, &id);
+            replayed.emplace_back(i, id);
+            skip[i] = true;
           }
-          auto target = ResolveCustomerId(s, entries[i].entry.customer_id());
-          if (target.status().code() == absl::StatusCode::kNotFound) return at(i, target.status());
-          KEFU_RETURN_IF_ERROR(target.status());
+        }
+        std::vector<int64_t> customer_ids;
+        for (size_t i = 0; i < entries.size(); ++i)
+          if (!skip[i]) customer_ids.push_back(entries[i].entry.customer_id());
+        KEFU_ASSIGN_OR_RETURN(auto targets, ResolveCustomerIds(s, customer_ids));
+        std::vector<std::pair<std::string, std::string>> completed;
+        for (size_t i = 0; i < entries.size(); ++i) {
+          if (skip[i]) continue;
+          auto target = targets.find(entries[i].entry.customer_id());
+          if (target == targets.end()) return at(i, NotFound("customer", absl::StrCat(entries[i].entry.customer_id())));
           pb::LogEntry& e = out[i];
           e = entries[i].entry;  // copied: a deadlocked transaction runs again
-          e.set_customer_id(*target);
+          e.set_customer_id(target->second);
           KEFU_RETURN_IF_ERROR(InsertLogWithId(s, e, now));
-          if (!key.request_id.empty())
-            KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, "customers.log", key.request_id, absl::StrCat(e.id())));
+          if (!entries[i].key.request_id.empty()) completed.emplace_back(entries[i].key.request_id, absl::StrCat(e.id()));
         }
+        KEFU_RETURN_IF_ERROR(db::CompleteRequestIds(s, "customers.log", completed));
         return out;
       });
   if (!result.ok() || replayed.empty()) return result;
