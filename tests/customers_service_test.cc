@@ -85,6 +85,21 @@ class CustomersServiceTest : public ::testing::Test {
     return c;
   }
 
+  // A customer-log message as the other services' relays send it.
+  static pb::AppendLogEntryRequest RelayedLogRequest(int64_t customer, const std::string& request_id,
+                                                     const std::string& what) {
+    pb::AppendLogEntryRequest r;
+    r.set_request_id(request_id);
+    r.mutable_entry()->set_customer_id(customer);
+    r.mutable_entry()->set_channel(pb::CHANNEL_SYSTEM);
+    r.mutable_entry()->set_category(pb::LOG_CATEGORY_COMPLAINT);
+    r.mutable_entry()->set_description(what);
+    return r;
+  }
+  int64_t LogCount(int64_t customer) {
+    return CountRows("SELECT COUNT(*) FROM customer_log WHERE customer_id = ?", {customer});
+  }
+
   pb::Customer Create(const pb::Customer& c, const std::string& request_id = "") {
     pb::CreateCustomerRequest req;
     *req.mutable_customer() = c;
@@ -936,17 +951,9 @@ TEST_F(CustomersServiceTest, BatchAppendOfManyAtOnceStillHonoursEveryRequestIdAn
   merge(c3, c2);  // c2 -> c3: c1's entries go two hops
   pb::Customer other = Create(NewCustomer("批量链丁公司", 7804));
   auto request = [](int64_t customer, int n) {
-    pb::AppendLogEntryRequest r;
-    r.set_request_id(absl::StrCat("relay.chunk.", n));
-    r.mutable_entry()->set_customer_id(customer);
-    r.mutable_entry()->set_channel(pb::CHANNEL_SYSTEM);
-    r.mutable_entry()->set_category(pb::LOG_CATEGORY_COMPLAINT);
-    r.mutable_entry()->set_description(absl::StrCat("第", n, "条"));
-    return r;
+    return RelayedLogRequest(customer, absl::StrCat("relay.chunk.", n), absl::StrCat("第", n, "条"));
   };
-  auto count = [&](int64_t customer) {
-    return CountRows("SELECT COUNT(*) FROM customer_log WHERE customer_id = ?", {customer});
-  };
+  auto count = [&](int64_t customer) { return LogCount(customer); };
   const int64_t c3_before = count(c3.id()), other_before = count(other.id());
 
   // The last of seven (claimed alone, after chunks of four and two) was sent before.
@@ -998,18 +1005,8 @@ TEST_F(CustomersServiceTest, BatchAppendOfManyAtOnceStillHonoursEveryRequestIdAn
 TEST_F(CustomersServiceTest, BatchAppendWritesAllOrNothingAndHonoursEachRequestId) {
   pb::Customer a = Create(NewCustomer("批量日志甲公司", 7701));
   pb::Customer b = Create(NewCustomer("批量日志乙公司", 7702));
-  auto request = [](int64_t customer, const std::string& request_id, const std::string& what) {
-    pb::AppendLogEntryRequest r;
-    r.set_request_id(request_id);
-    r.mutable_entry()->set_customer_id(customer);
-    r.mutable_entry()->set_channel(pb::CHANNEL_SYSTEM);
-    r.mutable_entry()->set_category(pb::LOG_CATEGORY_COMPLAINT);
-    r.mutable_entry()->set_description(what);
-    return r;
-  };
-  auto count = [&](int64_t customer) {
-    return CountRows("SELECT COUNT(*) FROM customer_log WHERE customer_id = ?", {customer});
-  };
+  auto request = &RelayedLogRequest;
+  auto count = [&](int64_t customer) { return LogCount(customer); };
   const int64_t a_before = count(a.id()), b_before = count(b.id());
 
   pb::BatchAppendLogEntriesRequest batch;
