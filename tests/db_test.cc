@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <stdexcept>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -152,6 +153,17 @@ TEST_F(DbTest, ManualCommitConnectionsKeepTransactionsWholeAndPlainWritesImmedia
     return absl::OkStatus();
   }).ok());
   EXPECT_EQ(seen, 1);
+
+  // A callback that throws leaves its transaction open; the connection is closed, not
+  // handed on, so the next transaction cannot commit the abandoned write with its own.
+  EXPECT_THROW(pool->InTransaction([](Session& s) -> absl::Status {
+    (void)s.Exec("INSERT INTO t (name) VALUES (?)", {"abandoned"});
+    throw std::runtime_error("bug in a callback");
+  }),
+               std::runtime_error);
+  ASSERT_TRUE(insert_in_transaction("next").ok());
+  EXPECT_EQ(seen_by_others("next"), 1);
+  EXPECT_EQ(seen_by_others("abandoned"), 0);
 }
 
 TEST_F(DbTest, DeadlockedTransactionsAreRetriedToSuccess) {

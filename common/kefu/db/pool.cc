@@ -37,6 +37,9 @@ struct PooledConnection {
   // for START TRANSACTION. Only an idle connection with no open transaction is in
   // the pool, in either mode.
   bool autocommit = true;
+  // Between the transaction's first statement and its COMMIT or ROLLBACK. A connection
+  // that comes back still in one (its callback threw) is closed, which rolls it back.
+  bool in_transaction = false;
 
   ~PooledConnection() {
     statements.clear();
@@ -343,6 +346,7 @@ absl::StatusOr<Session> Pool::AcquireConnection(bool autocommit) {
 }
 
 void Pool::Release(std::unique_ptr<PooledConnection> conn) {
+  if (conn->in_transaction) conn->broken = true;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (conn->broken) {
@@ -376,19 +380,21 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Session&)>& fn
       if (!status.ok()) return status;
       conn.autocommit = false;
     }
+    conn.in_transaction = true;
     status = fn(*session);
     if (status.ok()) {
       status = session->ExecRaw("COMMIT");
       if (status.ok()) {
+        conn.in_transaction = false;
         for (auto& hook : session->on_commit_) hook();
         return status;
       }
       // Whether anything was committed is unknown; the connection is not reused.
-      conn.broken = true;
-    } else if (!session->ExecRaw("ROLLBACK").ok()) {
-      // An open transaction must never reach the next borrower.
-      conn.broken = true;
+    } else if (session->ExecRaw("ROLLBACK").ok()) {
+      conn.in_transaction = false;
     }
+    // Otherwise an open transaction must never reach the next borrower: Release closes
+    // a connection still in one.
     bool retryable = status.code() == absl::StatusCode::kAborted &&
                      ReasonOf(status) == reason::kDbConflict;
     if (!retryable || attempt == max_attempts) return status;
