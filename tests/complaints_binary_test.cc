@@ -60,6 +60,15 @@ std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration timeout = absl::Seconds(
   return ctx;
 }
 
+// The customer a test's work orders are about, created through the customers binary.
+void CreateOrganization(const Service& customers, const std::string& name, cpb::Customer* out) {
+  cpb::CreateCustomerRequest create;
+  create.mutable_customer()->set_kind(cpb::CUSTOMER_KIND_ORGANIZATION);
+  create.mutable_customer()->set_name(name);
+  grpc::Status st = cpb::CustomerService::NewStub(customers.channel)->CreateCustomer(Ctx().get(), create, out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+}
+
 TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
   db::Config customers_db = testing::CreateSchema("cb_cust");
   db::Config complaints_db = testing::CreateSchema("cb_cmp");
@@ -71,11 +80,8 @@ TEST(ComplaintsBinary, OverdueWorkOrderEscalatesOnItsOwnAndEveryoneHearsOfIt) {
   complaints.Start("complaints", complaints_db, complaints_flags);
   ASSERT_TRUE(complaints.WaitServing()) << complaints.process->Output();
 
-  cpb::CreateCustomerRequest create_customer;
-  create_customer.mutable_customer()->set_kind(cpb::CUSTOMER_KIND_ORGANIZATION);
-  create_customer.mutable_customer()->set_name("进程测试客户有限公司");
   cpb::Customer customer;
-  ASSERT_TRUE(cpb::CustomerService::NewStub(customers.channel)->CreateCustomer(Ctx().get(), create_customer, &customer).ok());
+  ASSERT_NO_FATAL_FAILURE(CreateOrganization(customers, "进程测试客户有限公司", &customer));
 
   // Watch before the work order exists; the stream must deliver its escalation.
   auto watch_ctx = Ctx(absl::Seconds(60));
@@ -221,11 +227,8 @@ TEST(ComplaintsBinary, AWorkOrderReachesTheCustomerLogSoonAfterItsCommitNotAtThe
                     "--outbox_linger_ms=50"});
   ASSERT_TRUE(complaints.WaitServing()) << complaints.process->Output();
 
-  cpb::CreateCustomerRequest create_customer;
-  create_customer.mutable_customer()->set_kind(cpb::CUSTOMER_KIND_ORGANIZATION);
-  create_customer.mutable_customer()->set_name("日志及时性测试客户");
   cpb::Customer customer;
-  ASSERT_TRUE(cpb::CustomerService::NewStub(customers.channel)->CreateCustomer(Ctx().get(), create_customer, &customer).ok());
+  ASSERT_NO_FATAL_FAILURE(CreateOrganization(customers, "日志及时性测试客户", &customer));
   auto stub = pb::ComplaintService::NewStub(complaints.channel);
   auto complaint_entries = [&] {
     cpb::ListLogEntriesRequest log;

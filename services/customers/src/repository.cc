@@ -230,10 +230,10 @@ absl::Status MergedError(const pb::Customer& c) {
                    {{"merged_into_id", absl::StrCat(c.merged_into_id())}});
 }
 
-// Follows merged_into_id so events about a merged record land on the survivor.
-// Where each customer's records go now: itself, or the customer it was merged into
-// (following merges of merges). Customers that do not exist are left out of the map.
-// One statement per hop of the merge chains, for the whole batch.
+// Where each customer's records go now, so that events about a merged record land on
+// the survivor: itself, or the customer it was merged into (following merges of
+// merges). Customers that do not exist are left out of the map. One statement per hop
+// of the merge chains, for the whole batch.
 absl::StatusOr<std::map<int64_t, int64_t>> ResolveCustomerIds(Session& s, const std::vector<int64_t>& ids) {
   constexpr int kMaxHops = 8;
   std::map<int64_t, int64_t> merged_into;  // rows read: id -> merged_into_id, 0 for none
