@@ -1,6 +1,6 @@
 // Pure logic of common/: validation, paging tokens, error mapping, SQL splitting,
-// metric code names, time conversions; and how a channel tells a dependency is down
-// (loopback only).
+// metric code names, time conversions; and, on loopback only, how a channel tells a
+// dependency is down and how calls to other services run side by side.
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server_builder.h>
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -16,7 +17,9 @@
 #include "absl/time/clock.h"
 #include "kefu/admission.h"
 #include "kefu/client.h"
+#include "kefu/clients/customers_client.h"
 #include "kefu/common/v1/common.pb.h"
+#include "kefu/customers/v1/customers.grpc.pb.h"
 #include "kefu/db/db.h"
 #include "kefu/errors.h"
 #include "kefu/metrics.h"
@@ -412,6 +415,89 @@ TEST(DependencyDown, WhileThePeerIsDownAndNotOnceItIsBack) {
   caller->Shutdown();
 }
 
+// A customers stand-in whose GetCustomer answers only once `expected` calls have arrived
+// together (or gives up after 5 s): calls made one after the other cannot all succeed.
+// Customer 1 is gold, any other id unknown. Customer 99 instead waits to be cancelled.
+class MeetingCustomers final : public customers::v1::CustomerService::Service {
+ public:
+  explicit MeetingCustomers(int expected) : expected_(expected) {}
+
+  grpc::Status GetCustomer(grpc::ServerContext* ctx, const customers::v1::GetCustomerRequest* req,
+                           customers::v1::Customer* resp) override {
+    if (req->customer_id() == 99) {
+      waiting_for_cancel_.Notify();
+      for (absl::Time end = absl::Now() + absl::Seconds(5); !ctx->IsCancelled() && absl::Now() < end;)
+        absl::SleepFor(absl::Milliseconds(5));
+      std::lock_guard<std::mutex> lock(mu_);
+      saw_cancel_ = ctx->IsCancelled();
+      cv_.notify_all();
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    ++arrived_;
+    cv_.notify_all();
+    if (!cv_.wait_for(lock, std::chrono::seconds(5), [&] { return arrived_ >= expected_; }))
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the other calls never came");
+    if (req->customer_id() != 1) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such customer");
+    resp->set_id(1);
+    resp->set_tier(customers::v1::TIER_GOLD);
+    return grpc::Status::OK;
+  }
+
+  bool CancellableCallArrived() { return waiting_for_cancel_.WaitForNotificationWithTimeout(absl::Seconds(5)); }
+
+  // Whether the waiting call saw its cancellation, once it has finished (false after 5 s).
+  bool CancelSeen() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(5), [&] { return saw_cancel_.has_value(); });
+    return saw_cancel_.value_or(false);
+  }
+
+ private:
+  const int expected_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  std::optional<bool> saw_cancel_;
+  absl::Notification waiting_for_cancel_;
+};
+
+// Complaints asks customers for the tier and contracts for the entitlement of a new work
+// order at once: started calls are all in flight before the first answer is awaited.
+TEST(PendingCall, StartedCallsAreInFlightTogetherAndEachGetsItsOwnAnswer) {
+  MeetingCustomers customers(/*expected=*/3);
+  grpc::ServerBuilder builder;
+  const int port = testing::FreePort();
+  builder.RegisterService(&customers);
+  builder.AddListeningPort(absl::StrCat("127.0.0.1:", port),
+                           security::MakeServerCredentials(security::TransportConfig::LoopbackPlaintext()));
+  auto server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ChannelPool pool;
+  auto channel = pool.Get(absl::StrCat("127.0.0.1:", port));
+
+  auto gold = clients::StartGetCustomerTier(channel, 1, absl::Seconds(10));
+  auto unknown = clients::StartGetCustomerTier(channel, 2, absl::Seconds(10));
+  auto gold_again = clients::StartGetCustomerTier(channel, 1, absl::Seconds(10));
+  absl::StatusOr<int> tier = gold.Wait();
+  ASSERT_TRUE(tier.ok()) << tier.status();
+  EXPECT_EQ(*tier, customers::v1::TIER_GOLD);
+  EXPECT_EQ(unknown.Wait().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(gold_again.Wait().value_or(-1), customers::v1::TIER_GOLD);
+
+  // Not configured: answered at once, without a call.
+  EXPECT_EQ(clients::StartGetCustomerTier(nullptr, 1, absl::Seconds(10)).Wait().status().code(),
+            absl::StatusCode::kUnavailable);
+
+  // A handler that returns early (an invalid request found after the start) drops its
+  // call: the other service sees it cancelled rather than working on for nobody.
+  {
+    auto dropped = clients::StartGetCustomerTier(channel, 99, absl::Seconds(10));
+    ASSERT_TRUE(customers.CancellableCallArrived());
+  }
+  EXPECT_TRUE(customers.CancelSeen());
+  server->Shutdown();
+}
+
 }  // namespace
 }  // namespace kefu
-

@@ -9,8 +9,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "kefu/errors.h"
 #include "kefu/request_context.h"
 
 namespace kefu {
@@ -35,5 +39,67 @@ inline constexpr char kDependencyDown[] = "down, reconnecting";
 // A client context with a deadline, carrying the caller's identity and request id.
 std::unique_ptr<grpc::ClientContext> NewCallContext(absl::Duration timeout,
                                                     const Caller* caller = nullptr);
+
+// A unary call started now and collected later, so that a handler asks several services
+// at once rather than one after the other, without a thread of its own: gRPC's callback
+// threads complete it. The call keeps its context and messages alive until gRPC is done
+// with them; dropping it unfinished cancels it.
+//
+//   PendingCall<Req, Resp> call(NewCallContext(timeout, &caller), std::move(req),
+//       [&](auto* context, const auto* request, auto* response, auto done) {
+//         Service::NewStub(channel)->async()->Method(context, request, response, std::move(done));
+//       });
+//   ... other work ...
+//   absl::StatusOr<Resp> answer = call.Wait();
+template <typename Request, typename Response>
+class PendingCall {
+ public:
+  // An answer known without calling: the dependency is not configured, or it is down.
+  explicit PendingCall(absl::Status status) : state_(std::make_shared<State>()) {
+    state_->status = std::move(status);
+    state_->done.Notify();
+  }
+
+  // `start(context, request, response, on_done)` starts the call through the stub's
+  // callback interface (`stub->async()->Method(...)`).
+  template <typename Start>
+  PendingCall(std::unique_ptr<grpc::ClientContext> context, Request request, Start&& start)
+      : state_(std::make_shared<State>()) {
+    state_->context = std::move(context);
+    state_->request = std::move(request);
+    std::shared_ptr<State> state = state_;
+    std::forward<Start>(start)(state->context.get(), &state->request, &state->response,
+                               [state](grpc::Status status) {
+                                 state->status = FromGrpcStatus(status);
+                                 state->done.Notify();
+                               });
+  }
+
+  PendingCall(PendingCall&&) noexcept = default;
+  PendingCall& operator=(PendingCall&&) = delete;
+  PendingCall(const PendingCall&) = delete;
+  PendingCall& operator=(const PendingCall&) = delete;
+
+  ~PendingCall() {
+    if (state_ && state_->context && !state_->done.HasBeenNotified()) state_->context->TryCancel();
+  }
+
+  // Blocks until the call finishes (within its context's deadline). Call once.
+  absl::StatusOr<Response> Wait() {
+    state_->done.WaitForNotification();
+    if (!state_->status.ok()) return state_->status;
+    return std::move(state_->response);
+  }
+
+ private:
+  struct State {
+    std::unique_ptr<grpc::ClientContext> context;
+    Request request;
+    Response response;
+    absl::Status status;
+    absl::Notification done;
+  };
+  std::shared_ptr<State> state_;
+};
 
 }  // namespace kefu

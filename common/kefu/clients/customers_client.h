@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "kefu/client.h"
 #include "kefu/customers/v1/customers.pb.h"
 #include "kefu/outbox.h"
 #include "kefu/request_context.h"
@@ -21,6 +22,23 @@ inline constexpr char kCustomerLogTarget[] = "customers.log";
 // does not exist; UNAVAILABLE / DEADLINE_EXCEEDED when customers cannot answer.
 absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
                                     absl::Duration timeout, const Caller* caller = nullptr);
+
+// GetCustomerTier started now and answered by Wait(), for a handler that asks another
+// service in the meantime: complaints asks contracts for the entitlement while the tier
+// is on its way, so a new work order waits for the slower of the two, not for both.
+class PendingTier {
+ public:
+  absl::StatusOr<int> Wait();
+
+ private:
+  friend PendingTier StartGetCustomerTier(const std::shared_ptr<grpc::Channel>&, int64_t, absl::Duration,
+                                          const Caller*);
+  using Call = PendingCall<customers::v1::GetCustomerRequest, customers::v1::Customer>;
+  explicit PendingTier(Call call) : call_(std::move(call)) {}
+  Call call_;
+};
+PendingTier StartGetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
+                                 absl::Duration timeout, const Caller* caller = nullptr);
 
 // OK when the customer exists. FAILED_PRECONDITION (reason UNKNOWN_CUSTOMER, naming
 // `field`) when it does not; UNAVAILABLE when customers cannot answer, since the

@@ -405,7 +405,11 @@ grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, con
     w.set_status(pb::STATUS_NEW);
     // The tier sets the deadlines. If customers cannot answer, the work order is still
     // taken (tier 0 = the policy's catch-all rules); an unknown customer is refused.
-    auto tier = clients::GetCustomerTier(config_.customers, w.customer_id(), config_.customers_timeout, &caller);
+    // Contracts is asked for the entitlement while the tier is on its way.
+    auto tier_lookup =
+        clients::StartGetCustomerTier(config_.customers, w.customer_id(), config_.customers_timeout, &caller);
+    auto [service_type, contract_id] = Classify(w.customer_id(), FromProtoTime(w.received_time()), &caller);
+    auto tier = tier_lookup.Wait();
     if (tier.ok()) {
       w.set_customer_tier(*tier);
     } else if (tier.status().code() == absl::StatusCode::kNotFound) {
@@ -417,7 +421,6 @@ grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, con
                 {{"customer_id", w.customer_id()}, {"error", tier.status().ToString()}});
       w.set_customer_tier(0);
     }
-    auto [service_type, contract_id] = Classify(w.customer_id(), FromProtoTime(w.received_time()), &caller);
     w.set_service_type(service_type);
     w.set_contract_id(contract_id);
     w.set_escalation_level(ToProtoLevel(InitialLevel(ToSeverity(w.severity()))));
