@@ -1,6 +1,7 @@
 #include "view360.h"
 
-#include <future>
+#include <functional>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -22,25 +23,43 @@ std::string ShortName(const std::string& full, size_t prefix) {
   return absl::AsciiStrToLower(full.size() > prefix ? full.substr(prefix) : full);
 }
 
+namespace cp = ::kefu::complaints::v1;
+namespace ct = ::kefu::contracts::v1;
+namespace sp = ::kefu::sales::v1;
+
 struct Part {
   bool available = false;
   std::string reason;
 };
 
-Part Unavailable(const std::string& reason) { return {false, reason}; }
+// One part's call to its service, started at once so that the three are in flight
+// together; or, when the service cannot be asked, why not.
+template <typename Request, typename Response>
+struct PartCall {
+  std::optional<PendingCall<Request, Response>> call;
+  std::string not_asked;
+};
 
-Part WorkOrders(const Peers& peers, int64_t customer_id, const Caller& caller, v1::Customer360* out) {
-  if (!peers.complaints) return Unavailable("not configured");
-  if (DependencyDown(peers.complaints)) return Unavailable(kDependencyDown);
-  namespace cp = ::kefu::complaints::v1;
-  cp::ListWorkOrdersRequest req;
-  req.set_customer_id(customer_id);
-  req.set_open_only(true);
-  req.set_page_size(kPartLimit);
-  cp::ListWorkOrdersResponse resp;
-  auto ctx = NewCallContext(peers.timeout, &caller);
-  grpc::Status s = cp::ComplaintService::NewStub(peers.complaints)->ListWorkOrders(ctx.get(), req, &resp);
-  if (!s.ok()) return Unavailable(absl::StrCat(s.error_code(), ": ", s.error_message()));
+template <typename Response, typename Request, typename Start>
+PartCall<Request, Response> Ask(const std::shared_ptr<grpc::Channel>& channel, const Peers& peers,
+                                const Caller& caller, Request request, Start start) {
+  if (!channel) return {std::nullopt, "not configured"};
+  if (DependencyDown(channel)) return {std::nullopt, kDependencyDown};
+  return {PendingCall<Request, Response>(NewCallContext(peers.timeout, &caller), std::move(request), std::move(start)),
+          ""};
+}
+
+// Waits for the part's answer and fills `out` with it (fill(response, out)).
+template <typename Request, typename Response, typename Fill>
+Part Collect(PartCall<Request, Response>& part, v1::Customer360* out, Fill fill) {
+  if (!part.call) return {false, part.not_asked};
+  absl::StatusOr<Response> answer = part.call->Wait();
+  if (!answer.ok()) return {false, absl::StrCat(static_cast<int>(answer.status().code()), ": ", answer.status().message())};
+  fill(*answer, out);
+  return {true, ""};
+}
+
+void FillWorkOrders(const cp::ListWorkOrdersResponse& resp, v1::Customer360* out) {
   for (const auto& w : resp.work_orders()) {
     auto* o = out->add_open_work_orders();
     o->set_id(w.id());
@@ -50,21 +69,9 @@ Part WorkOrders(const Peers& peers, int64_t customer_id, const Caller& caller, v
     o->set_status(ShortName<cp::Status>(cp::Status_Name(w.status()), 7));
     if (w.has_resolution_deadline()) *o->mutable_resolve_deadline() = w.resolution_deadline();
   }
-  return {true, ""};
 }
 
-Part Contracts(const Peers& peers, int64_t customer_id, const Caller& caller, v1::Customer360* out) {
-  if (!peers.contracts) return Unavailable("not configured");
-  if (DependencyDown(peers.contracts)) return Unavailable(kDependencyDown);
-  namespace ct = ::kefu::contracts::v1;
-  ct::ListContractsRequest req;
-  req.set_customer_id(customer_id);
-  req.set_status(ct::CONTRACT_STATUS_ACTIVE);
-  req.set_page_size(kPartLimit);
-  ct::ListContractsResponse resp;
-  auto ctx = NewCallContext(peers.timeout, &caller);
-  grpc::Status s = ct::ContractService::NewStub(peers.contracts)->ListContracts(ctx.get(), req, &resp);
-  if (!s.ok()) return Unavailable(absl::StrCat(s.error_code(), ": ", s.error_message()));
+void FillContracts(const ct::ListContractsResponse& resp, v1::Customer360* out) {
   for (const auto& c : resp.contracts()) {
     auto* o = out->add_active_contracts();
     o->set_id(c.id());
@@ -78,21 +85,9 @@ Part Contracts(const Peers& peers, int64_t customer_id, const Caller& caller, v1
       *o->mutable_expiry_time() =
           ToProtoTime(absl::FromCivil(expiry + 1, absl::FixedTimeZone(8 * 3600)) - absl::Seconds(1));
   }
-  return {true, ""};
 }
 
-Part Projects(const Peers& peers, int64_t customer_id, const Caller& caller, v1::Customer360* out) {
-  if (!peers.sales) return Unavailable("not configured");
-  if (DependencyDown(peers.sales)) return Unavailable(kDependencyDown);
-  namespace sp = ::kefu::sales::v1;
-  sp::ListProjectsRequest req;
-  req.set_customer_id(customer_id);
-  req.set_open_only(true);
-  req.set_page_size(kPartLimit);
-  sp::ListProjectsResponse resp;
-  auto ctx = NewCallContext(peers.timeout, &caller);
-  grpc::Status s = sp::SalesService::NewStub(peers.sales)->ListProjects(ctx.get(), req, &resp);
-  if (!s.ok()) return Unavailable(absl::StrCat(s.error_code(), ": ", s.error_message()));
+void FillProjects(const sp::ListProjectsResponse& resp, v1::Customer360* out) {
   for (const auto& p : resp.projects()) {
     auto* o = out->add_open_projects();
     o->set_id(p.id());
@@ -101,21 +96,39 @@ Part Projects(const Peers& peers, int64_t customer_id, const Caller& caller, v1:
     o->set_stage(ShortName<sp::Stage>(sp::Stage_Name(p.stage()), 6));
     *o->mutable_estimated_amount() = p.estimated_amount();
   }
-  return {true, ""};
 }
 
 }  // namespace
 
 void FillFromPeers(const Peers& peers, int64_t customer_id, const Caller& caller, v1::Customer360* view) {
-  // Each part fills its own message, merged afterwards: no shared writes across threads.
-  v1::Customer360 orders, contracts, projects;
-  auto f1 = std::async(std::launch::async, [&] { return WorkOrders(peers, customer_id, caller, &orders); });
-  auto f2 = std::async(std::launch::async, [&] { return Contracts(peers, customer_id, caller, &contracts); });
-  auto f3 = std::async(std::launch::async, [&] { return Projects(peers, customer_id, caller, &projects); });
-  std::pair<const char*, Part> parts[] = {{"complaints", f1.get()}, {"contracts", f2.get()}, {"sales", f3.get()}};
-  view->MergeFrom(orders);
-  view->MergeFrom(contracts);
-  view->MergeFrom(projects);
+  using Done = std::function<void(grpc::Status)>;
+  cp::ListWorkOrdersRequest orders;
+  orders.set_customer_id(customer_id);
+  orders.set_open_only(true);
+  orders.set_page_size(kPartLimit);
+  auto orders_call = Ask<cp::ListWorkOrdersResponse>(
+      peers.complaints, peers, caller, std::move(orders), [&](auto* ctx, auto* req, auto* resp, Done done) {
+        cp::ComplaintService::NewStub(peers.complaints)->async()->ListWorkOrders(ctx, req, resp, std::move(done));
+      });
+  ct::ListContractsRequest contracts;
+  contracts.set_customer_id(customer_id);
+  contracts.set_status(ct::CONTRACT_STATUS_ACTIVE);
+  contracts.set_page_size(kPartLimit);
+  auto contracts_call = Ask<ct::ListContractsResponse>(
+      peers.contracts, peers, caller, std::move(contracts), [&](auto* ctx, auto* req, auto* resp, Done done) {
+        ct::ContractService::NewStub(peers.contracts)->async()->ListContracts(ctx, req, resp, std::move(done));
+      });
+  sp::ListProjectsRequest projects;
+  projects.set_customer_id(customer_id);
+  projects.set_open_only(true);
+  projects.set_page_size(kPartLimit);
+  auto projects_call = Ask<sp::ListProjectsResponse>(
+      peers.sales, peers, caller, std::move(projects), [&](auto* ctx, auto* req, auto* resp, Done done) {
+        sp::SalesService::NewStub(peers.sales)->async()->ListProjects(ctx, req, resp, std::move(done));
+      });
+  std::pair<const char*, Part> parts[] = {{"complaints", Collect(orders_call, view, FillWorkOrders)},
+                                          {"contracts", Collect(contracts_call, view, FillContracts)},
+                                          {"sales", Collect(projects_call, view, FillProjects)}};
   for (const auto& [name, part] : parts) {
     auto* p = view->add_parts();
     p->set_part(name);

@@ -1,7 +1,7 @@
 #pragma once
 // The parts of the customer 360 view that other services hold: open work orders
 // (complaints), active contracts (contracts) and open sales projects (sales). Each is
-// asked concurrently with its own deadline; a part whose service is not configured or
+// asked at the same time, with its own deadline; a part whose service is not configured or
 // does not answer is reported unavailable with the reason, and the rest still shows.
 
 #include <grpcpp/channel.h>
