@@ -100,7 +100,10 @@ TEST_F(DbTest, ManualCommitConnectionsKeepTransactionsWholeAndPlainWritesImmedia
     }
     void OnPoolState(int, int, int) override {}
     void OnTransactionRetry() override {}
+    void OnCommitModeSwitch(bool to_autocommit) override { ++(to_autocommit ? to_auto : to_manual); }
     std::atomic<int> other{0};
+    std::atomic<int> to_auto{0};
+    std::atomic<int> to_manual{0};
   } observer;
   Config one = config_;
   one.pool_size = 1;  // every session and transaction below gets the same connection
@@ -115,6 +118,7 @@ TEST_F(DbTest, ManualCommitConnectionsKeepTransactionsWholeAndPlainWritesImmedia
   };
 
   ASSERT_TRUE(insert_in_transaction("a").ok());
+  EXPECT_EQ(observer.to_manual.load(), 1) << "a new connection starts in autocommit mode";
   int other_before = observer.other.load();
   ASSERT_TRUE(insert_in_transaction("b").ok());
   EXPECT_EQ(observer.other.load() - other_before, 1) << "the second transaction should send only its COMMIT";
@@ -128,6 +132,11 @@ TEST_F(DbTest, ManualCommitConnectionsKeepTransactionsWholeAndPlainWritesImmedia
     EXPECT_EQ(seen_by_others("plain"), 1) << "a plain write must not wait in an open transaction";
     EXPECT_EQ((*s->QueryOne("SELECT @@autocommit"))->Int(0), 1);
   }
+  EXPECT_EQ(observer.to_auto.load(), 1);
+  // The only connection goes back to manual commit for the next transaction; each switch
+  // is counted, so an operator sees what mixed load costs in round trips.
+  ASSERT_TRUE(pool->InTransaction([](Session& s) { return s.Query("SELECT 1").status(); }).ok());
+  EXPECT_EQ(observer.to_manual.load(), 2);
 
   // A rolled-back transaction leaves nothing, and the next one commits only its own row.
   absl::Status refused = pool->InTransaction([](Session& s) -> absl::Status {

@@ -118,6 +118,14 @@ Metrics::Metrics()
                       .Help("Transactions retried after a deadlock or lock-wait timeout.")
                       .Register(*registry_)
                       .Add({})),
+      commit_mode_switches_(prometheus::BuildCounter()
+                                .Name("kefu_db_commit_mode_switches_total")
+                                .Help("Pooled connections switched between commit modes for their next borrower, "
+                                      "by the mode switched to (autocommit for plain statements, manual_commit for "
+                                      "transactions); each costs a round trip.")
+                                .Register(*registry_)),
+      to_autocommit_(commit_mode_switches_.Add({{"to", "autocommit"}})),
+      to_manual_commit_(commit_mode_switches_.Add({{"to", "manual_commit"}})),
       auth_denied_(prometheus::BuildCounter()
                        .Name("kefu_auth_denied_total")
                        .Help("Calls refused before any handler ran, by method and reason "
@@ -253,6 +261,10 @@ void Metrics::OnPoolState(int in_use, int idle, int max) {
 }
 
 void Metrics::OnTransactionRetry() { tx_retries_.Increment(); }
+
+void Metrics::OnCommitModeSwitch(bool to_autocommit) {
+  (to_autocommit ? to_autocommit_ : to_manual_commit_).Increment();
+}
 
 namespace {
 // "/pkg.Service/Method" -> {"pkg.Service", "Method"}; {"unknown", "unknown"} otherwise.

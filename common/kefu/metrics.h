@@ -75,6 +75,7 @@ class Metrics : public db::Observer {
   void OnStatement(absl::string_view operation, absl::Duration latency, bool ok) override;
   void OnPoolState(int in_use, int idle, int max) override;
   void OnTransactionRetry() override;
+  void OnCommitModeSwitch(bool to_autocommit) override;
 
   // A call refused by authentication or the role matrix (security/authenticator.h).
   void RecordDenied(absl::string_view method_path, bool known_method, absl::string_view reason);
@@ -104,6 +105,9 @@ class Metrics : public db::Observer {
   prometheus::Histogram& acquire_seconds_;
   prometheus::Counter& acquire_failures_;
   prometheus::Counter& tx_retries_;
+  prometheus::Family<prometheus::Counter>& commit_mode_switches_;
+  prometheus::Counter& to_autocommit_;
+  prometheus::Counter& to_manual_commit_;
   prometheus::Family<prometheus::Counter>& auth_denied_;
   prometheus::Family<prometheus::Counter>& shed_;
   std::map<std::string, prometheus::Histogram*, std::less<>> query_seconds_;

@@ -115,6 +115,10 @@ class Observer {
   virtual void OnStatement(absl::string_view operation, absl::Duration latency, bool ok) = 0;
   virtual void OnPoolState(int in_use, int idle, int max) = 0;
   virtual void OnTransactionRetry() = 0;
+  // A pooled connection changed commit mode for its next borrower: to autocommit for
+  // plain statements, or to manual commit for a transaction. Each change costs a round
+  // trip; many mean the pool has too few idle connections of each kind.
+  virtual void OnCommitModeSwitch(bool to_autocommit) = 0;
 };
 
 class Pool;

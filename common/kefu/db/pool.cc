@@ -276,6 +276,7 @@ absl::StatusOr<Session> Pool::Acquire() {
   if (!session.conn_->autocommit) {
     KEFU_RETURN_IF_ERROR(session.ExecRaw("SET autocommit = 1"));
     session.conn_->autocommit = true;
+    if (observer_) observer_->OnCommitModeSwitch(/*to_autocommit=*/true);
   }
   return session;
 }
@@ -379,6 +380,7 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Session&)>& fn
       status = session->ExecRaw("SET autocommit = 0");
       if (!status.ok()) return status;
       conn.autocommit = false;
+      if (observer_) observer_->OnCommitModeSwitch(/*to_autocommit=*/false);
     }
     conn.in_transaction = true;
     status = fn(*session);
