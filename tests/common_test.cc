@@ -425,7 +425,11 @@ class MeetingCustomers final : public customers::v1::CustomerService::Service {
   grpc::Status GetCustomer(grpc::ServerContext* ctx, const customers::v1::GetCustomerRequest* req,
                            customers::v1::Customer* resp) override {
     if (req->customer_id() == 99) {
-      waiting_for_cancel_.Notify();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        cancellable_arrived_ = true;
+        cv_.notify_all();
+      }
       for (absl::Time end = absl::Now() + absl::Seconds(5); !ctx->IsCancelled() && absl::Now() < end;)
         absl::SleepFor(absl::Milliseconds(5));
       std::lock_guard<std::mutex> lock(mu_);
@@ -444,7 +448,10 @@ class MeetingCustomers final : public customers::v1::CustomerService::Service {
     return grpc::Status::OK;
   }
 
-  bool CancellableCallArrived() { return waiting_for_cancel_.WaitForNotificationWithTimeout(absl::Seconds(5)); }
+  bool CancellableCallArrived() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return cancellable_arrived_; });
+  }
 
   // Whether the waiting call saw its cancellation, once it has finished (false after 5 s).
   bool CancelSeen() {
@@ -459,7 +466,7 @@ class MeetingCustomers final : public customers::v1::CustomerService::Service {
   std::condition_variable cv_;
   int arrived_ = 0;
   std::optional<bool> saw_cancel_;
-  absl::Notification waiting_for_cancel_;
+  bool cancellable_arrived_ = false;
 };
 
 // Complaints asks customers for the tier and contracts for the entitlement of a new work

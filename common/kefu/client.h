@@ -5,6 +5,7 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -12,7 +13,6 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "kefu/errors.h"
 #include "kefu/request_context.h"
@@ -56,8 +56,7 @@ class PendingCall {
  public:
   // An answer known without calling: the dependency is not configured, or it is down.
   explicit PendingCall(absl::Status status) : state_(std::make_shared<State>()) {
-    state_->status = std::move(status);
-    state_->done.Notify();
+    state_->Finish(std::move(status));
   }
 
   // `start(context, request, response, on_done)` starts the call through the stub's
@@ -69,10 +68,7 @@ class PendingCall {
     state_->request = std::move(request);
     std::shared_ptr<State> state = state_;
     std::forward<Start>(start)(state->context.get(), &state->request, &state->response,
-                               [state](grpc::Status status) {
-                                 state->status = FromGrpcStatus(status);
-                                 state->done.Notify();
-                               });
+                               [state](grpc::Status status) { state->Finish(FromGrpcStatus(status)); });
   }
 
   PendingCall(PendingCall&&) noexcept = default;
@@ -81,23 +77,39 @@ class PendingCall {
   PendingCall& operator=(const PendingCall&) = delete;
 
   ~PendingCall() {
-    if (state_ && state_->context && !state_->done.HasBeenNotified()) state_->context->TryCancel();
+    if (state_ && state_->context && !state_->Finished()) state_->context->TryCancel();
   }
 
   // Blocks until the call finishes (within its context's deadline). Call once.
   absl::StatusOr<Response> Wait() {
-    state_->done.WaitForNotification();
+    std::unique_lock<std::mutex> lock(state_->mu);
+    state_->finished.wait(lock, [&] { return state_->done; });
     if (!state_->status.ok()) return state_->status;
     return std::move(state_->response);
   }
 
  private:
+  // std::mutex rather than absl::Notification: ThreadSanitizer sees the former, and
+  // Debian's Abseil is not instrumented.
   struct State {
     std::unique_ptr<grpc::ClientContext> context;
     Request request;
     Response response;
-    absl::Status status;
-    absl::Notification done;
+    std::mutex mu;
+    std::condition_variable finished;
+    absl::Status status;  // guarded by mu, as is done
+    bool done = false;
+
+    void Finish(absl::Status s) {
+      std::lock_guard<std::mutex> lock(mu);
+      status = std::move(s);
+      done = true;
+      finished.notify_all();
+    }
+    bool Finished() {
+      std::lock_guard<std::mutex> lock(mu);
+      return done;
+    }
   };
   std::shared_ptr<State> state_;
 };
