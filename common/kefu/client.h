@@ -4,8 +4,9 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/completion_queue.h>
+#include <grpcpp/support/async_unary_call.h>
 
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,13 +42,14 @@ std::unique_ptr<grpc::ClientContext> NewCallContext(absl::Duration timeout,
                                                     const Caller* caller = nullptr);
 
 // A unary call started now and collected later, so that a handler asks several services
-// at once rather than one after the other, without a thread of its own: gRPC's callback
-// threads complete it. The call keeps its context and messages alive until gRPC is done
-// with them; dropping it unfinished cancels it.
+// at once rather than one after the other. It uses the stub's completion-queue interface
+// with a queue of its own, which the waiting thread polls itself, as a blocking call
+// does: no other thread touches the call's messages, and none is started for it.
+// Dropping an unfinished call cancels it and waits for gRPC to let go of it.
 //
 //   PendingCall<Req, Resp> call(NewCallContext(timeout, &caller), std::move(req),
-//       [&](auto* context, const auto* request, auto* response, auto done) {
-//         Service::NewStub(channel)->async()->Method(context, request, response, std::move(done));
+//       [&](grpc::ClientContext* context, const Req& request, grpc::CompletionQueue* queue) {
+//         return Service::NewStub(channel)->AsyncMethod(context, request, queue);
 //       });
 //   ... other work ...
 //   absl::StatusOr<Resp> answer = call.Wait();
@@ -55,20 +57,17 @@ template <typename Request, typename Response>
 class PendingCall {
  public:
   // An answer known without calling: the dependency is not configured, or it is down.
-  explicit PendingCall(absl::Status status) : state_(std::make_shared<State>()) {
-    state_->Finish(std::move(status));
-  }
+  explicit PendingCall(absl::Status status) : early_(std::move(status)) {}
 
-  // `start(context, request, response, on_done)` starts the call through the stub's
-  // callback interface (`stub->async()->Method(...)`).
+  // `start(context, request, queue)` starts the call and returns its response reader
+  // (`stub->AsyncMethod(context, request, queue)`).
   template <typename Start>
   PendingCall(std::unique_ptr<grpc::ClientContext> context, Request request, Start&& start)
-      : state_(std::make_shared<State>()) {
-    state_->context = std::move(context);
-    state_->request = std::move(request);
-    std::shared_ptr<State> state = state_;
-    std::forward<Start>(start)(state->context.get(), &state->request, &state->response,
-                               [state](grpc::Status status) { state->Finish(FromGrpcStatus(status)); });
+      : call_(std::make_unique<Call>()) {
+    call_->context = std::move(context);
+    call_->request = std::move(request);
+    call_->reader = std::forward<Start>(start)(call_->context.get(), call_->request, &call_->queue);
+    call_->reader->Finish(&call_->response, &call_->status, call_.get());
   }
 
   PendingCall(PendingCall&&) noexcept = default;
@@ -77,41 +76,45 @@ class PendingCall {
   PendingCall& operator=(const PendingCall&) = delete;
 
   ~PendingCall() {
-    if (state_ && state_->context && !state_->Finished()) state_->context->TryCancel();
+    if (!call_) return;
+    if (!call_->finished) {
+      call_->context->TryCancel();
+      call_->AwaitFinish();
+    }
+    call_->queue.Shutdown();
+    void* tag;
+    bool ok;
+    while (call_->queue.Next(&tag, &ok)) {
+    }
   }
 
   // Blocks until the call finishes (within its context's deadline). Call once.
   absl::StatusOr<Response> Wait() {
-    std::unique_lock<std::mutex> lock(state_->mu);
-    state_->finished.wait(lock, [&] { return state_->done; });
-    if (!state_->status.ok()) return state_->status;
-    return std::move(state_->response);
+    if (!call_) return early_;
+    call_->AwaitFinish();
+    if (!call_->status.ok()) return FromGrpcStatus(call_->status);
+    return std::move(call_->response);
   }
 
  private:
-  // std::mutex rather than absl::Notification: ThreadSanitizer sees the former, and
-  // Debian's Abseil is not instrumented.
-  struct State {
+  struct Call {
     std::unique_ptr<grpc::ClientContext> context;
+    grpc::CompletionQueue queue;
     Request request;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader;
     Response response;
-    std::mutex mu;
-    std::condition_variable finished;
-    absl::Status status;  // guarded by mu, as is done
-    bool done = false;
+    grpc::Status status;
+    bool finished = false;
 
-    void Finish(absl::Status s) {
-      std::lock_guard<std::mutex> lock(mu);
-      status = std::move(s);
-      done = true;
-      finished.notify_all();
-    }
-    bool Finished() {
-      std::lock_guard<std::mutex> lock(mu);
-      return done;
+    // The only tag on the queue is Finish's, which always comes back.
+    void AwaitFinish() {
+      void* tag;
+      bool ok;
+      if (!finished && queue.Next(&tag, &ok)) finished = true;
     }
   };
-  std::shared_ptr<State> state_;
+  absl::Status early_;
+  std::unique_ptr<Call> call_;
 };
 
 }  // namespace kefu

@@ -47,10 +47,10 @@ PendingTier StartGetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, 
                                  absl::Duration timeout, const Caller* caller) {
   if (absl::Status down = Unreachable(channel); !down.ok()) return PendingTier(PendingTier::Call(down));
   return PendingTier(PendingTier::Call(ServiceCallContext(timeout, caller), TierRequest(customer_id),
-                                       [&](grpc::ClientContext* context, const pb::GetCustomerRequest* request,
-                                           pb::Customer* response, std::function<void(grpc::Status)> done) {
-                                         pb::CustomerService::NewStub(channel)->async()->GetCustomer(
-                                             context, request, response, std::move(done));
+                                       [&](grpc::ClientContext* context, const pb::GetCustomerRequest& request,
+                                           grpc::CompletionQueue* queue) {
+                                         return pb::CustomerService::NewStub(channel)->AsyncGetCustomer(
+                                             context, request, queue);
                                        }));
 }
 

@@ -1,6 +1,5 @@
 #include "view360.h"
 
-#include <functional>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -101,30 +100,29 @@ void FillProjects(const sp::ListProjectsResponse& resp, v1::Customer360* out) {
 }  // namespace
 
 void FillFromPeers(const Peers& peers, int64_t customer_id, const Caller& caller, v1::Customer360* view) {
-  using Done = std::function<void(grpc::Status)>;
   cp::ListWorkOrdersRequest orders;
   orders.set_customer_id(customer_id);
   orders.set_open_only(true);
   orders.set_page_size(kPartLimit);
   auto orders_call = Ask<cp::ListWorkOrdersResponse>(
-      peers.complaints, peers, caller, std::move(orders), [&](auto* ctx, auto* req, auto* resp, Done done) {
-        cp::ComplaintService::NewStub(peers.complaints)->async()->ListWorkOrders(ctx, req, resp, std::move(done));
+      peers.complaints, peers, caller, std::move(orders), [&](auto* ctx, const auto& req, auto* queue) {
+        return cp::ComplaintService::NewStub(peers.complaints)->AsyncListWorkOrders(ctx, req, queue);
       });
   ct::ListContractsRequest contracts;
   contracts.set_customer_id(customer_id);
   contracts.set_status(ct::CONTRACT_STATUS_ACTIVE);
   contracts.set_page_size(kPartLimit);
   auto contracts_call = Ask<ct::ListContractsResponse>(
-      peers.contracts, peers, caller, std::move(contracts), [&](auto* ctx, auto* req, auto* resp, Done done) {
-        ct::ContractService::NewStub(peers.contracts)->async()->ListContracts(ctx, req, resp, std::move(done));
+      peers.contracts, peers, caller, std::move(contracts), [&](auto* ctx, const auto& req, auto* queue) {
+        return ct::ContractService::NewStub(peers.contracts)->AsyncListContracts(ctx, req, queue);
       });
   sp::ListProjectsRequest projects;
   projects.set_customer_id(customer_id);
   projects.set_open_only(true);
   projects.set_page_size(kPartLimit);
   auto projects_call = Ask<sp::ListProjectsResponse>(
-      peers.sales, peers, caller, std::move(projects), [&](auto* ctx, auto* req, auto* resp, Done done) {
-        sp::SalesService::NewStub(peers.sales)->async()->ListProjects(ctx, req, resp, std::move(done));
+      peers.sales, peers, caller, std::move(projects), [&](auto* ctx, const auto& req, auto* queue) {
+        return sp::SalesService::NewStub(peers.sales)->AsyncListProjects(ctx, req, queue);
       });
   std::pair<const char*, Part> parts[] = {{"complaints", Collect(orders_call, view, FillWorkOrders)},
                                           {"contracts", Collect(contracts_call, view, FillContracts)},
