@@ -9,54 +9,33 @@ namespace kefu::clients {
 
 namespace pb = ::kefu::customers::v1;
 
-namespace {
-
-// A fact the calling service needs for itself (deadlines, existence), asked as the
-// service: the staff member's department scope does not limit it.
-std::unique_ptr<grpc::ClientContext> ServiceCallContext(absl::Duration timeout, const Caller* caller) {
-  Caller self;
-  if (caller) self.request_id = caller->request_id;
-  return NewCallContext(timeout, &self);
-}
-
-pb::GetCustomerRequest TierRequest(int64_t customer_id) {
-  pb::GetCustomerRequest req;
-  req.set_customer_id(customer_id);
-  return req;
-}
-
-absl::Status Unreachable(const std::shared_ptr<grpc::Channel>& channel) {
-  if (!channel) return absl::UnavailableError("customers service is not configured");
-  if (DependencyDown(channel)) return absl::UnavailableError(absl::StrCat("customers service ", kDependencyDown));
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
-                                    absl::Duration timeout, const Caller* caller) {
-  KEFU_RETURN_IF_ERROR(Unreachable(channel));
-  auto ctx = ServiceCallContext(timeout, caller);
-  pb::Customer customer;
-  grpc::Status s = pb::CustomerService::NewStub(channel)->GetCustomer(ctx.get(), TierRequest(customer_id), &customer);
-  if (!s.ok()) return FromGrpcStatus(s);
-  return static_cast<int>(customer.tier());
-}
-
 PendingTier StartGetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
                                  absl::Duration timeout, const Caller* caller) {
-  if (absl::Status down = Unreachable(channel); !down.ok()) return PendingTier(PendingTier::Call(down));
-  return PendingTier(PendingTier::Call(ServiceCallContext(timeout, caller), TierRequest(customer_id),
-                                       [&](grpc::ClientContext* context, const pb::GetCustomerRequest& request,
-                                           grpc::CompletionQueue* queue) {
-                                         return pb::CustomerService::NewStub(channel)->AsyncGetCustomer(
-                                             context, request, queue);
-                                       }));
+  if (!channel) return PendingTier(PendingTier::Call(absl::UnavailableError("customers service is not configured")));
+  if (DependencyDown(channel))
+    return PendingTier(PendingTier::Call(absl::UnavailableError(absl::StrCat("customers service ", kDependencyDown))));
+  // A fact the calling service needs for itself (deadlines, existence), asked as the
+  // service: the staff member's department scope does not limit it.
+  Caller self;
+  if (caller) self.request_id = caller->request_id;
+  pb::GetCustomerRequest req;
+  req.set_customer_id(customer_id);
+  return PendingTier(PendingTier::Call(
+      NewCallContext(timeout, &self), std::move(req),
+      [&](grpc::ClientContext* context, const pb::GetCustomerRequest& request, grpc::CompletionQueue* queue) {
+        return pb::CustomerService::NewStub(channel)->AsyncGetCustomer(context, request, queue);
+      }));
 }
 
 absl::StatusOr<int> PendingTier::Wait() {
   KEFU_ASSIGN_OR_RETURN(pb::Customer customer, call_.Wait());
   return static_cast<int>(customer.tier());
+}
+
+// Waiting at once costs what a blocking call does: the thread polls the call's own queue.
+absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
+                                    absl::Duration timeout, const Caller* caller) {
+  return StartGetCustomerTier(channel, customer_id, timeout, caller).Wait();
 }
 
 absl::Status RequireCustomer(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
