@@ -239,6 +239,7 @@ const std::vector<Spec>& Specs() {
         E("customer.tier"), E("customer.lifecycle_stage"), E("customer.credit_rating"), T("customer.tags"),
         O("customer.version"), O("customer.merged_into_id"), I("request_id")}},
       {"CustomerService/GetCustomer", "customer_id: $N", NF, {Num("customer_id", IA, NF)}},
+      {"CustomerService/GetCustomerTier", "customer_id: $N", NF, {Num("customer_id", IA, NF)}},
       {"CustomerService/UpdateCustomer",
        R"(customer { id: $N version: 1 kind: CUSTOMER_KIND_PERSON name: "x" }
           update_mask { paths: ["kind", "name", "contacts", "industry", "region", "source", "department_id",

@@ -415,15 +415,15 @@ TEST(DependencyDown, WhileThePeerIsDownAndNotOnceItIsBack) {
   caller->Shutdown();
 }
 
-// A customers stand-in whose GetCustomer answers only once `expected` calls have arrived
+// A customers stand-in whose GetCustomerTier answers only once `expected` calls have arrived
 // together (or gives up after 5 s): calls made one after the other cannot all succeed.
 // Customer 1 is gold, any other id unknown. Customer 99 instead waits to be cancelled.
 class MeetingCustomers final : public customers::v1::CustomerService::Service {
  public:
   explicit MeetingCustomers(int expected) : expected_(expected) {}
 
-  grpc::Status GetCustomer(grpc::ServerContext* ctx, const customers::v1::GetCustomerRequest* req,
-                           customers::v1::Customer* resp) override {
+  grpc::Status GetCustomerTier(grpc::ServerContext* ctx, const customers::v1::GetCustomerTierRequest* req,
+                               customers::v1::CustomerTier* resp) override {
     if (req->customer_id() == 99) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -443,7 +443,7 @@ class MeetingCustomers final : public customers::v1::CustomerService::Service {
     if (!cv_.wait_for(lock, std::chrono::seconds(5), [&] { return arrived_ >= expected_; }))
       return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the other calls never came");
     if (req->customer_id() != 1) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such customer");
-    resp->set_id(1);
+    resp->set_customer_id(1);
     resp->set_tier(customers::v1::TIER_GOLD);
     return grpc::Status::OK;
   }

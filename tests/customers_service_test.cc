@@ -615,6 +615,48 @@ TEST_F(CustomersServiceTest, MergeMovesHistoryContactsAndTagsAndRedirectsNewEven
   EXPECT_EQ(Stub()->MergeCustomers(Ctx().get(), merge, &out).error_code(), StatusCode::INVALID_ARGUMENT);
 }
 
+// Other services decide deadlines and priorities by the tier: it must be the record's
+// current one, with the version it was read at, and a merged record says so.
+TEST_F(CustomersServiceTest, TierLookupFollowsTheRecord) {
+  auto tier_of = [&](int64_t id, pb::CustomerTier* out) {
+    pb::GetCustomerTierRequest req;
+    req.set_customer_id(id);
+    return Stub()->GetCustomerTier(Ctx().get(), req, out);
+  };
+  pb::Customer c = Create(NewCustomer("等级查询公司", 720));
+  pb::CustomerTier t;
+  ASSERT_TRUE(tier_of(c.id(), &t).ok());
+  EXPECT_EQ(t.customer_id(), c.id());
+  EXPECT_EQ(t.tier(), c.tier());
+  EXPECT_EQ(t.version(), c.version());
+  EXPECT_EQ(t.merged_into_id(), 0);
+
+  pb::ChangeTierRequest change;
+  change.set_customer_id(c.id());
+  change.set_tier(pb::TIER_PLATINUM);
+  change.set_reason("大客户");
+  pb::Customer changed;
+  ASSERT_TRUE(Stub()->ChangeTier(Ctx().get(), change, &changed).ok());
+  ASSERT_TRUE(tier_of(c.id(), &t).ok());
+  EXPECT_EQ(t.tier(), pb::TIER_PLATINUM);
+  EXPECT_EQ(t.version(), changed.version());
+
+  pb::Customer dup = Create(NewCustomer("等级查询公司乙", 721));
+  pb::MergeCustomersRequest merge;
+  merge.set_survivor_id(c.id());
+  merge.set_duplicate_id(dup.id());
+  merge.set_reason("重复建档");
+  pb::Customer survivor;
+  ASSERT_TRUE(Stub()->MergeCustomers(Ctx().get(), merge, &survivor).ok());
+  ASSERT_TRUE(tier_of(dup.id(), &t).ok());
+  EXPECT_EQ(t.merged_into_id(), c.id());
+
+  EXPECT_EQ(tier_of(987654321, &t).error_code(), StatusCode::NOT_FOUND);
+  grpc::Status zero = tier_of(0, &t);
+  EXPECT_EQ(zero.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(zero.error_message().find("customer_id"), std::string::npos) << zero.error_message();
+}
+
 TEST_F(CustomersServiceTest, UpdateChangesMaskedFieldsAndRefusesAStaleVersion) {
   pb::Customer c = Create(NewCustomer("更新测试公司", 10));
   pb::UpdateCustomerRequest req;

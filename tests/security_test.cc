@@ -387,6 +387,19 @@ TEST_F(SecurityTest, DepartmentScopeHidesOtherDepartmentsRecordsAndTheirExistenc
   EXPECT_EQ(other.error_message(), missing.error_message());
   EXPECT_EQ(get(Token("S-1", "senior_manager"), 999999, &c).error_code(), StatusCode::NOT_FOUND);
   EXPECT_EQ(get(Token("S-1", "senior_manager"), west, &c).error_code(), StatusCode::OK);
+  // The tier alone is scoped the same way: it must not tell whether another
+  // department's customer exists.
+  auto tier_of = [&](const std::string& token, int64_t id) {
+    cu::GetCustomerTierRequest req;
+    req.set_customer_id(id);
+    cu::CustomerTier out;
+    return Customers()->GetCustomerTier(Ctx(token).get(), req, &out);
+  };
+  EXPECT_EQ(tier_of(agent, east).error_code(), StatusCode::OK);
+  grpc::Status other_tier = tier_of(agent, west);
+  EXPECT_EQ(other_tier.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(other_tier.error_message(), tier_of(agent, 999999).error_message());
+  EXPECT_EQ(tier_of(Token("S-1", "senior_manager"), 999999).error_code(), StatusCode::NOT_FOUND);
 
   // Lists are limited to the caller's department; asking for another is refused.
   cu::ListCustomersRequest list;
@@ -569,6 +582,12 @@ TEST_F(SecurityTest, WritesAndPersonalDataReadsAreAudited) {
   get.set_customer_id(id);
   cu::Customer c;
   ASSERT_TRUE(Customers()->GetCustomer(Ctx(manager).get(), get, &c).ok());
+  // The tier alone is no personal data: not audited (it would sit between the read and
+  // the update below).
+  cu::GetCustomerTierRequest get_tier;
+  get_tier.set_customer_id(id);
+  cu::CustomerTier tier;
+  ASSERT_TRUE(Customers()->GetCustomerTier(Ctx(manager).get(), get_tier, &tier).ok());
   cu::UpdateCustomerRequest update;
   *update.mutable_customer() = c;
   update.mutable_customer()->set_industry("制造业");
@@ -589,6 +608,7 @@ TEST_F(SecurityTest, WritesAndPersonalDataReadsAreAudited) {
     if (!complete) absl::SleepFor(absl::Milliseconds(100));
   }
   ASSERT_TRUE(complete) << resp.DebugString();
+  EXPECT_EQ(resp.entries_size(), 3) << resp.DebugString();
   const auto& newest = resp.entries(0);
   EXPECT_EQ(newest.method(), "/kefu.customers.v1.CustomerService/UpdateCustomer");
   EXPECT_EQ(newest.kind(), "write");

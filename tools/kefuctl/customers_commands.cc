@@ -140,6 +140,13 @@ int GetCustomer(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::GetCustomer, req);
 }
 
+int GetCustomerTier(Invocation& inv) {
+  pb::GetCustomerTierRequest req;
+  req.set_customer_id(CustomerIdArg(inv, 0));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::GetCustomerTier, req);
+}
+
 int ListCustomers(Invocation& inv) {
   pb::ListCustomersRequest req;
   req.set_owner_id(inv.Str("owner"));
@@ -901,6 +908,8 @@ void RegisterCustomerCommands(Registry& r) {
   r.Add({"customers tier", "ID", "Move a customer to another service tier", "",
          {EnumFlag<pb::Tier>("tier", "new tier", true), RequiredFlag("reason", "TEXT", "why"), version}, 1, 1,
          ChangeTier});
+  r.Add({"customers get-tier", "ID", "Show a customer's service tier alone (no personal data, not audited)", "", {},
+         1, 1, GetCustomerTier});
   r.Add({"customers tier-history", "ID", "A customer's tier changes, newest first", "", paging, 1, 1,
          ListTierChanges});
   r.Add({"customers stage", "ID", "Move a customer along its lifecycle",

@@ -18,18 +18,18 @@ PendingTier StartGetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, 
   // service: the staff member's department scope does not limit it.
   Caller self;
   if (caller) self.request_id = caller->request_id;
-  pb::GetCustomerRequest req;
+  pb::GetCustomerTierRequest req;
   req.set_customer_id(customer_id);
   return PendingTier(PendingTier::Call(
       NewCallContext(timeout, &self), std::move(req),
-      [&](grpc::ClientContext* context, const pb::GetCustomerRequest& request, grpc::CompletionQueue* queue) {
-        return pb::CustomerService::NewStub(channel)->AsyncGetCustomer(context, request, queue);
+      [&](grpc::ClientContext* context, const pb::GetCustomerTierRequest& request, grpc::CompletionQueue* queue) {
+        return pb::CustomerService::NewStub(channel)->AsyncGetCustomerTier(context, request, queue);
       }));
 }
 
 absl::StatusOr<int> PendingTier::Wait() {
-  KEFU_ASSIGN_OR_RETURN(pb::Customer customer, call_.Wait());
-  return static_cast<int>(customer.tier());
+  KEFU_ASSIGN_OR_RETURN(pb::CustomerTier answer, call_.Wait());
+  return static_cast<int>(answer.tier());
 }
 
 // Waiting at once costs what a blocking call does: the thread polls the call's own queue.

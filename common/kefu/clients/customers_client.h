@@ -18,8 +18,9 @@ namespace kefu::clients {
 // Outbox target name for customer-log entries.
 inline constexpr char kCustomerLogTarget[] = "customers.log";
 
-// The customer's tier number (1 standard .. 4 platinum). NOT_FOUND when the customer
-// does not exist; UNAVAILABLE / DEADLINE_EXCEEDED when customers cannot answer.
+// The customer's tier number (1 standard .. 4 platinum), by customers' GetCustomerTier:
+// the tier alone, no personal data. NOT_FOUND when the customer does not exist;
+// UNAVAILABLE / DEADLINE_EXCEEDED when customers cannot answer.
 absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
                                     absl::Duration timeout, const Caller* caller = nullptr);
 
@@ -33,7 +34,7 @@ class PendingTier {
  private:
   friend PendingTier StartGetCustomerTier(const std::shared_ptr<grpc::Channel>&, int64_t, absl::Duration,
                                           const Caller*);
-  using Call = PendingCall<customers::v1::GetCustomerRequest, customers::v1::Customer>;
+  using Call = PendingCall<customers::v1::GetCustomerTierRequest, customers::v1::CustomerTier>;
   explicit PendingTier(Call call) : call_(std::move(call)) {}
   Call call_;
 };

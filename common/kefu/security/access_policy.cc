@@ -32,6 +32,7 @@ const std::map<std::string, MethodPolicy, std::less<>>& Matrix() {
       // customers
       {"/kefu.customers.v1.CustomerService/CreateCustomer", {Access::kWrite, kA|kM|kD|kS}},
       {"/kefu.customers.v1.CustomerService/GetCustomer", {Access::kPersonalDataRead, kA|kM|kD|kS|kV}},
+      {"/kefu.customers.v1.CustomerService/GetCustomerTier", {Access::kRead, kA|kM|kD|kS|kV}},
       {"/kefu.customers.v1.CustomerService/UpdateCustomer", {Access::kWrite, kA|kM|kD|kS}},
       {"/kefu.customers.v1.CustomerService/ListCustomers", {Access::kPersonalDataRead, kA|kM|kD|kS}},
       {"/kefu.customers.v1.CustomerService/FindDuplicates", {Access::kPersonalDataRead, kA|kM|kD|kS}},

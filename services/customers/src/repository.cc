@@ -425,6 +425,20 @@ absl::StatusOr<pb::Customer> Repository::Get(int64_t id) {
   return *c;
 }
 
+absl::StatusOr<Repository::TierRow> Repository::GetTier(int64_t id) {
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  KEFU_ASSIGN_OR_RETURN(
+      auto row, s.QueryOne("SELECT tier, version, merged_into_id, department_id FROM customers WHERE id = ?", {id}));
+  if (!row) return NotFound("customer", absl::StrCat(id));
+  TierRow t;
+  t.tier.set_customer_id(id);
+  t.tier.set_tier(static_cast<pb::Tier>(row->Int(0)));
+  t.tier.set_version(row->Int(1));
+  t.tier.set_merged_into_id(row->Int(2));
+  t.department_id = row->Str(3);
+  return t;
+}
+
 absl::StatusOr<std::vector<pb::DuplicateMatch>> Repository::FindDuplicates(
     const std::string& name, const std::vector<std::string>& phones,
     const std::vector<std::string>& emails, int64_t exclude_id) {

@@ -70,6 +70,13 @@ class Repository {
   Repository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
 
   absl::StatusOr<pb::Customer> Get(int64_t id);
+  // The tier, version and merge mark of a customer, with the department that owns it
+  // (for the caller's scope check): one narrow row, no contacts.
+  struct TierRow {
+    pb::CustomerTier tier;
+    std::string department_id;
+  };
+  absl::StatusOr<TierRow> GetTier(int64_t id);
   // Fails with ALREADY_EXISTS (DUPLICATE_CUSTOMER) when duplicates exist and are not allowed.
   absl::StatusOr<pb::Customer> Create(const pb::Customer& customer, const IdempotencyKey& key,
                                       bool allow_duplicates, const std::string& actor);

@@ -311,6 +311,19 @@ grpc::Status CustomerServiceImpl::GetCustomer(grpc::ServerContext* ctx, const pb
   });
 }
 
+grpc::Status CustomerServiceImpl::GetCustomerTier(grpc::ServerContext* ctx, const pb::GetCustomerTierRequest* req,
+                                                  pb::CustomerTier* resp) {
+  return RunHandler([&]() -> absl::Status {
+    KEFU_RETURN_IF_ERROR(CheckCustomerId("customer_id", req->customer_id()));
+    const DepartmentScope scope = DepartmentScope::Of(CallerFrom(*ctx));
+    auto row = repo_->GetTier(req->customer_id());
+    KEFU_RETURN_IF_ERROR(scope.Hide(row.status()));
+    KEFU_RETURN_IF_ERROR(scope.Check(row->department_id));
+    *resp = std::move(row->tier);
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status CustomerServiceImpl::UpdateCustomer(grpc::ServerContext* ctx, const pb::UpdateCustomerRequest* req,
                                                  pb::Customer* resp) {
   return RunHandler([&]() -> absl::Status {

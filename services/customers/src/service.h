@@ -47,6 +47,7 @@ class CustomerServiceImpl final : public pb::CustomerService::Service {
 
   grpc::Status CreateCustomer(grpc::ServerContext*, const pb::CreateCustomerRequest*, pb::Customer*) override;
   grpc::Status GetCustomer(grpc::ServerContext*, const pb::GetCustomerRequest*, pb::Customer*) override;
+  grpc::Status GetCustomerTier(grpc::ServerContext*, const pb::GetCustomerTierRequest*, pb::CustomerTier*) override;
   grpc::Status UpdateCustomer(grpc::ServerContext*, const pb::UpdateCustomerRequest*, pb::Customer*) override;
   grpc::Status ListCustomers(grpc::ServerContext*, const pb::ListCustomersRequest*, pb::ListCustomersResponse*) override;
   grpc::Status ImportCustomers(grpc::ServerContext*, grpc::ServerReader<pb::ImportCustomersRequest>*,
