@@ -486,11 +486,13 @@ TEST(PendingCall, StartedCallsAreInFlightTogetherAndEachGetsItsOwnAnswer) {
   auto gold = clients::StartGetCustomerTier(channel, 1, absl::Seconds(10));
   auto unknown = clients::StartGetCustomerTier(channel, 2, absl::Seconds(10));
   auto gold_again = clients::StartGetCustomerTier(channel, 1, absl::Seconds(10));
-  absl::StatusOr<int> tier = gold.Wait();
+  auto tier = gold.Wait();
   ASSERT_TRUE(tier.ok()) << tier.status();
-  EXPECT_EQ(*tier, customers::v1::TIER_GOLD);
+  EXPECT_EQ(tier->tier(), customers::v1::TIER_GOLD);
   EXPECT_EQ(unknown.Wait().status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(gold_again.Wait().value_or(-1), customers::v1::TIER_GOLD);
+  auto again = gold_again.Wait();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->tier(), customers::v1::TIER_GOLD);
 
   // Not configured: answered at once, without a call.
   EXPECT_EQ(clients::StartGetCustomerTier(nullptr, 1, absl::Seconds(10)).Wait().status().code(),

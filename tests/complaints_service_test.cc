@@ -577,6 +577,103 @@ TEST_F(ComplaintsTest, WorkOrdersAreTakenWhileCustomersIsDownAndTheLogCatchesUp)
   EXPECT_EQ(entries.entries(0).reference(), absl::StrCat("complaints/", w.number()));
 }
 
+// With the copy of customers' tiers on (the binary's default), a new work order takes
+// the tier from the copy: kept from customers' last answer, replaced by what customers
+// sends on a tier change (never by an older version), used while customers is down,
+// and asked for again once older than the maximum age.
+TEST_F(ComplaintsTest, NewWorkOrdersTakeTheTierFromTheCopyThatCustomersKeepsCurrent) {
+  clock_->Set(Shanghai(2026, 12, 8, 9, 0));
+  ServiceConfig config{*customers_channel_, absl::Seconds(2)};
+  config.settings_max_age = kSettingsMaxAge;
+  config.customer_tier_max_age = absl::Hours(1);
+  ComplaintServiceImpl copying(repo_, metrics_, clock_, config);
+  auto server = StartServer(*complaints_db_, &copying, pb::ComplaintService::service_full_name(), "complaints", 0,
+                            ComplaintsMigrations());
+  auto stub = pb::ComplaintService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->grpc_port()),
+                                                                grpc::InsecureChannelCredentials()));
+  auto tier_of_new_work_order = [&](int64_t customer) {
+    pb::CreateWorkOrderRequest req;
+    auto* w = req.mutable_work_order();
+    w->set_customer_id(customer);
+    w->set_channel(pb::CHANNEL_PHONE);
+    w->set_type(pb::WORK_ORDER_TYPE_FAULT_REPORT);
+    w->set_severity(pb::SEVERITY_GENERAL);
+    w->set_content("客户来电：打印机卡纸");
+    w->set_department_id("D-SERVICE");
+    pb::WorkOrder out;
+    grpc::Status s = stub->CreateWorkOrder(Ctx().get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.customer_tier();
+  };
+  auto notify = [&](int64_t customer, int tier, int64_t version, const std::string& token) {
+    pb::RecordCustomerTiersRequest req;
+    auto* t = req.add_tiers();
+    t->set_customer_id(customer);
+    t->set_tier(tier);
+    t->set_version(version);
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    pb::RecordCustomerTiersResponse out;
+    return stub->RecordCustomerTiers(ctx.get(), req, &out);
+  };
+  const std::string customers_token = testing::TestServiceToken("customers");
+  auto customers = cpb::CustomerService::NewStub(*customers_channel_);
+  auto change_tier = [&](int64_t customer, cpb::Tier tier) {
+    cpb::ChangeTierRequest req;
+    req.set_customer_id(customer);
+    req.set_tier(tier);
+    req.set_reason("年度评估");
+    cpb::Customer out;
+    grpc::Status s = customers->ChangeTier(Ctx("S-1", "senior_manager").get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out.version();
+  };
+
+  int64_t customer = NewCustomer(cpb::TIER_GOLD, 70);
+  EXPECT_EQ(tier_of_new_work_order(customer), cpb::TIER_GOLD);  // asked, and kept
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM customer_tiers WHERE customer_id = ? AND tier = ? AND version = 1",
+                  {customer, static_cast<int>(cpb::TIER_GOLD)}),
+            1);
+  // A change customers has not sent yet is not seen: the copy answers.
+  int64_t platinum_version = change_tier(customer, cpb::TIER_PLATINUM);
+  EXPECT_EQ(tier_of_new_work_order(customer), cpb::TIER_GOLD);
+  // What customers' relay sends on the change.
+  ASSERT_TRUE(notify(customer, cpb::TIER_PLATINUM, platinum_version, customers_token).ok());
+  EXPECT_EQ(tier_of_new_work_order(customer), cpb::TIER_PLATINUM);
+  // A late, older message changes nothing; a repeat neither.
+  ASSERT_TRUE(notify(customer, cpb::TIER_STANDARD, platinum_version - 1, customers_token).ok());
+  ASSERT_TRUE(notify(customer, cpb::TIER_PLATINUM, platinum_version, customers_token).ok());
+  EXPECT_EQ(tier_of_new_work_order(customer), cpb::TIER_PLATINUM);
+
+  // Customers down: the tier still comes from the copy, not the catch-all rules.
+  StopCustomers();
+  EXPECT_EQ(tier_of_new_work_order(customer), cpb::TIER_PLATINUM);
+  StartCustomers();
+
+  // Past the maximum age customers is asked again: a change never sent is then seen.
+  change_tier(customer, cpb::TIER_SILVER);
+  clock_->Advance(absl::Minutes(59));
+  EXPECT_EQ(tier_of_new_work_order(customer), cpb::TIER_PLATINUM);
+  clock_->Advance(absl::Minutes(2));
+  EXPECT_EQ(tier_of_new_work_order(customer), cpb::TIER_SILVER);
+
+  // Only services may send tiers, and each entry is checked.
+  EXPECT_EQ(notify(customer, cpb::TIER_GOLD, 99, testing::TestToken("S-1", "senior_manager")).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  grpc::Status bad = notify(customer, 5, 99, customers_token);
+  EXPECT_EQ(bad.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("tiers[0].tier"), std::string::npos) << bad.error_message();
+  bad = notify(customer, cpb::TIER_GOLD, 0, customers_token);
+  EXPECT_EQ(bad.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("tiers[0].version"), std::string::npos) << bad.error_message();
+  bad = notify(0, cpb::TIER_GOLD, 99, customers_token);
+  EXPECT_EQ(bad.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("tiers[0].customer_id"), std::string::npos) << bad.error_message();
+  EXPECT_EQ(tier_of_new_work_order(customer), cpb::TIER_SILVER);
+  server->Shutdown();
+}
+
 }  // namespace
 }  // namespace kefu::complaints
 

@@ -243,6 +243,43 @@ TEST_F(SystemFlows, AFaultIsTakenEscalatedResolvedReopenedAndClosed) {
   EXPECT_NE(metrics.find("kefu_complaints_follow_ups_total"), std::string::npos);
 }
 
+// A tier change in customers reaches complaints' copy of the tiers through customers'
+// outbox: the next work order is held to the new tier's deadlines without complaints
+// asking customers.
+TEST_F(SystemFlows, ATierChangeReachesComplaintsForTheNextWorkOrders) {
+  int64_t customer = NewCustomer("温州恒达电气有限公司", cpb::TIER_STANDARD, "AM1");
+  auto complaints = Complaints();
+  auto new_work_order = [&] {
+    wo::CreateWorkOrderRequest create;
+    auto* w = create.mutable_work_order();
+    w->set_customer_id(customer);
+    w->set_channel(wo::CHANNEL_PHONE);
+    w->set_type(wo::WORK_ORDER_TYPE_CONSULTATION);
+    w->set_severity(wo::SEVERITY_MINOR);
+    w->set_content("咨询保修范围");
+    w->set_department_id("D-TIER");
+    wo::WorkOrder order;
+    grpc::Status st = complaints->CreateWorkOrder(Ctx("S-TIER", "senior_manager", "D-TIER").get(), create, &order);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return order;
+  };
+  EXPECT_EQ(new_work_order().customer_tier(), static_cast<int>(cpb::TIER_STANDARD));
+
+  cpb::ChangeTierRequest change;
+  change.set_customer_id(customer);
+  change.set_tier(cpb::TIER_PLATINUM);
+  change.set_reason("签订年度框架协议");
+  cpb::Customer changed;
+  ASSERT_TRUE(Customers()->ChangeTier(Ctx("S-TIER").get(), change, &changed).ok());
+  wo::WorkOrder order;
+  ASSERT_TRUE(Eventually([&] {
+    order = new_work_order();
+    return order.customer_tier() == static_cast<int>(cpb::TIER_PLATINUM);
+  }, absl::Seconds(10))) << "complaints still gives tier " << order.customer_tier();
+  EXPECT_NE(Metrics("customers").find("kefu_outbox_delivered_total{target=\"complaints.tiers\"}"), std::string::npos);
+  EXPECT_NE(Metrics("complaints").find("kefu_complaints_tier_lookups_total{source=\"copy\"}"), std::string::npos);
+}
+
 // Flow 2: a sales project is won; its draft contract is reviewed, signed and becomes
 // active on its own; from then on the customer's faults are contract service; an
 // older contract expires on its own.

@@ -268,6 +268,16 @@ int Quality(Invocation& inv) {
   return CallAndPrint(inv, *stub, &Stub::GetQualitySeries, req);
 }
 
+int RecordTier(Invocation& inv) {
+  pb::RecordCustomerTiersRequest req;
+  auto* t = req.add_tiers();
+  t->set_customer_id(IdArgWithPrefix(inv, 0, "C", "customer id"));
+  t->set_tier(inv.Int32("tier"));
+  t->set_version(inv.Int("version"));
+  auto stub = NewStub(inv);
+  return CallAndPrint(inv, *stub, &Stub::RecordCustomerTiers, req);
+}
+
 }  // namespace
 
 void RegisterComplaintCommands(Registry& r) {
@@ -394,6 +404,12 @@ void RegisterComplaintCommands(Registry& r) {
           ValueFlag("department", "DEPT_ID", "only this department"),
           ValueFlag("handler", "STAFF_ID", "only this handler")},
          0, 0, Quality});
+  r.Add({"complaints record-tier", "CUSTOMER_ID", "Tell complaints' copy of the tiers a customer's tier (services only)",
+         "What customers sends on every tier change; needs a service token. Kept only if VERSION\n"
+         "(the customer record's version) is no older than the copy's.",
+         {RequiredFlag("tier", "N", "1 standard, 2 silver, 3 gold, 4 platinum"),
+          RequiredFlag("version", "N", "the customer record's version")},
+         1, 1, RecordTier});
 }
 
 }  // namespace kefuctl

@@ -27,15 +27,13 @@ PendingTier StartGetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, 
       }));
 }
 
-absl::StatusOr<int> PendingTier::Wait() {
-  KEFU_ASSIGN_OR_RETURN(pb::CustomerTier answer, call_.Wait());
-  return static_cast<int>(answer.tier());
-}
+absl::StatusOr<pb::CustomerTier> PendingTier::Wait() { return call_.Wait(); }
 
 // Waiting at once costs what a blocking call does: the thread polls the call's own queue.
 absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,
                                     absl::Duration timeout, const Caller* caller) {
-  return StartGetCustomerTier(channel, customer_id, timeout, caller).Wait();
+  KEFU_ASSIGN_OR_RETURN(pb::CustomerTier answer, StartGetCustomerTier(channel, customer_id, timeout, caller).Wait());
+  return static_cast<int>(answer.tier());
 }
 
 absl::Status RequireCustomer(const std::shared_ptr<grpc::Channel>& channel, int64_t customer_id,

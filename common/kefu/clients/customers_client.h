@@ -29,7 +29,8 @@ absl::StatusOr<int> GetCustomerTier(const std::shared_ptr<grpc::Channel>& channe
 // is on its way, so a new work order waits for the slower of the two, not for both.
 class PendingTier {
  public:
-  absl::StatusOr<int> Wait();
+  // The customer's tier with the record version it was read at.
+  absl::StatusOr<customers::v1::CustomerTier> Wait();
 
  private:
   friend PendingTier StartGetCustomerTier(const std::shared_ptr<grpc::Channel>&, int64_t, absl::Duration,

@@ -122,6 +122,8 @@ const std::map<std::string, MethodPolicy, std::less<>>& Matrix() {
       {"/kefu.complaints.v1.ComplaintService/UpdateBusinessCalendar", {Access::kWrite, kS}},
       {"/kefu.complaints.v1.ComplaintService/GetKpis", {Access::kRead, kD|kS|kH|kV}},
       {"/kefu.complaints.v1.ComplaintService/GetQualitySeries", {Access::kRead, kD|kS|kH|kV}},
+      // customers' tier changes for complaints' copy: from the customers service only
+      {"/kefu.complaints.v1.ComplaintService/RecordCustomerTiers", {Access::kWrite, kV}},
       // performance
       {"/kefu.performance.v1.PerformanceService/CreateDepartment", {Access::kWrite, kH|kS}},
       {"/kefu.performance.v1.PerformanceService/GetDepartment", {Access::kRead, kA|kM|kD|kS|kH|kV}},

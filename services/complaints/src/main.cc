@@ -13,6 +13,9 @@ ABSL_FLAG(std::string, customers_addr, "127.0.0.1:50051", "Address of the custom
 ABSL_FLAG(int, customers_timeout_ms, 1000, "Deadline of calls to the customers and contracts services.");
 ABSL_FLAG(std::string, contracts_addr, "", "Address of the contracts service (entitlement); empty = not deployed.");
 ABSL_FLAG(std::string, performance_addr, "", "Address of the performance service (handlers must be active staff); empty = not checked.");
+ABSL_FLAG(absl::Duration, customer_tier_max_age, absl::Hours(1),
+          "How long a customer's tier in complaints' copy is used without asking customers again (customers sends "
+          "every change, when deployed with --complaints_addr); 0 = no copy, ask customers for every new work order.");
 ABSL_FLAG(int, classify_interval_ms, 30000, "How often work orders taken without entitlement are classified.");
 ABSL_FLAG(int, sweep_interval_ms, 1000, "How often the escalation sweep looks for due work orders.");
 ABSL_FLAG(int, outbox_interval_ms, 1000, "How often undelivered customer-log entries are sent.");
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
   config.customers_timeout = customers_timeout;
   config.contracts = channels.Get(absl::GetFlag(FLAGS_contracts_addr));
   config.performance = channels.Get(absl::GetFlag(FLAGS_performance_addr));
+  config.customer_tier_max_age = absl::GetFlag(FLAGS_customer_tier_max_age);
   absl::TimeZone zone;
   config.zone = absl::LoadTimeZone("Asia/Shanghai", &zone) ? zone : absl::FixedTimeZone(8 * 3600);
   kefu::complaints::ComplaintServiceImpl service(&repo, &metrics, clock, config);

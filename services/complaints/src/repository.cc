@@ -281,8 +281,26 @@ absl::StatusOr<pb::BusinessCalendar> Repository::SaveCalendar(pb::BusinessCalend
 
 // ---- work orders ----
 
+namespace {
+
+// One customer's tier into the copy. Assignments run left to right, so version is
+// compared before it is raised: an older version changes nothing, the same version
+// renews checked_time (confirmed), a newer one replaces the tier.
+absl::Status UpsertTier(Session& s, const pb::CustomerTierNotice& t, absl::Time now) {
+  return s
+      .Exec("INSERT INTO customer_tiers (customer_id, tier, version, checked_time) VALUES (?, ?, ?, ?) "
+            "ON DUPLICATE KEY UPDATE tier = IF(VALUES(version) >= version, VALUES(tier), tier), "
+            "checked_time = IF(VALUES(version) >= version, VALUES(checked_time), checked_time), "
+            "version = GREATEST(version, VALUES(version))",
+            {t.customer_id(), t.tier(), t.version(), ToSqlTime(now)})
+      .status();
+}
+
+}  // namespace
+
 absl::StatusOr<pb::WorkOrder> Repository::Create(const pb::WorkOrder& input, absl::Time next_check,
-                                                 const IdempotencyKey& key, const std::string& actor) {
+                                                 const IdempotencyKey& key, const std::string& actor,
+                                                 const pb::CustomerTierNotice* learned_tier) {
   absl::Time now = clock_->Now();
   int64_t replayed = 0;
   auto created = pool_->InTransaction<pb::WorkOrder>([&](Session& s) -> absl::StatusOr<pb::WorkOrder> {
@@ -333,10 +351,29 @@ absl::StatusOr<pb::WorkOrder> Repository::Create(const pb::WorkOrder& input, abs
                                                      absl::StrCat("complaints.created.", w.id()), now));
     if (!key.request_id.empty())
       KEFU_RETURN_IF_ERROR(db::CompleteRequestId(s, "complaints.create", key.request_id, absl::StrCat(w.id())));
+    if (learned_tier) KEFU_RETURN_IF_ERROR(UpsertTier(s, *learned_tier, now));
     return w;
   });
   if (!created.ok() || replayed == 0) return created;
   return Get(replayed);
+}
+
+absl::StatusOr<std::optional<Repository::KnownTier>> Repository::FindKnownTier(int64_t customer_id) {
+  KEFU_ASSIGN_OR_RETURN(Session s, pool_->Acquire());
+  KEFU_ASSIGN_OR_RETURN(auto row,
+                        s.QueryOne("SELECT tier, version, checked_time FROM customer_tiers WHERE customer_id = ?",
+                                   {customer_id}));
+  if (!row) return std::optional<KnownTier>();
+  return std::optional<KnownTier>(KnownTier{static_cast<int>(row->Int(0)), row->Int(1), row->Time(2)});
+}
+
+absl::Status Repository::RecordTiers(const std::vector<pb::CustomerTierNotice>& tiers) {
+  absl::Time now = clock_->Now();
+  return pool_->InTransaction<bool>([&](Session& s) -> absl::StatusOr<bool> {
+                 for (const auto& t : tiers) KEFU_RETURN_IF_ERROR(UpsertTier(s, t, now));
+                 return true;
+               })
+      .status();
 }
 
 absl::StatusOr<pb::WorkOrder> Repository::Get(int64_t id) {

@@ -78,8 +78,22 @@ class Repository {
   absl::StatusOr<pb::BusinessCalendar> LoadCalendar();
   absl::StatusOr<pb::BusinessCalendar> SaveCalendar(pb::BusinessCalendar calendar, const IdempotencyKey& key);
 
+  // `learned_tier`, when given, is a tier just asked of customers: kept in the copy of
+  // the tiers in the same transaction.
   absl::StatusOr<pb::WorkOrder> Create(const pb::WorkOrder& w, absl::Time next_check, const IdempotencyKey& key,
-                                       const std::string& actor);
+                                       const std::string& actor,
+                                       const pb::CustomerTierNotice* learned_tier = nullptr);
+
+  // The copy of customers' tiers (migration 0005).
+  struct KnownTier {
+    int tier = 0;
+    int64_t version = 0;
+    absl::Time checked_time;
+  };
+  absl::StatusOr<std::optional<KnownTier>> FindKnownTier(int64_t customer_id);
+  // Keeps each customer's newest version (one transaction); an entry no newer than the
+  // copy only renews checked_time when it is the same version.
+  absl::Status RecordTiers(const std::vector<pb::CustomerTierNotice>& tiers);
   absl::StatusOr<pb::WorkOrder> Get(int64_t id);
 
   using Decide = std::function<absl::StatusOr<Change>(const pb::WorkOrder& current,

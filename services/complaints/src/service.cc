@@ -136,6 +136,13 @@ BusinessMetrics::BusinessMetrics(prometheus::Registry& registry)
     for (auto& c : name) c = static_cast<char>(std::tolower(c));
     created_[t] = &created.Add({{"type", name}});
   }
+  auto& tiers = prometheus::BuildCounter()
+                    .Name("kefu_complaints_tier_lookups_total")
+                    .Help("Where new work orders' customer tiers came from: complaints' copy of the tiers, or a "
+                          "call to customers (not in the copy, or checked too long ago).")
+                    .Register(registry);
+  tier_from_copy_ = &tiers.Add({{"source", "copy"}});
+  tier_from_customers_ = &tiers.Add({{"source", "customers"}});
 }
 
 void BusinessMetrics::Escalated(pb::EscalationLevel to, const std::string& department) {
@@ -157,6 +164,7 @@ void BusinessMetrics::FollowUp(bool satisfied) {
 void BusinessMetrics::Created(pb::WorkOrderType type) {
   if (auto it = created_.find(type); it != created_.end()) it->second->Increment();
 }
+void BusinessMetrics::TierFrom(bool copy) { (copy ? tier_from_copy_ : tier_from_customers_)->Increment(); }
 void BusinessMetrics::SetOpen(const std::vector<Repository::OpenCount>& counts, int64_t overdue, int64_t at_risk) {
   std::map<std::pair<int, int>, int64_t> fresh;
   for (const auto& c : counts) fresh[{c.severity, c.status}] += c.count;
@@ -403,34 +411,62 @@ grpc::Status ComplaintServiceImpl::CreateWorkOrder(grpc::ServerContext* ctx, con
     if (w.department_id().empty()) w.set_department_id(caller.department_id);
     KEFU_RETURN_IF_ERROR(security::DepartmentScope::Of(caller).Check(w.department_id()));
     w.set_status(pb::STATUS_NEW);
-    // The tier sets the deadlines. If customers cannot answer, the work order is still
-    // taken (tier 0 = the policy's catch-all rules); an unknown customer is refused.
-    // Contracts is asked for the entitlement while the tier is on its way.
-    auto tier_lookup =
-        clients::StartGetCustomerTier(config_.customers, w.customer_id(), config_.customers_timeout, &caller);
+    // The tier sets the deadlines. It comes from the copy of customers' tiers when that
+    // holds the customer, else from customers, whose answer is then kept. If customers
+    // cannot answer, the work order is still taken (tier 0 = the policy's catch-all
+    // rules); an unknown customer is refused. Contracts is asked for the entitlement
+    // while the tier is on its way.
+    std::optional<int> known_tier = KnownTier(w.customer_id(), now);
+    std::optional<clients::PendingTier> tier_lookup;
+    if (!known_tier)
+      tier_lookup.emplace(
+          clients::StartGetCustomerTier(config_.customers, w.customer_id(), config_.customers_timeout, &caller));
     auto [service_type, contract_id] = Classify(w.customer_id(), FromProtoTime(w.received_time()), &caller);
-    auto tier = tier_lookup.Wait();
-    if (tier.ok()) {
-      w.set_customer_tier(*tier);
-    } else if (tier.status().code() == absl::StatusCode::kNotFound) {
+    std::optional<pb::CustomerTierNotice> learned_tier;
+    if (known_tier) {
+      w.set_customer_tier(*known_tier);
+    } else if (auto answer = tier_lookup->Wait(); answer.ok()) {
+      w.set_customer_tier(answer->tier());
+      if (config_.customer_tier_max_age > absl::ZeroDuration()) {
+        learned_tier.emplace();
+        learned_tier->set_customer_id(w.customer_id());
+        learned_tier->set_tier(answer->tier());
+        learned_tier->set_version(answer->version());
+      }
+    } else if (answer.status().code() == absl::StatusCode::kNotFound) {
       return MakeError(absl::StatusCode::kFailedPrecondition, "UNKNOWN_CUSTOMER",
                        absl::StrCat("work_order.customer_id: customer ", w.customer_id(), " does not exist"),
                        {{"work_order.customer_id", "does not exist"}});
     } else {
       log::Warn("customer tier unavailable; using default deadlines",
-                {{"customer_id", w.customer_id()}, {"error", tier.status().ToString()}});
+                {{"customer_id", w.customer_id()}, {"error", answer.status().ToString()}});
       w.set_customer_tier(0);
     }
+    metrics_->TierFrom(known_tier.has_value());
     w.set_service_type(service_type);
     w.set_contract_id(contract_id);
     w.set_escalation_level(ToProtoLevel(InitialLevel(ToSeverity(w.severity()))));
     KEFU_ASSIGN_OR_RETURN(Settings settings, CurrentSettings());
     std::vector<HistoryEvent> history{{FromProtoTime(w.received_time()), pb::EVENT_KIND_CREATED}};
     absl::Time next = Recompute(w, history, settings, config_.risk_threshold, now);
-    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(w, next, IdempotencyKeyOf(*req), caller.ActorOrSystem()));
+    KEFU_ASSIGN_OR_RETURN(*resp, repo_->Create(w, next, IdempotencyKeyOf(*req), caller.ActorOrSystem(),
+                                               learned_tier ? &*learned_tier : nullptr));
     metrics_->Created(resp->type());
     return absl::OkStatus();
   });
+}
+
+std::optional<int> ComplaintServiceImpl::KnownTier(int64_t customer_id, absl::Time now) {
+  if (config_.customer_tier_max_age <= absl::ZeroDuration()) return std::nullopt;
+  auto known = repo_->FindKnownTier(customer_id);
+  if (!known.ok()) {
+    // The copy is a shortcut: without it, customers is asked as before.
+    log::Warn("copy of customer tiers unreadable; asking customers",
+              {{"customer_id", customer_id}, {"error", known.status().ToString()}});
+    return std::nullopt;
+  }
+  if (!*known || now - (*known)->checked_time >= config_.customer_tier_max_age) return std::nullopt;
+  return (*known)->tier;
 }
 
 grpc::Status ComplaintServiceImpl::GetWorkOrder(grpc::ServerContext* ctx, const pb::GetWorkOrderRequest* req,
@@ -1010,6 +1046,28 @@ grpc::Status ComplaintServiceImpl::GetQualitySeries(grpc::ServerContext*, const 
       w->set_stddev(a.count < 2 ? 0 : a.stddev);
     }
     return absl::OkStatus();
+  });
+}
+
+// The most tier changes one RecordCustomerTiers takes (one transaction).
+constexpr int kMaxTierBatch = 100;
+
+grpc::Status ComplaintServiceImpl::RecordCustomerTiers(grpc::ServerContext*, const pb::RecordCustomerTiersRequest* req,
+                                                       pb::RecordCustomerTiersResponse*) {
+  return RunHandler([&]() -> absl::Status {
+    Validator v;
+    if (req->tiers_size() == 0) v.Add("tiers", "is required");
+    if (req->tiers_size() > kMaxTierBatch)
+      v.Add("tiers", absl::StrCat("must be at most ", kMaxTierBatch, " (", req->tiers_size(), " given)"));
+    for (int i = 0; i < req->tiers_size() && i < kMaxTierBatch; ++i) {
+      const auto& t = req->tiers(i);
+      const std::string at = absl::StrCat("tiers[", i, "]");
+      if (t.customer_id() <= 0) v.Add(at + ".customer_id", t.customer_id() == 0 ? "is required" : "must be positive");
+      if (t.tier() < 1 || t.tier() > 4) v.Add(at + ".tier", "must be 1 (standard) to 4 (platinum)");
+      if (t.version() <= 0) v.Add(at + ".version", t.version() == 0 ? "is required" : "must be positive");
+    }
+    KEFU_RETURN_IF_ERROR(v.Finish());
+    return repo_->RecordTiers({req->tiers().begin(), req->tiers().end()});
   });
 }
 

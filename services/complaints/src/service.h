@@ -33,6 +33,8 @@ class BusinessMetrics {
   void Resolved(double seconds);
   void FollowUp(bool satisfied);
   void Created(pb::WorkOrderType type);
+  // Where a new work order's tier came from: the copy, or a call to customers.
+  void TierFrom(bool copy);
   void SetOpen(const std::vector<Repository::OpenCount>& counts, int64_t overdue, int64_t at_risk);
 
  private:
@@ -48,6 +50,8 @@ class BusinessMetrics {
   prometheus::Counter* follow_up_satisfied_;
   prometheus::Counter* follow_up_unsatisfied_;
   std::map<int, prometheus::Counter*> created_;
+  prometheus::Counter* tier_from_copy_;
+  prometheus::Counter* tier_from_customers_;
 };
 
 struct ServiceConfig {
@@ -67,6 +71,11 @@ struct ServiceConfig {
   // How long the deadline policy and calendar are kept between reads: how soon a change
   // saved through another replica applies here (one saved here applies at once).
   absl::Duration settings_max_age = absl::Seconds(1);
+  // How long a tier in the copy of customers' tiers is used without asking customers
+  // again. Customers sends every tier change (RecordCustomerTiers), so this only bounds
+  // how stale the copy can get if that stops (customers deployed without
+  // --complaints_addr). Zero: no copy, every new work order asks customers.
+  absl::Duration customer_tier_max_age = absl::ZeroDuration();
 };
 
 class ComplaintServiceImpl final : public pb::ComplaintService::Service {
@@ -111,6 +120,8 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
   grpc::Status GetKpis(grpc::ServerContext*, const pb::GetKpisRequest*, pb::Kpis*) override;
   grpc::Status GetQualitySeries(grpc::ServerContext*, const pb::GetQualitySeriesRequest*,
                                 pb::QualitySeries*) override;
+  grpc::Status RecordCustomerTiers(grpc::ServerContext*, const pb::RecordCustomerTiersRequest*,
+                                   pb::RecordCustomerTiersResponse*) override;
 
  private:
   // Calls fn with each work order and its history, in order, until fn returns false.
@@ -141,6 +152,9 @@ class ComplaintServiceImpl final : public pb::ComplaintService::Service {
   // Service type and covering contract from entitlement; UNCLASSIFIED when contracts
   // cannot answer.
   std::pair<pb::ServiceType, int64_t> Classify(int64_t customer_id, absl::Time received, const Caller* caller);
+  // The customer's tier from the copy, if it holds one checked within
+  // customer_tier_max_age; nullopt: ask customers.
+  std::optional<int> KnownTier(int64_t customer_id, absl::Time now);
 
   Repository* repo_;
   BusinessMetrics* metrics_;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "kefu/clients/complaints_client.h"
 #include "kefu/errors.h"
 #include "kefu/handler.h"
 #include "kefu/validation.h"
@@ -582,6 +583,8 @@ absl::StatusOr<pb::Customer> Repository::Mutate(int64_t id, int64_t expected_ver
                  {id, static_cast<int>(t.from_tier()), static_cast<int>(t.to_tier()), t.reason(),
                   t.changed_by(), ToSqlTime(now)})
               .status());
+      if (tell_complaints_)
+        KEFU_RETURN_IF_ERROR(clients::EnqueueCustomerTier(s, id, static_cast<int>(c.tier()), c.version(), now));
     }
     if (change.stage_change) {
       const auto& st = *change.stage_change;

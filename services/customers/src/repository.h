@@ -69,6 +69,10 @@ class Repository {
  public:
   Repository(db::Pool* pool, const Clock* clock) : pool_(pool), clock_(clock) {}
 
+  // Whether a tier change also queues a message for complaints' copy of the tiers (in the
+  // change's transaction): on when complaints is deployed (customers' --complaints_addr).
+  void TellComplaintsOfTierChanges(bool on) { tell_complaints_ = on; }
+
   absl::StatusOr<pb::Customer> Get(int64_t id);
   // The tier, version and merge mark of a customer, with the department that owns it
   // (for the caller's scope check): one narrow row, no contacts.
@@ -177,6 +181,7 @@ class Repository {
   absl::StatusOr<PortfolioCounts> PortfolioStats(const PortfolioFilter& filter);
 
  private:
+  bool tell_complaints_ = false;
   db::Pool* pool_;
   const Clock* clock_;
 };
