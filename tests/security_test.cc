@@ -410,7 +410,8 @@ TEST_F(SecurityTest, DepartmentScopeHidesOtherDepartmentsRecordsAndTheirExistenc
   list.set_department_id("D-WEST");
   EXPECT_EQ(Customers()->ListCustomers(Ctx(agent).get(), list, &page).error_code(), StatusCode::PERMISSION_DENIED);
 
-  // A service reading a customer for itself (tier lookups) gets contact details masked.
+  // A service reading a whole customer for itself gets contact details masked (tier
+  // lookups use GetCustomerTier, which carries none).
   ASSERT_TRUE(get(testing::TestServiceToken("complaints"), east, &c).ok());
   EXPECT_EQ(c.contacts(0).phone(), "139****5678");
   EXPECT_EQ(c.contacts(0).email(), "z***@example.com");
