@@ -4,7 +4,8 @@
 # ports, runs the floors (health Check through
 # the same server; point select and durable insert through Connector/C++ at the same
 # pool size; fdatasync in the database's data directory) and the service calls at
-# concurrency 1 and 8, then GetCustomer open-loop at half the closed-loop c=8 rate, the
+# concurrency 1 and 8, then each of them open-loop at half its closed-loop c=8 rate (beside
+# the host's wake-up lateness and the health check at the same rate), the
 # cost of metrics (servers with and without them, alternately), a sweep of pool sizes,
 # the server's memory idle and after a million calls, and GetCustomer at two and ten
 # times its peak (overload); prints one table with the ratios to the floors, the statements
@@ -254,9 +255,27 @@ for c in $levels; do
     --customers_target="127.0.0.1:$grpc_port"
   relay_drain "c$c" "$outbox_before"
 done
-rate=$(awk -F'\t' '$1 == "get_customer" && $2 == "closed" { r = $7 / 2 } END { printf "%d", (r > 1 ? r : 1) }' \
-  "$out/summary.tsv")
-run get_customer open "r$rate" --rate="$rate" --concurrency="$pool"
+# Open loop: each call at half its own peak (the last closed-loop level, c=8 by default),
+# right after the host's floors at the same rate: the sender alone, sleeping until each
+# due time and doing nothing (how late the host wakes a thread), and the health check
+# through the same server (that and the RPC stack). A call's tail is compared with theirs.
+half_peak() {
+  awk -F'\t' -v w="$1" '$1 == w && $2 == "closed" { r = $7 / 2 } END { printf "%d", (r > 1 ? r : 1) }' \
+    "$out/summary.tsv"
+}
+for w in get_customer create_customer create_work_order; do
+  rate=$(half_peak "$w")
+  run wakeup open "r$rate-$w" --rate="$rate"
+  run health open "r$rate-$w" --rate="$rate" --concurrency="$pool"
+  if [ "$w" = create_work_order ]; then
+    outbox_before=$(complaints_sql "SELECT COALESCE(MAX(id), 0) FROM outbox")
+    run "$w" open "r$rate" --rate="$rate" --concurrency="$pool" --target="127.0.0.1:$complaints_port" \
+      --customers_target="127.0.0.1:$grpc_port"
+    relay_drain "open" "$outbox_before"
+  else
+    run "$w" open "r$rate" --rate="$rate" --concurrency="$pool"
+  fi
+done
 
 # Metrics: the same calls on a server with metrics (the one above) and on one started
 # with --metrics_port=-1 (no /metrics, nothing counted per call), alternately, three
@@ -337,6 +356,14 @@ cores=$(nproc)
       load = $2 == "open" ? sprintf("%d/s", $4) : sprintf("c=%d", $3)
       printf "%-17s %-6s %-8s %8d %6d %9.1f %8.3f %8.3f %8.3f %8.3f %8.3f\n", $1, $2, load, $5, $6, $7,
         $8 / 1000, $9 / 1000, $10 / 1000, $11 / 1000, $12 / 1000
+      if ($2 == "open") {
+        # Lines come in threes: the host wake-up probe, the health check, then the call.
+        if ($1 == "wakeup") { wake_p50 = $8; wake_p99 = $10; wake_p999 = $11 }
+        else if ($1 == "health") { health_p50 = $8; health_p99 = $10 }
+        else tail[++tails] = sprintf("%-17s %8d %7.3f %7.3f %6.1f %7.3f %7.3f %7.3f %6.1f %7.3f %7.3f %7.3f", $1, $4,
+          $8 / 1000, $10 / 1000, ($8 > 0 ? $10 / $8 : 0), $11 / 1000, health_p50 / 1000, health_p99 / 1000,
+          (health_p50 > 0 ? health_p99 / health_p50 : 0), wake_p50 / 1000, wake_p99 / 1000, wake_p999 / 1000)
+      }
       if ($2 != "closed") next
       tput[$1, $3] = $7; p50[$1, $3] = $8; prepared[$1, $3] = $13; executed[$1, $3] = $14
       if (!(($3) in seen)) { seen[$3] = 1; order[++n] = $3 }
@@ -373,6 +400,14 @@ cores=$(nproc)
             "durable insert / fdatasync (the disk)", c, i, d, i / d, p50["db_insert", c] / 1000,
             p50["disk_fsync", c] / 1000, p50["db_insert", c] / p50["disk_fsync", c]
         }
+      }
+      if (tails > 0) {
+        print ""
+        print "open loop, each call at half its peak; latency from the due time (ms): the call, then the health check" \
+              " and the host wake-up lateness at the same rate"
+        printf "%-17s %8s %7s %7s %6s %7s %7s %7s %6s %7s %7s %7s\n", "call", "rate/s", "p50", "p99", "p99/50",
+          "p99.9", "health", "p99", "p99/50", "wakeup", "p99", "p99.9"
+        for (k = 1; k <= tails; ++k) print tail[k]
       }
       # Group commit: concurrent transactions share the log flush, so 8 connections commit
       # more than 1 does; by how much depends on whether the disk or the CPU is the limit.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_smoke (CTest): every kefu-bench workload for a second or two at concurrency 2,
-# plus one open-loop run, against the real kefu-customers (and kefu-complaints for
+# plus open-loop runs, against the real kefu-customers (and kefu-complaints for
 # create_work_order) on throw-away schemas of the CTest MariaDB (fixture "mariadb", $KEFU_TEST_DB_PORT). kefu-bench --check fails a run
 # with no calls, any error or any wrong response; no speed is asserted, so a loaded
 # machine cannot make it flaky.
@@ -91,16 +91,20 @@ echo "== create_work_order closed, concurrency 2"
   --customers_target="127.0.0.1:$port" --mode=closed --concurrency=2 --setup_customers=20 \
   --json="$work/create_work_order.json"
 grep -q '"error_count": 0,' "$work/create_work_order.json"
-for w in get_customer db_point_select; do
+for w in get_customer db_point_select wakeup; do
   echo "== $w open, 100/s"
   "$bench" "${common[@]}" --workload="$w" --mode=open --rate=100 --concurrency=2 --setup_customers=20
 done
-[ "$(wc -l <"$work/summary.tsv")" = 9 ] || { echo "expected 9 summary lines" >&2; exit 1; }
+# The host's wake-up probe does nothing but sleep: closed loop, it would only spin.
+rc=0
+"$bench" "${common[@]}" --workload=wakeup --mode=closed 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || { echo "wakeup in closed loop: exit $rc, expected 2" >&2; exit 1; }
+[ "$(wc -l <"$work/summary.tsv")" = 10 ] || { echo "expected 10 summary lines" >&2; exit 1; }
 # The fsync probe cleaned up after itself.
 if compgen -G "$work/kefu-bench-fsync-*" >/dev/null; then echo "fsync probe files left behind" >&2; exit 1; fi
-# Every run but the disk probe read the database's statement counters, and the calls of
-# every run but the health check executed statements.
-awk -F'\t' 'NF != 20 || ($1 != "disk_fsync" && ($13 < 0 || ($1 != "health" && $14 <= 0))) {
+# Every run but the host's probes (disk, wake-up) read the database's statement counters,
+# and the calls of every run but those and the health check executed statements.
+awk -F'\t' 'NF != 20 || ($1 != "disk_fsync" && $1 != "wakeup" && ($13 < 0 || ($1 != "health" && $14 <= 0))) {
                bad = 1; print "no statement counters: " $0 }
              END { exit bad }' "$work/summary.tsv" >&2
 
