@@ -200,6 +200,53 @@ TEST_F(DbTest, DeadlockedTransactionsAreRetriedToSuccess) {
   EXPECT_GE(attempts.load(), 3);  // at least one retry happened
 }
 
+// A claim of a queue's due rows (FOR UPDATE SKIP LOCKED) holds its transaction open while
+// it works on them. Under REPEATABLE READ its scan also locks the gap after the last due
+// row, where a new row goes, so a writer appending to the queue waits for the whole
+// claim; READ COMMITTED locks the claimed rows only. The claimer's pool has one
+// connection, so the second claim also shows the setting lasts one transaction.
+TEST_F(DbTest, AReadCommittedClaimOfAQueueLetsWritersAppendMeanwhile) {
+  {
+    auto s = pool_->Acquire();
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s->ExecRaw("CREATE TABLE q (id BIGINT AUTO_INCREMENT PRIMARY KEY, done_time DATETIME(6) NULL, "
+                           "due_time DATETIME(6) NOT NULL, KEY k_q_due (done_time, due_time))")
+                    .ok());
+    ASSERT_TRUE(s->Exec("INSERT INTO q (due_time) VALUES ('2026-01-01 00:00:01'), ('2026-01-01 00:00:02')").ok());
+  }
+  Config one = config_;
+  one.pool_size = 1;
+  auto claimer = Pool::Create(one);
+  auto writers = Pool::Create(one);
+  auto writer = writers->Acquire();
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer->ExecRaw("SET SESSION innodb_lock_wait_timeout = 1").ok());
+  auto claim_then_append = [&](Isolation isolation, absl::Status* appended) {
+    return claimer->InTransaction(isolation, [&](Session& s) -> absl::Status {
+      KEFU_ASSIGN_OR_RETURN(auto rows, s.Query("SELECT id FROM q WHERE done_time IS NULL AND due_time <= ? "
+                                               "ORDER BY due_time, id LIMIT 10 FOR UPDATE SKIP LOCKED",
+                                               {"2026-01-01 00:00:05"}));
+      if (rows.size() != 2) return absl::InternalError(absl::StrCat(rows.size(), " rows claimed"));
+      *appended = writer->Exec("INSERT INTO q (due_time) VALUES ('2026-01-01 00:00:09')").status();
+      return s.Exec("UPDATE q SET done_time = due_time WHERE done_time IS NULL AND due_time <= ?",
+                    {"2026-01-01 00:00:05"})
+          .status();
+    });
+  };
+  absl::Status appended;
+  ASSERT_TRUE(claim_then_append(Isolation::kReadCommitted, &appended).ok());
+  EXPECT_TRUE(appended.ok()) << "a writer appending to the queue waited for the claim: " << appended;
+
+  // The queue as it was: the two due rows only.
+  ASSERT_TRUE(writer->Exec("DELETE FROM q WHERE id > 2").ok());
+  ASSERT_TRUE(writer->Exec("UPDATE q SET done_time = NULL").ok());
+  ASSERT_TRUE(claim_then_append(Isolation::kRepeatableRead, &appended).ok());
+  EXPECT_EQ(appended.code(), absl::StatusCode::kAborted)
+      << "under REPEATABLE READ the claim's gap lock should hold the writer back (the case READ COMMITTED is "
+         "for): "
+      << appended;
+}
+
 TEST_F(DbTest, PoolNeverOpensMoreThanItsSizeAndTimesOutWhenExhausted) {
   Config small = config_;
   small.pool_size = 2;
@@ -470,6 +517,40 @@ TEST_F(DbTest, RelaySendsEachRoundAsOneBatchAndIsolatesABadMessage) {
                          {ToSqlTime(now + outbox::Relay::Backoff(1))});
   ASSERT_TRUE(row.ok() && row->has_value());
   EXPECT_EQ((*row)->Int(0), 5);
+}
+
+// A relay round holds its claim while it calls the receiver. A write that queues a new
+// message meanwhile (a work order created, a state changed) goes through at once instead
+// of waiting for the round to end (db::Isolation).
+TEST_F(DbTest, MessagesQueueWhileARelayRoundDelivers) {
+  ASSERT_TRUE(ApplyMigrations(*pool_, {}).ok());
+  const absl::Time now = absl::FromUnixSeconds(1780000000);
+  FakeClock clock(now);
+  prometheus::Registry registry;
+  outbox::Relay relay(pool_.get(), &clock, registry);
+  Config one = config_;
+  one.pool_size = 1;
+  auto writers = Pool::Create(one);
+  auto writer = writers->Acquire();
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer->ExecRaw("SET SESSION innodb_lock_wait_timeout = 1").ok());
+  std::vector<absl::Status> queued;
+  relay.Register(
+      "log", [&](const std::string&, const std::string&) { return absl::OkStatus(); },
+      [&](const std::vector<outbox::Message>&) {
+        google::protobuf::StringValue payload;
+        payload.set_value("written during the round");
+        queued.push_back(outbox::Enqueue(*writer, "log", absl::StrCat("log.new.", queued.size()), payload, now));
+        return absl::OkStatus();
+      });
+  EnqueueMessages(*pool_, "log", 3, now);
+  auto first = relay.DeliverAllDue([] { return false; });
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(queued.empty());
+  EXPECT_TRUE(queued.front().ok()) << "queueing a message waited for the relay's round: " << queued.front();
+  // What was queued during a round goes in the next one.
+  EXPECT_EQ(relay.Pending().value_or(-1), static_cast<int64_t>(std::count_if(
+                                              queued.begin(), queued.end(), [](const absl::Status& s) { return s.ok(); })));
 }
 
 // Work to do once a transaction commits (telling the relay a message is waiting) runs

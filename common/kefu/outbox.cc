@@ -162,7 +162,10 @@ absl::StatusOr<int> Relay::DeliverDue(int batch) {
 
 absl::StatusOr<Relay::Round> Relay::DeliverRound(int batch) {
   Round round;
-  absl::Status s = pool_->InTransaction([&](db::Session& session) -> absl::Status {
+  // READ COMMITTED: the round holds its claim while it delivers, a call to another
+  // service; under REPEATABLE READ the claim's gap lock would hold every write that queues
+  // a message (a new work order, a state change) until the round ends.
+  absl::Status s = pool_->InTransaction(db::Isolation::kReadCommitted, [&](db::Session& session) -> absl::Status {
     round = Round();
     absl::Time now = clock_->Now();
     KEFU_ASSIGN_OR_RETURN(

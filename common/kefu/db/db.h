@@ -12,6 +12,7 @@
 //   back on any error; retried on deadlock or lock-wait timeout. Its connection is in
 //   manual-commit mode, so the callback's first statement opens the transaction (no
 //   START TRANSACTION round trip); Acquire() hands out connections in autocommit mode.
+//   REPEATABLE READ unless the caller asks for READ COMMITTED (Isolation, below).
 // Errors are absl::Status: 1062 ALREADY_EXISTS, 1213/1205 ABORTED (DATABASE_CONFLICT),
 // 2002/2003/2006/2013 and friends UNAVAILABLE, anything else INTERNAL.
 
@@ -121,6 +122,14 @@ class Observer {
   virtual void OnCommitModeSwitch(bool to_autocommit) = 0;
 };
 
+// How a transaction reads and locks. The server's default, REPEATABLE READ, reads one
+// snapshot and takes gap locks with every locking read. A claim of a queue's due rows
+// (SELECT ... FOR UPDATE SKIP LOCKED: the outbox relay, the escalation sweep) then also
+// locks the gap where new rows go, and every write that appends to the queue waits until
+// the claiming transaction ends, however long its deliveries take. READ COMMITTED locks
+// only the rows it reads; each statement sees what was committed before it.
+enum class Isolation { kRepeatableRead, kReadCommitted };
+
 class Pool;
 struct PooledConnection;
 
@@ -161,13 +170,21 @@ class Pool {
   // Round trip to the server on a pooled connection.
   absl::Status Ping();
 
-  absl::Status InTransaction(const std::function<absl::Status(Session&)>& fn,
+  absl::Status InTransaction(const std::function<absl::Status(Session&)>& fn, int max_attempts = 3) {
+    return InTransaction(Isolation::kRepeatableRead, fn, max_attempts);
+  }
+  absl::Status InTransaction(Isolation isolation, const std::function<absl::Status(Session&)>& fn,
                              int max_attempts = 3);
   template <typename T>
-  absl::StatusOr<T> InTransaction(const std::function<absl::StatusOr<T>(Session&)>& fn,
+  absl::StatusOr<T> InTransaction(const std::function<absl::StatusOr<T>(Session&)>& fn, int max_attempts = 3) {
+    return InTransaction<T>(Isolation::kRepeatableRead, fn, max_attempts);
+  }
+  template <typename T>
+  absl::StatusOr<T> InTransaction(Isolation isolation, const std::function<absl::StatusOr<T>(Session&)>& fn,
                                   int max_attempts = 3) {
     std::optional<T> result;
     absl::Status s = InTransaction(
+        isolation,
         [&](Session& session) -> absl::Status {
           auto r = fn(session);
           if (!r.ok()) return r.status();

@@ -275,8 +275,10 @@ absl::StatusOr<int64_t> PurgeInBatches(Pool& pool, int64_t batch, const PurgeBat
                                        const std::function<bool()>& stop) {
   int64_t removed = 0;
   while (!stop()) {
-    KEFU_ASSIGN_OR_RETURN(Session session, pool.Acquire());
-    KEFU_ASSIGN_OR_RETURN(int64_t n, purge(session, batch));
+    // READ COMMITTED: a DELETE's range scan under REPEATABLE READ also locks the gap after
+    // the last row it removes, where the outbox's new (undelivered) rows go.
+    KEFU_ASSIGN_OR_RETURN(int64_t n, pool.InTransaction<int64_t>(
+                                         Isolation::kReadCommitted, [&](Session& session) { return purge(session, batch); }));
     removed += n;
     if (n < batch) break;
   }

@@ -368,7 +368,7 @@ absl::Status Pool::Ping() {
   return session->Query("SELECT 1").status();
 }
 
-absl::Status Pool::InTransaction(const std::function<absl::Status(Session&)>& fn,
+absl::Status Pool::InTransaction(Isolation isolation, const std::function<absl::Status(Session&)>& fn,
                                  int max_attempts) {
   absl::Status status;
   for (int attempt = 1; attempt <= max_attempts; ++attempt) {
@@ -381,6 +381,11 @@ absl::Status Pool::InTransaction(const std::function<absl::Status(Session&)>& fn
       if (!status.ok()) return status;
       conn.autocommit = false;
       if (observer_) observer_->OnCommitModeSwitch(/*to_autocommit=*/false);
+    }
+    if (isolation == Isolation::kReadCommitted) {
+      // For the next transaction only: the connection goes back to the default after it.
+      status = session->ExecRaw("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
+      if (!status.ok()) return status;
     }
     conn.in_transaction = true;
     status = fn(*session);

@@ -399,7 +399,9 @@ absl::StatusOr<pb::WorkOrder> Repository::Mutate(int64_t id, int64_t expected_ve
 }
 
 absl::StatusOr<int> Repository::SweepDue(absl::Time now, int limit, const Decide& decide) {
-  return pool_->InTransaction<int>([&](Session& s) -> absl::StatusOr<int> {
+  // READ COMMITTED: the claim locks the due rows only, not the gaps where new work orders'
+  // next checks go (db::Isolation).
+  return pool_->InTransaction<int>(db::Isolation::kReadCommitted, [&](Session& s) -> absl::StatusOr<int> {
     // SKIP LOCKED: rows another replica is sweeping right now are left to it.
     KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(absl::StrCat("SELECT ", kColumns, " FROM work_orders "
                                                           "WHERE next_check_time <= ? ORDER BY next_check_time "

@@ -264,7 +264,8 @@ absl::StatusOr<pb::Contract> Repository::Mutate(int64_t id, int64_t expected_ver
 absl::StatusOr<int> Repository::SweepDates(pb::ContractStatus status, const char* date_column, const char* comparison,
                                            absl::CivilDay day, int limit, const std::string& actor,
                                            const Decide& decide) {
-  return pool_->InTransaction<int>([&](Session& s) -> absl::StatusOr<int> {
+  // READ COMMITTED: the claim locks the rows it takes, not the gaps around them (db::Isolation).
+  return pool_->InTransaction<int>(db::Isolation::kReadCommitted, [&](Session& s) -> absl::StatusOr<int> {
     KEFU_ASSIGN_OR_RETURN(auto rows, s.Query(absl::StrCat("SELECT ", kColumns, " FROM contracts WHERE status = ? AND ",
                                                           date_column, " ", comparison, " ? ORDER BY ", date_column,
                                                           " LIMIT ? FOR UPDATE SKIP LOCKED"),
