@@ -8,6 +8,8 @@
 //
 // Several replicas can run the relay at once: each claims due rows with
 // SELECT ... FOR UPDATE SKIP LOCKED, so a message is in flight on one replica at a time.
+// The claim is READ COMMITTED (db::Isolation), so it locks those rows and not the gap
+// where writes queue new messages while the round delivers.
 
 #include <google/protobuf/message.h>
 
