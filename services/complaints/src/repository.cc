@@ -204,15 +204,20 @@ absl::Status Persist(Session& s, const pb::WorkOrder& before, Change& change, ab
     *w.add_follow_ups() = f;
     *w.mutable_follow_ups(w.follow_ups_size() - 1)->mutable_time() = ToProtoTime(now);
   }
-  for (const auto& e : change.events) {
-    KEFU_ASSIGN_OR_RETURN(
-        auto ins, s.ExecInsert("INSERT INTO work_order_events (work_order_id, kind, event_time, actor_id, description, "
-                               "status_after, level_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               {w.id(), static_cast<int>(e.kind), ToSqlTime(now), e.actor, Utf8Prefix(e.description, 2000),
-                                static_cast<int>(w.status()), static_cast<int>(w.escalation_level())}));
+  for (size_t i = 0; i < change.events.size(); ++i) {
+    const NewEvent& e = change.events[i];
+    KEFU_RETURN_IF_ERROR(s.Exec("INSERT INTO work_order_events (work_order_id, kind, event_time, actor_id, description, "
+                                "status_after, level_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                {w.id(), static_cast<int>(e.kind), ToSqlTime(now), e.actor,
+                                 Utf8Prefix(e.description, 2000), static_cast<int>(w.status()),
+                                 static_cast<int>(w.escalation_level())})
+                             .status());
+    // The version this change commits is the work order's alone (the UPDATE above checked
+    // the one before it), so version and position name the message once and for all,
+    // without a round trip for the event's id.
     if (e.to_customer_log)
-      KEFU_RETURN_IF_ERROR(clients::EnqueueCustomerLog(s, CustomerLogEntryFor(w, e, now),
-                                                       absl::StrCat("complaints.ev.", ins.last_insert_id), now));
+      KEFU_RETURN_IF_ERROR(clients::EnqueueCustomerLog(
+          s, CustomerLogEntryFor(w, e, now), absl::StrCat("complaints.ev.", w.id(), ".v", w.version(), ".", i), now));
   }
   for (const auto& a : change.alerts) {
     // The unique key makes an alert at most once per work order, kind, level and reason.
