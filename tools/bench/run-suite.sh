@@ -277,20 +277,33 @@ for w in get_customer create_customer create_work_order; do
   fi
 done
 
-# Metrics: the same calls on a server with metrics (the one above) and on one started
-# with --metrics_port=-1 (no /metrics, nothing counted per call), alternately, three
-# rounds of 5 s each, so that drift of the machine falls on both alike.
+# Metrics: the same calls on two servers started now, one with metrics and one with
+# --metrics_port=-1 (no /metrics, nothing counted per call), four rounds of 5 s each in
+# the order on-off, off-on, on-off, off-on, so that neither the history of the server
+# above nor drift of the machine falls on one side.
+start_server customers-metrics --metrics_port=0 --db_pool_size="$pool"
+metrics_port=$started_port
+metrics_pid=$started_pid
+more_pids+=("$started_pid")
 start_server customers-no-metrics --metrics_port=-1 --db_pool_size="$pool"
+no_metrics_port=$started_port
 no_metrics_pid=$started_pid
 more_pids+=("$started_pid")
-: >"$out/metrics-ab.tsv"
-for round in 1 2 3; do
+: >"$out/metrics-on.tsv"
+: >"$out/metrics-off.tsv"
+for round in 1 2 3 4; do
+  sides="on off"
+  [ $((round % 2)) = 0 ] && sides="off on"
   for w in get_customer create_customer; do
-    run "$w" closed "metrics-on-$round" --concurrency=8 --duration=5s --summary="$out/metrics-ab.tsv"
-    run "$w" closed "metrics-off-$round" --concurrency=8 --duration=5s --target="127.0.0.1:$started_port" \
-      --summary="$out/metrics-ab.tsv"
+    for side in $sides; do
+      port=$metrics_port
+      [ "$side" = off ] && port=$no_metrics_port
+      run "$w" closed "metrics-$side-$round" --concurrency=8 --duration=5s --target="127.0.0.1:$port" \
+        --summary="$out/metrics-$side.tsv"
+    done
   done
 done
+stop_server "$metrics_pid"
 stop_server "$no_metrics_pid"
 
 # Pool sizes: a server per size, 32 calls in flight (as many as the largest pool tried).
@@ -456,23 +469,30 @@ cores=$(nproc)
         idle, most_threads[FNR], most_rss[FNR] / 1024, after_rss / 1024
     }' "$out/overload-server.tsv" "$out/overload.tsv"
   echo
-  # Metrics on / off: median of the three rounds of each (lines alternate on, off).
+  # Metrics on / off: medians of the four rounds of each side, and the range of the
+  # ratios within a round (the two runs of a round follow each other).
   awk -F'\t' '
     function median(a, n,   i, j, t) {
       for (i = 1; i <= n; ++i) for (j = i + 1; j <= n; ++j) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
-    { k = ++seen[$1]; if (k % 2) on[$1, ++n_on[$1]] = $7; else off[$1, ++n_off[$1]] = $7
-      if (!($1 in named)) { named[$1] = 1; order[++m] = $1 } }
+    FNR == NR { on[$1, ++n_on[$1]] = $7; if (!($1 in named)) { named[$1] = 1; order[++m] = $1 }; next }
+    { off[$1, ++n_off[$1]] = $7 }
     END {
-      print "metrics on / off (servers with and without them, alternately, c=8, median of 3 rounds of 5 s):"
+      print "metrics on / off (two servers started for it, with and without, c=8, medians of 4 rounds of 5 s):"
       for (k = 1; k <= m; ++k) {
-        w = order[k]
+        w = order[k]; lo = 0; hi = 0
         delete a; for (i = 1; i <= n_on[w]; ++i) a[i] = on[w, i]; mon = median(a, n_on[w])
         delete a; for (i = 1; i <= n_off[w]; ++i) a[i] = off[w, i]; moff = median(a, n_off[w])
-        printf "  %-16s with %8.1f/s, without %8.1f/s: %.3f\n", w, mon, moff, (moff > 0 ? mon / moff : 0)
+        for (i = 1; i <= n_on[w] && i <= n_off[w]; ++i) if (off[w, i] > 0) {
+          r = on[w, i] / off[w, i]
+          if (lo == 0 || r < lo) lo = r
+          if (r > hi) hi = r
+        }
+        printf "  %-16s with %8.1f/s, without %8.1f/s: %.3f (rounds %.3f-%.3f)\n", w, mon, moff,
+          (moff > 0 ? mon / moff : 0), lo, hi
       }
-    }' "$out/metrics-ab.tsv"
+    }' "$out/metrics-on.tsv" "$out/metrics-off.tsv"
   echo
   # Pool sizes: lines come per size as GetCustomer, then CreateCustomer.
   awk -F'\t' -v sizes="$pool_sizes" '
@@ -495,7 +515,7 @@ cores=$(nproc)
     'BEGIN { printf "memory of the server: idle %d kB resident (%d kB anonymous); after %d more GetCustomer calls" \
                     " %d kB (%d kB anonymous): %+.1f%% (%+.1f%%)\n", ir, ia, calls, mr, ma,
                (mr - ir) / ir * 100, (ma - ia) / ia * 100 }'
-  errors=$(cat "$out/summary.tsv" "$out/metrics-ab.tsv" "$out/pool-sweep.tsv" "$out/million.tsv" |
+  errors=$(cat "$out/summary.tsv" "$out/metrics-on.tsv" "$out/metrics-off.tsv" "$out/pool-sweep.tsv" "$out/million.tsv" |
     awk -F'\t' '{ n += $6 } END { print n + 0 }')
   echo
   echo "errors in all runs: $errors (details in the JSON files)"
